@@ -1,0 +1,853 @@
+/**
+ * The direct runner's operators. Elements are pushed through fused chains as plain values with a
+ * shared `Meta` (timestamp, windows, pane): nothing is encoded except grouping keys, which become
+ * structural keys. A receiver returns a promise only when it needs the caller to wait (async user
+ * code, disk backpressure), so the synchronous path allocates no promises.
+ */
+import { SluiceError } from "../../internal/errors.js";
+import type { Coder } from "../../sdk/coders/coder.js";
+import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
+import { type TextSink, type ShardWriter, formatLine } from "../../sdk/io/text.js";
+import { MetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
+import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
+import { MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
+import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
+import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo } from "../../sdk/windowing/window.js";
+import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
+
+/** Everything about an element but its value. Shared between an input and its outputs when unchanged. */
+export interface Meta {
+  readonly timestamp: Timestamp;
+  readonly windows: readonly BoundedWindow[];
+  readonly pane: PaneInfo;
+}
+
+export const GLOBAL_META: Meta = Object.freeze({ timestamp: MIN_TIMESTAMP, windows: [GLOBAL_WINDOW], pane: PANE_NO_FIRING });
+
+type Pending = void | Promise<void>;
+
+/** Something elements flow into. */
+export interface Receiver {
+  receive(value: unknown, meta: Meta): Pending;
+  /** One upstream edge has no more elements. */
+  finishInput(): Pending;
+  /** Ends the current bundle (from the driver), then passes it on. `epoch` dedupes diamonds. */
+  flush(epoch: number): Pending;
+}
+
+/** Waits for `promises` in order; undefined when there is nothing to wait for. */
+function settle(promises: Promise<void>[]): Pending {
+  if (promises.length === 0) return undefined;
+  if (promises.length === 1) return promises[0];
+  return Promise.all(promises).then(() => undefined);
+}
+
+/** Fan-out to the consumers of one PCollection. */
+export class Outputs {
+  readonly receivers: Receiver[] = [];
+
+  emit(value: unknown, meta: Meta, pending: Promise<void>[]): void {
+    const rs = this.receivers;
+    for (let i = 0; i < rs.length; i++) {
+      const p = rs[i]!.receive(value, meta);
+      if (p !== undefined) pending.push(p);
+    }
+  }
+
+  finish(): Pending {
+    return sequence(this.receivers.map((r) => () => r.finishInput()));
+  }
+
+  flush(epoch: number): Pending {
+    return sequence(this.receivers.map((r) => () => r.flush(epoch)));
+  }
+}
+
+/** Runs steps one after another, staying synchronous until one returns a promise. */
+export function sequence(steps: readonly (() => Pending)[]): Pending {
+  for (let i = 0; i < steps.length; i++) {
+    const p = steps[i]!();
+    if (p !== undefined) {
+      return p.then(async () => {
+        for (let j = i + 1; j < steps.length; j++) await steps[j]!();
+      });
+    }
+  }
+  return undefined;
+}
+
+/** Per-step metrics: what successful bundles committed and what every attempt reported. */
+export class StepMetrics {
+  readonly committed: MetricsContainer;
+  readonly attempted: MetricsContainer;
+  readonly bundle: MetricsContainer;
+  constructor(step: string) {
+    this.committed = new MetricsContainer(step);
+    this.attempted = new MetricsContainer(step);
+    this.bundle = new MetricsContainer(step);
+  }
+  commit(): void {
+    if (this.bundle.isEmpty()) return;
+    this.committed.mergeFrom(this.bundle);
+    this.attempted.mergeFrom(this.bundle);
+    this.bundle.clear();
+  }
+  abandon(): void {
+    this.attempted.mergeFrom(this.bundle);
+    this.bundle.clear();
+  }
+}
+
+/** A short, safe rendering of an element for error messages. */
+export function preview(value: unknown, max = 200): string {
+  let s: string;
+  try {
+    s =
+      typeof value === "string"
+        ? JSON.stringify(value)
+        : value instanceof Uint8Array
+          ? `Uint8Array(${value.length})`
+          : (JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v)) ?? String(value));
+  } catch {
+    s = String(value);
+  }
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} chars)` : s;
+}
+
+/** Wraps an error thrown by user code so it names the transform and the element. */
+export function userCodeError(step: string, what: string, err: unknown, element?: { value: unknown }): SluiceError {
+  if (err instanceof SluiceError && err.code === "USER_CODE_FAILED") return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const on = element ? ` on element ${preview(element.value)}` : "";
+  return new SluiceError("USER_CODE_FAILED", `Transform '${step}' failed in ${what}${on}: ${message}`, {
+    hint: "Fix the transform's code, or route failing elements aside with .withExceptionHandling().",
+    cause: err,
+  });
+}
+
+/** Collects a side input's elements per window; ParDos wait for it to be complete. */
+export class SideInputCollector implements Receiver {
+  private readonly byWindow = new Map<string | number, unknown[]>();
+  private remaining: number;
+  private readonly waiters: (() => Pending)[] = [];
+  ready = false;
+
+  constructor(
+    readonly windowing: WindowingStrategy,
+    inputs: number,
+  ) {
+    this.remaining = inputs;
+  }
+
+  receive(value: unknown, meta: Meta): Pending {
+    const fn = this.windowing.windowFn;
+    for (const w of meta.windows) {
+      const key = fn.windowKey(w);
+      const list = this.byWindow.get(key);
+      if (list) list.push(value);
+      else this.byWindow.set(key, [value]);
+    }
+  }
+
+  /** The elements of the side input's window that `mainWindow` maps to. */
+  elementsFor(mainWindow: BoundedWindow): { key: string | number; values: readonly unknown[] } {
+    const fn = this.windowing.windowFn;
+    const key = fn.windowKey(fn.sideInputWindow(mainWindow));
+    return { key, values: this.byWindow.get(key) ?? [] };
+  }
+
+  onReady(callback: () => Pending): void {
+    this.waiters.push(callback);
+  }
+
+  finishInput(): Pending {
+    if (--this.remaining > 0) return undefined;
+    this.ready = true;
+    return sequence(this.waiters);
+  }
+
+  flush(): Pending {
+    return undefined;
+  }
+}
+
+interface SideInputBinding {
+  readonly name: string;
+  readonly view: SideInput<unknown>;
+  readonly collector: SideInputCollector;
+}
+
+/** The mutable context object a ParDo hands to its DoFn; one per operator, reused per element. */
+class Context implements ProcessContext<unknown, SideInputs, Record<string, unknown>> {
+  meta: Meta = GLOBAL_META;
+  window: BoundedWindow = GLOBAL_WINDOW;
+  windowMeta: Meta = GLOBAL_META;
+  readonly sideInputs: Record<string, unknown>;
+
+  constructor(private readonly op: ParDoOperator) {
+    const sides: Record<string, unknown> = {};
+    for (const b of op.sides) {
+      Object.defineProperty(sides, b.name, { enumerable: true, get: () => op.sideValue(b, this.window) });
+    }
+    this.sideInputs = sides;
+  }
+  get timestamp(): Timestamp {
+    return this.meta.timestamp;
+  }
+  get pane(): PaneInfo {
+    return this.meta.pane;
+  }
+  output(value: unknown): void {
+    this.op.emit("main", value, this.windowMeta);
+  }
+  outputWithTimestamp(value: unknown, timestamp: Timestamp): void {
+    this.op.emit("main", value, { timestamp, windows: this.windowMeta.windows, pane: this.meta.pane });
+  }
+  outputTo(tag: string, value: unknown): void {
+    this.op.emit(tag, value, this.windowMeta);
+  }
+  flush(): Promise<void> {
+    return Promise.resolve(this.op.takePending());
+  }
+}
+
+export interface ParDoConfig {
+  readonly step: string;
+  readonly fn: AnyDoFn;
+  readonly outputs: ReadonlyMap<string, Outputs>;
+  readonly sides: readonly SideInputBinding[];
+  readonly observesWindow: boolean;
+  readonly exceptionHandling: boolean;
+  readonly inputs: number;
+  readonly metrics: StepMetrics;
+}
+
+/** Runs a DoFn: lifecycle, per-window explosion, side inputs, tagged outputs, dead letters. */
+export class ParDoOperator implements Receiver {
+  readonly sides: readonly SideInputBinding[];
+  private readonly fn: AnyDoFn;
+  private readonly step: string;
+  private readonly outputs: ReadonlyMap<string, Outputs>;
+  private readonly main: Outputs | undefined;
+  private readonly ctx: Context;
+  private readonly metrics: StepMetrics;
+  private pending: Promise<void>[] = [];
+  private remainingInputs: number;
+  private setUp = false;
+  private inBundle = false;
+  private lastFlush = -1;
+  private tail: Promise<void> | undefined;
+  /** Elements waiting for side inputs. */
+  private blocked: { value: unknown; meta: Meta }[] | undefined;
+  private inputDone = false;
+  private readonly sideCache = new Map<string, unknown>();
+  /** Outputs of the element being processed, when exception handling holds them back. */
+  private held: { tag: string; value: unknown; meta: Meta }[] | undefined;
+  private readonly bundleCtx: FinishBundleContext<unknown, Record<string, unknown>>;
+
+  constructor(private readonly config: ParDoConfig) {
+    this.fn = config.fn;
+    this.step = config.step;
+    this.outputs = config.outputs;
+    this.main = config.outputs.get("main");
+    this.sides = config.sides;
+    this.metrics = config.metrics;
+    this.remainingInputs = config.inputs;
+    this.ctx = new Context(this);
+    if (this.sides.length > 0) {
+      this.blocked = [];
+      for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
+    }
+    const meta = (timestamp?: Timestamp, window?: BoundedWindow): Meta => ({
+      timestamp: timestamp ?? MIN_TIMESTAMP,
+      windows: [window ?? GLOBAL_WINDOW],
+      pane: PANE_NO_FIRING,
+    });
+    this.bundleCtx = {
+      transform: this.step,
+      output: (value, timestamp, window) => this.emit("main", value, meta(timestamp, window)),
+      outputTo: (tag, value, timestamp, window) => this.emit(tag, value, meta(timestamp, window)),
+    };
+  }
+
+  get hasSetUp(): boolean {
+    return this.setUp;
+  }
+
+  /** Called by the Context: routes one output. */
+  emit(tag: string, value: unknown, meta: Meta): void {
+    if (this.held) {
+      this.held.push({ tag, value, meta });
+      return;
+    }
+    const out = tag === "main" ? this.main : this.outputs.get(tag);
+    if (out === undefined) {
+      throw new SluiceError("USER_CODE_FAILED", `Transform '${this.step}' emitted to undeclared output '${tag}'`, {
+        hint: `Declare it with ParDo(fn).withOutputs(${JSON.stringify(tag)}).`,
+      });
+    }
+    out.emit(value, meta, this.pending);
+  }
+
+  /** Promises of downstream work started by outputs so far. */
+  takePending(): Pending {
+    if (this.pending.length === 0) return undefined;
+    const p = this.pending;
+    this.pending = [];
+    return settle(p);
+  }
+
+  sideValue(binding: SideInputBinding, window: BoundedWindow): unknown {
+    const { key, values } = binding.collector.elementsFor(window);
+    const cacheKey = `${binding.name}\u0000${key}`;
+    if (this.sideCache.has(cacheKey)) return this.sideCache.get(cacheKey);
+    let v: unknown;
+    try {
+      v = binding.view.materialize(values);
+    } catch (err) {
+      throw userCodeError(this.step, `side input '${binding.name}'`, err);
+    }
+    this.sideCache.set(cacheKey, v);
+    return v;
+  }
+
+  private call<T>(what: string, f: () => T, element?: { value: unknown }): T {
+    const prev = setCurrentMetricsContainer(this.metrics.bundle);
+    try {
+      return f();
+    } catch (err) {
+      throw userCodeError(this.step, what, err, element);
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+  }
+
+  private async callAsync(what: string, p: Promise<unknown>, element?: { value: unknown }): Promise<unknown> {
+    try {
+      return await p;
+    } catch (err) {
+      throw userCodeError(this.step, what, err, element);
+    }
+  }
+
+  private startBundle(): Pending {
+    this.inBundle = true;
+    const steps: (() => Pending)[] = [];
+    if (!this.setUp) {
+      this.setUp = true;
+      if (this.fn.setup) steps.push(() => this.awaitMaybe("setup", this.call("setup", () => this.fn.setup!())));
+    }
+    if (this.fn.startBundle) {
+      steps.push(() => this.awaitMaybe("startBundle", this.call("startBundle", () => this.fn.startBundle!({ transform: this.step }))));
+    }
+    return sequence(steps);
+  }
+
+  private awaitMaybe(what: string, r: unknown): Pending {
+    if (r instanceof Promise) return this.callAsync(what, r).then(() => undefined);
+    return undefined;
+  }
+
+  receive(value: unknown, meta: Meta): Pending {
+    if (this.blocked) {
+      this.blocked.push({ value, meta });
+      return undefined;
+    }
+    if (this.tail !== undefined) {
+      const next: Promise<void> = this.tail.then(() => this.receiveNow(value, meta));
+      this.tail = next;
+      void next.then(
+        () => {
+          if (this.tail === next) this.tail = undefined;
+        },
+        () => undefined,
+      );
+      return next;
+    }
+    const r = this.receiveNow(value, meta);
+    if (r !== undefined) {
+      this.tail = r;
+      void r.then(
+        () => {
+          if (this.tail === r) this.tail = undefined;
+        },
+        () => undefined,
+      );
+    }
+    return r;
+  }
+
+  private receiveNow(value: unknown, meta: Meta): Pending {
+    if (!this.inBundle) {
+      const started = this.startBundle();
+      if (started !== undefined) return started.then(() => this.processWindows(value, meta));
+    }
+    return this.processWindows(value, meta);
+  }
+
+  private processWindows(value: unknown, meta: Meta): Pending {
+    const windows = meta.windows;
+    if (windows.length === 1 || !this.config.observesWindow) {
+      this.ctx.window = windows[0] ?? GLOBAL_WINDOW;
+      this.ctx.meta = meta;
+      this.ctx.windowMeta = meta;
+      return this.processOne(value);
+    }
+    return sequence(
+      windows.map((w) => () => {
+        this.ctx.window = w;
+        this.ctx.meta = meta;
+        this.ctx.windowMeta = { timestamp: meta.timestamp, windows: [w], pane: meta.pane };
+        return this.processOne(value);
+      }),
+    );
+  }
+
+  private processOne(value: unknown): Pending {
+    if (this.config.exceptionHandling) return this.processGuarded(value);
+    const element = { value };
+    const result = this.call("process", () => this.fn.process(value, this.ctx), element);
+    if (result === undefined) return this.takePending();
+    if (result instanceof Promise) {
+      const meta = this.ctx.windowMeta;
+      return this.callAsync("process", result, element).then((r) => {
+        this.emitReturned(r, meta, element);
+        return this.takePending();
+      });
+    }
+    this.emitReturned(result, this.ctx.windowMeta, element);
+    return this.takePending();
+  }
+
+  private emitReturned(result: unknown, meta: Meta, element: { value: unknown }): void {
+    if (result === undefined || result === null) return;
+    if (typeof result === "string" || typeof (result as Iterable<unknown>)[Symbol.iterator] !== "function") {
+      throw userCodeError(
+        this.step,
+        "process",
+        new TypeError(`process returned ${typeof result === "string" ? "a string" : typeof result}; return an iterable of outputs (e.g. an array) or call context.output`),
+        element,
+      );
+    }
+    const prev = setCurrentMetricsContainer(this.metrics.bundle);
+    try {
+      if (Array.isArray(result)) {
+        for (let i = 0; i < result.length; i++) this.emit("main", result[i], meta);
+      } else {
+        for (const v of result as Iterable<unknown>) this.emit("main", v, meta);
+      }
+    } catch (err) {
+      throw userCodeError(this.step, "process", err, element);
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+  }
+
+  /** Exception handling: hold the element's outputs; release them on success, dead-letter it on failure. */
+  private processGuarded(value: unknown): Pending {
+    const meta = this.ctx.windowMeta;
+    const held: { tag: string; value: unknown; meta: Meta }[] = [];
+    const fail = (err: unknown): Pending => {
+      this.held = undefined;
+      const e = err instanceof SluiceError && err.cause !== undefined ? err.cause : err;
+      const error =
+        e instanceof Error
+          ? { name: e.name, message: e.message, stack: e.stack ?? "" }
+          : { name: "Error", message: String(e), stack: "" };
+      const failed: FailedElement<unknown> = { element: value, transform: this.step, error };
+      this.emit("failed", failed, meta);
+      return this.takePending();
+    };
+    const release = (result: unknown): Pending => {
+      this.held = undefined;
+      try {
+        if (result !== undefined && result !== null) {
+          if (typeof result === "string" || typeof (result as Iterable<unknown>)[Symbol.iterator] !== "function") {
+            throw new TypeError("process returned a non-iterable; return an array of outputs or call context.output");
+          }
+          for (const v of result as Iterable<unknown>) held.push({ tag: "main", value: v, meta });
+        }
+      } catch (err) {
+        return fail(err);
+      }
+      for (const h of held) this.emit(h.tag, h.value, h.meta);
+      return this.takePending();
+    };
+    this.held = held;
+    let result: unknown;
+    const prev = setCurrentMetricsContainer(this.metrics.bundle);
+    try {
+      result = this.fn.process(value, this.ctx);
+    } catch (err) {
+      return fail(err);
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+    if (result instanceof Promise) {
+      // Outputs emitted after an await are held too: `held` stays set until the promise settles.
+      return result.then(release, fail);
+    }
+    return release(result);
+  }
+
+  private sideInputReady(): Pending {
+    if (!this.sides.every((s) => s.collector.ready) || this.blocked === undefined) return undefined;
+    const waiting = this.blocked;
+    this.blocked = undefined;
+    return sequence([
+      ...waiting.map((e) => () => this.receive(e.value, e.meta)),
+      () => this.flush(-1),
+      () => (this.inputDone ? this.finishNow() : undefined),
+    ]);
+  }
+
+  flush(epoch: number): Pending {
+    if (epoch !== -1 && epoch === this.lastFlush) return undefined;
+    if (epoch !== -1) this.lastFlush = epoch;
+    const steps: (() => Pending)[] = [];
+    if (this.tail) {
+      const t = this.tail;
+      steps.push(() => t);
+    }
+    steps.push(() => this.finishBundle());
+    for (const out of this.outputs.values()) steps.push(() => out.flush(epoch));
+    return sequence(steps);
+  }
+
+  private finishBundle(): Pending {
+    if (!this.inBundle) return undefined;
+    this.inBundle = false;
+    const done = (): Pending => {
+      this.metrics.commit();
+      return this.takePending();
+    };
+    if (!this.fn.finishBundle) return done();
+    const r = this.call("finishBundle", () => this.fn.finishBundle!(this.bundleCtx));
+    if (r instanceof Promise) return this.callAsync("finishBundle", r).then(done);
+    return done();
+  }
+
+  finishInput(): Pending {
+    if (--this.remainingInputs > 0) return undefined;
+    this.inputDone = true;
+    if (this.blocked) return undefined; // finishes once side inputs arrive
+    return this.finishNow();
+  }
+
+  private finishNow(): Pending {
+    const steps: (() => Pending)[] = [];
+    if (this.tail) {
+      const t = this.tail;
+      steps.push(() => t);
+    }
+    steps.push(() => this.finishBundle());
+    for (const out of this.outputs.values()) steps.push(() => out.finish());
+    return sequence(steps);
+  }
+
+  /** Called once at the end of the run, successful or not. */
+  async teardown(): Promise<void> {
+    if (this.inBundle) this.metrics.abandon();
+    if (!this.setUp || !this.fn.teardown) return;
+    this.setUp = false;
+    await this.call("teardown", () => this.fn.teardown!());
+  }
+}
+
+/** Passes elements through unchanged: Flatten, and Reshuffle in a single process. */
+export class ForwardOperator implements Receiver {
+  private remaining: number;
+  constructor(
+    private readonly out: Outputs,
+    inputs: number,
+  ) {
+    this.remaining = inputs;
+  }
+  receive(value: unknown, meta: Meta): Pending {
+    const pending: Promise<void>[] = [];
+    this.out.emit(value, meta, pending);
+    return settle(pending);
+  }
+  finishInput(): Pending {
+    if (--this.remaining > 0) return undefined;
+    return this.out.finish();
+  }
+  flush(epoch: number): Pending {
+    return this.out.flush(epoch);
+  }
+}
+
+/** WindowInto: re-assigns windows from each element's timestamp. */
+export class AssignWindowsOperator implements Receiver {
+  private remaining: number;
+  constructor(
+    private readonly windowFn: WindowFn,
+    private readonly out: Outputs,
+    inputs: number,
+  ) {
+    this.remaining = inputs;
+  }
+  receive(value: unknown, meta: Meta): Pending {
+    const windows = this.windowFn.assignWindows(meta.timestamp);
+    const pending: Promise<void>[] = [];
+    this.out.emit(value, { timestamp: meta.timestamp, windows, pane: meta.pane }, pending);
+    return settle(pending);
+  }
+  finishInput(): Pending {
+    if (--this.remaining > 0) return undefined;
+    return this.out.finish();
+  }
+  flush(epoch: number): Pending {
+    return this.out.flush(epoch);
+  }
+}
+
+/** Emits the elements a barrier produced in bundles, then finishes downstream. */
+async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta }>, nextEpoch: () => number, bundleSize: number): Promise<void> {
+  let n = 0;
+  let pending: Promise<void>[] = [];
+  for (const item of items) {
+    out.emit(item.value, item.meta, pending);
+    if (pending.length > 0) {
+      await settle(pending);
+      pending = [];
+    }
+    if (++n % bundleSize === 0) await out.flush(nextEpoch());
+  }
+  await out.flush(nextEpoch());
+  await out.finish();
+}
+
+interface Group {
+  key: unknown;
+  window: BoundedWindow;
+  values: unknown[];
+  minTs: Timestamp;
+  maxTs: Timestamp;
+}
+
+function kvOf(step: string, value: unknown): readonly [unknown, unknown] {
+  if (!Array.isArray(value) || value.length !== 2) {
+    throw new SluiceError("USER_CODE_FAILED", `Transform '${step}' needs [key, value] pairs but received ${preview(value)}`, {
+      hint: "Produce two-element [key, value] arrays before grouping, e.g. with Map((x) => [key, x]).",
+    });
+  }
+  return value as unknown as readonly [unknown, unknown];
+}
+
+function outputTimestamp(strategy: WindowingStrategy, window: BoundedWindow, minTs: Timestamp, maxTs: Timestamp): Timestamp {
+  switch (strategy.timestampCombiner) {
+    case "EARLIEST":
+      return minTs;
+    case "LATEST":
+      return maxTs;
+    default:
+      return window.maxTimestamp();
+  }
+}
+
+export interface GroupConfig {
+  readonly step: string;
+  readonly keyCoder: Coder<unknown>;
+  readonly windowing: WindowingStrategy;
+  readonly out: Outputs;
+  readonly inputs: number;
+  readonly nextEpoch: () => number;
+  readonly bundleSize: number;
+  /** Set for a lifted CombinePerKey: values are folded into one accumulator per key and window. */
+  readonly combineFn?: AnyCombineFn;
+  readonly metrics: StepMetrics;
+}
+
+/**
+ * GroupByKey and lifted CombinePerKey: a barrier keyed by (window, structural key). With a
+ * CombineFn it keeps one accumulator per key instead of the values. Merging windows (sessions)
+ * group per key first, then merge windows at the end.
+ */
+export class GroupOperator implements Receiver {
+  private readonly byWindow = new Map<string | number, Map<unknown, Group>>();
+  private readonly global: boolean;
+  private readonly merging: boolean;
+  private remaining: number;
+
+  constructor(private readonly config: GroupConfig) {
+    const fn = config.windowing.windowFn;
+    this.global = fn.urn === "beam:window_fn:global_windows:v1";
+    this.merging = fn.isMerging;
+    this.remaining = config.inputs;
+    if (this.merging && config.combineFn) {
+      throw new SluiceError("INTERNAL", `combiner lifting with merging windows is not supported (${config.step})`, { hint: "" });
+    }
+  }
+
+  receive(value: unknown, meta: Meta): Pending {
+    const kv = kvOf(this.config.step, value);
+    const sk = this.config.keyCoder.structuralKey(kv[0]);
+    const combineFn = this.config.combineFn;
+    const windows = meta.windows;
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i]!;
+      // Merging windows are grouped per key only; windows merge at the end.
+      const wk = this.global || this.merging ? 0 : this.config.windowing.windowFn.windowKey(w);
+      let groups = this.byWindow.get(wk);
+      if (groups === undefined) {
+        groups = new Map();
+        this.byWindow.set(wk, groups);
+      }
+      const groupKey = this.merging ? sk : sk;
+      let g = groups.get(groupKey);
+      if (g === undefined) {
+        g = { key: kv[0], window: w, values: [], minTs: meta.timestamp, maxTs: meta.timestamp };
+        if (combineFn) g.values.push(this.combine(() => combineFn.createAccumulator()));
+        groups.set(groupKey, g);
+      } else {
+        if (meta.timestamp < g.minTs) g.minTs = meta.timestamp;
+        if (meta.timestamp > g.maxTs) g.maxTs = meta.timestamp;
+      }
+      if (combineFn) {
+        const acc = g.values[0];
+        g.values[0] = this.combine(() => combineFn.addInput(acc, kv[1]));
+      } else if (this.merging) {
+        g.values.push({ window: w, value: kv[1], ts: meta.timestamp });
+      } else {
+        g.values.push(kv[1]);
+      }
+    }
+    return undefined;
+  }
+
+  private combine<T>(f: () => T): T {
+    const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+    try {
+      return f();
+    } catch (err) {
+      throw userCodeError(this.config.step, "the CombineFn", err);
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+  }
+
+  finishInput(): Pending {
+    if (--this.remaining > 0) return undefined;
+    return drain(this.config.out, this.results(), this.config.nextEpoch, this.config.bundleSize).then(() => this.config.metrics.commit());
+  }
+
+  flush(): Pending {
+    return undefined;
+  }
+
+  private *results(): Generator<{ value: unknown; meta: Meta }> {
+    const { windowing, combineFn } = this.config;
+    for (const groups of this.byWindow.values()) {
+      for (const g of groups.values()) {
+        if (this.merging) {
+          yield* this.mergedGroups(g);
+          continue;
+        }
+        const value = combineFn ? [g.key, this.combine(() => combineFn.extractOutput(g.values[0]))] : [g.key, g.values];
+        yield {
+          value,
+          meta: { timestamp: outputTimestamp(windowing, g.window, g.minTs, g.maxTs), windows: [g.window], pane: PANE_ON_TIME_ONLY },
+        };
+      }
+    }
+    this.byWindow.clear();
+  }
+
+  /** Sessions: merges one key's windows, then groups its values by merged window. */
+  private *mergedGroups(g: Group): Generator<{ value: unknown; meta: Meta }> {
+    const fn = this.config.windowing.windowFn;
+    const entries = g.values as { window: BoundedWindow; value: unknown; ts: Timestamp }[];
+    const distinct = new Map<string | number, BoundedWindow>();
+    for (const e of entries) distinct.set(fn.windowKey(e.window), e.window);
+    const target = new Map<string | number, BoundedWindow>();
+    for (const [k, w] of distinct) target.set(k, w);
+    for (const m of fn.mergeWindows([...distinct.values()])) {
+      for (const w of m.from) target.set(fn.windowKey(w), m.into);
+    }
+    const out = new Map<string | number, Group>();
+    for (const e of entries) {
+      const w = target.get(fn.windowKey(e.window))!;
+      const wk = fn.windowKey(w);
+      let grp = out.get(wk);
+      if (!grp) {
+        grp = { key: g.key, window: w, values: [], minTs: e.ts, maxTs: e.ts };
+        out.set(wk, grp);
+      }
+      grp.values.push(e.value);
+      if (e.ts < grp.minTs) grp.minTs = e.ts;
+      if (e.ts > grp.maxTs) grp.maxTs = e.ts;
+    }
+    for (const grp of out.values()) {
+      yield {
+        value: [grp.key, grp.values],
+        meta: {
+          timestamp: outputTimestamp(this.config.windowing, grp.window, grp.minTs, grp.maxTs),
+          windows: [grp.window],
+          pane: PANE_ON_TIME_ONLY,
+        },
+      };
+    }
+  }
+}
+
+/** WriteToText executed natively: streams lines into temporary shard files; renamed on commit. */
+export class TextSinkOperator implements Receiver {
+  private tempDir: string | undefined;
+  private writers: ShardWriter[] = [];
+  private next = 0;
+  private remaining: number;
+
+  constructor(
+    private readonly step: string,
+    private readonly sink: TextSink,
+    inputs: number,
+  ) {
+    this.remaining = inputs;
+  }
+
+  /** Creates the temporary directory before any element is processed, so a bad destination fails first. */
+  async prepare(): Promise<void> {
+    this.tempDir = await this.sink.prepare();
+    const n = this.sink.numShards || 1;
+    this.writers = Array.from({ length: n }, (_, i) => this.sink.openTemp(this.tempDir!, i));
+  }
+
+  receive(value: unknown): Pending {
+    const w = this.writers[this.next]!;
+    if (++this.next === this.writers.length) this.next = 0;
+    return w.write(formatLine(value));
+  }
+
+  async finishInput(): Promise<void> {
+    if (--this.remaining > 0) return;
+    try {
+      await Promise.all(this.writers.map((w) => w.close()));
+    } catch (err) {
+      throw new SluiceError("IO_ERROR", `Transform '${this.step}' could not write ${this.sink.prefix}: ${(err as Error).message}`, {
+        hint: "Check free disk space and permissions of the output directory.",
+        cause: err,
+      });
+    }
+  }
+
+  flush(): Pending {
+    return undefined;
+  }
+
+  /** Renames temporary files to their final names; returns them. */
+  async commit(): Promise<string[]> {
+    if (this.tempDir === undefined) return [];
+    const temps = this.writers.map((w) => w.path);
+    const finals = await this.sink.commit(this.tempDir, temps);
+    this.tempDir = undefined;
+    return finals;
+  }
+
+  async abort(): Promise<void> {
+    if (this.tempDir === undefined) return;
+    await Promise.allSettled(this.writers.map((w) => w.close()));
+    await this.sink.abort(this.tempDir);
+    this.tempDir = undefined;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Combining transforms: CombinePerKey (runners lift it: partial aggregation before the shuffle),
+ * CombineGlobally, CombineValues, and the usual combiners (Count, Sum, Min, Max, Mean, Top,
+ * ToList, Distinct).
+ */
+import type { Coder } from "../coders/coder.js";
+import { JsValueCoder, KvCoder } from "../coders/index.js";
+import type { PCollection } from "../pvalue.js";
+import { AsList } from "../sideinputs.js";
+import { type ExpandContext, PTransform } from "../transform.js";
+import { type CombineFn, CombineFns, combineAll, naturalCompare } from "./combinefn.js";
+import { FlatMap, Impulse, Map } from "./core.js";
+import { GroupByKey, keyValueCoders } from "./grouping.js";
+
+export type { CombineFn } from "./combinefn.js";
+export { CombineFns } from "./combinefn.js";
+
+class CombineValuesTransform<K, In, Out> extends PTransform<PCollection<readonly [K, Iterable<In>]>, PCollection<[K, Out]>> {
+  constructor(private readonly fn: CombineFn<In, unknown, Out>) {
+    super("CombineValues");
+  }
+  expand(input: PCollection<readonly [K, Iterable<In>]>): PCollection<[K, Out]> {
+    const fn = this.fn;
+    return input.apply("Combine", Map(([k, vs]: readonly [K, Iterable<In>]): [K, Out] => [k, combineAll(fn, vs)]));
+  }
+}
+
+/** Combines the values of already-grouped `[key, values]` pairs. */
+export function CombineValues<K, In, Acc, Out>(
+  fn: CombineFn<In, Acc, Out>,
+): PTransform<PCollection<readonly [K, Iterable<In>]>, PCollection<[K, Out]>> {
+  return new CombineValuesTransform<K, In, Out>(fn as CombineFn<In, unknown, Out>);
+}
+
+class CombinePerKeyTransform<K, In, Out> extends PTransform<PCollection<readonly [K, In]>, PCollection<[K, Out]>> {
+  constructor(private readonly fn: CombineFn<In, unknown, Out>) {
+    super("CombinePerKey");
+  }
+  expand(input: PCollection<readonly [K, In]>, ctx: ExpandContext): PCollection<[K, Out]> {
+    const { key } = keyValueCoders(input as PCollection<unknown>, ctx, "CombinePerKey");
+    ctx.composite({ kind: "combine_per_key", combineFn: this.fn as CombineFn<unknown, unknown, unknown> });
+    const out = input
+      .apply("GroupByKey", GroupByKey<K, In>())
+      .apply("Combine", CombineValues<K, In, unknown, Out>(this.fn));
+    out.setInferredCoder(new KvCoder(key, JsValueCoder) as unknown as Coder<[K, Out]>);
+    return out;
+  }
+}
+
+/** Combines all values of each key (and window) with `fn`; runners pre-combine before the shuffle. */
+export function CombinePerKey<K, In, Acc, Out>(fn: CombineFn<In, Acc, Out>): PTransform<PCollection<readonly [K, In]>, PCollection<[K, Out]>> {
+  return new CombinePerKeyTransform<K, In, Out>(fn as CombineFn<In, unknown, Out>);
+}
+
+class CombineGloballyTransform<In, Out> extends PTransform<PCollection<In>, PCollection<Out>> {
+  constructor(
+    private readonly fn: CombineFn<In, unknown, Out>,
+    private readonly withDefaults: boolean,
+  ) {
+    super("CombineGlobally");
+  }
+
+  /** Emits nothing for an empty input instead of the combine of no values (needed outside the global window). */
+  withoutDefaults(): PTransform<PCollection<In>, PCollection<Out>> {
+    return new CombineGloballyTransform(this.fn, false);
+  }
+
+  expand(input: PCollection<In>, ctx: ExpandContext): PCollection<Out> {
+    const fn = this.fn;
+    const combined = input
+      .apply("KeyWithVoid", Map((v: In): [null, In] => [null, v]))
+      .apply("CombinePerKey", CombinePerKey<null, In, unknown, Out>(fn))
+      .apply("UnKey", Map(([, v]: [null, Out]) => v));
+    if (!this.withDefaults) return combined;
+    if (input.windowing.windowFn.urn !== "beam:window_fn:global_windows:v1") {
+      ctx.fail(
+        `CombineGlobally emits a default for empty input, which needs the global window; '${input.name}' is windowed by ${input.windowing.windowFn.toString()}`,
+        "Use CombineGlobally(fn).withoutDefaults() (or Sum.globally().withoutDefaults(), …) for windowed input.",
+      );
+    }
+    return input.pipeline
+      .apply("DoOnce", new Impulse())
+      .apply(
+        "InjectDefault",
+        FlatMap((_: Uint8Array, c) => (c.sideInputs.combined.length > 0 ? c.sideInputs.combined : [combineAll(fn, [])]), {
+          sideInputs: { combined: AsList(combined) },
+        }),
+      );
+  }
+}
+
+/** Combines all elements (per window) into one value; an empty input yields the combine of no values. */
+export function CombineGlobally<In, Acc, Out>(fn: CombineFn<In, Acc, Out>): CombineGloballyTransform<In, Out> {
+  return new CombineGloballyTransform<In, Out>(fn as CombineFn<In, unknown, Out>, true);
+}
+
+function family<In, Out>(fn: () => CombineFn<In, unknown, Out>) {
+  return {
+    globally: (): CombineGloballyTransform<In, Out> => CombineGlobally(fn()),
+    perKey: <K>(): PTransform<PCollection<readonly [K, In]>, PCollection<[K, Out]>> => CombinePerKey<K, In, unknown, Out>(fn()),
+  };
+}
+
+/** Sums numbers: `Sum.globally()`, `Sum.perKey()`. */
+export const Sum = family<number, number>(CombineFns.sum);
+/** Smallest number: `Min.globally()`, `Min.perKey()` (Infinity for an empty input). */
+export const Min = family<number, number>(CombineFns.min);
+/** Largest number: `Max.globally()`, `Max.perKey()` (-Infinity for an empty input). */
+export const Max = family<number, number>(CombineFns.max);
+/** Arithmetic mean: `Mean.globally()`, `Mean.perKey()` (NaN for an empty input). */
+export const Mean = family<number, number>(CombineFns.mean as () => CombineFn<number, unknown, number>);
+
+/** Counting: `Count.globally()`, `Count.perKey()`, `Count.perElement()`. */
+export const Count = {
+  globally: <T>(): CombineGloballyTransform<T, number> => CombineGlobally<T, number, number>(CombineFns.count()),
+  perKey: <K, V>(): PTransform<PCollection<readonly [K, V]>, PCollection<[K, number]>> =>
+    CombinePerKey<K, V, number, number>(CombineFns.count()),
+  /** `[element, occurrences]` for each distinct element. */
+  perElement: <T>(): PTransform<PCollection<T>, PCollection<[T, number]>> =>
+    new (class extends PTransform<PCollection<T>, PCollection<[T, number]>> {
+      expand(input: PCollection<T>): PCollection<[T, number]> {
+        return input
+          .apply("PairWithOne", Map((v: T): [T, number] => [v, 1]))
+          .apply("CombinePerKey", CombinePerKey<T, number, number, number>(CombineFns.sum()));
+      }
+    })("Count.perElement"),
+} as const;
+
+/** The n largest or smallest elements, as one sorted array per window (or per key). */
+export const Top = {
+  /** The `n` greatest by `compare` (greatest first). */
+  of: <T>(n: number, compare: (a: T, b: T) => number): CombineGloballyTransform<T, T[]> =>
+    CombineGlobally<T, T[], T[]>(CombineFns.top(n, compare)),
+  largest: <T extends number | bigint | string>(n: number): CombineGloballyTransform<T, T[]> =>
+    CombineGlobally<T, T[], T[]>(CombineFns.top<T>(n, naturalCompare)),
+  smallest: <T extends number | bigint | string>(n: number): CombineGloballyTransform<T, T[]> =>
+    CombineGlobally<T, T[], T[]>(CombineFns.top<T>(n, (a, b) => naturalCompare(b, a))),
+  perKey: <K, V>(n: number, compare: (a: V, b: V) => number): PTransform<PCollection<readonly [K, V]>, PCollection<[K, V[]]>> =>
+    CombinePerKey<K, V, V[], V[]>(CombineFns.top(n, compare)),
+  largestPerKey: <K, V extends number | bigint | string>(n: number): PTransform<PCollection<readonly [K, V]>, PCollection<[K, V[]]>> =>
+    CombinePerKey<K, V, V[], V[]>(CombineFns.top<V>(n, naturalCompare)),
+  smallestPerKey: <K, V extends number | bigint | string>(n: number): PTransform<PCollection<readonly [K, V]>, PCollection<[K, V[]]>> =>
+    CombinePerKey<K, V, V[], V[]>(CombineFns.top<V>(n, (a, b) => naturalCompare(b, a))),
+} as const;
+
+/** All elements (per window) as one array. */
+export function ToList<T>(): CombineGloballyTransform<T, T[]> {
+  return CombineGlobally<T, T[], T[]>(CombineFns.toList<T>());
+}
+
+class DistinctTransform<T> extends PTransform<PCollection<T>, PCollection<T>> {
+  constructor() {
+    super("Distinct");
+  }
+  expand(input: PCollection<T>): PCollection<T> {
+    const first: CombineFn<null, null, null> = {
+      createAccumulator: () => null,
+      addInput: () => null,
+      mergeAccumulators: () => null,
+      extractOutput: () => null,
+    };
+    return input
+      .apply("ToPairs", Map((v: T): [T, null] => [v, null]))
+      .apply("Group", CombinePerKey<T, null, null, null>(first))
+      .apply("Keys", Map(([k]: [T, null]) => k));
+  }
+}
+
+/** Each distinct element once (per window); elements compare by encoded bytes. */
+export function Distinct<T>(): PTransform<PCollection<T>, PCollection<T>> {
+  return new DistinctTransform<T>();
+}
