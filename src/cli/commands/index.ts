@@ -1,0 +1,10 @@
+/**
+ * The command table: every `sluice <command>`. To add a command (worker-pool, cluster, jobs,
+ * doctor), write one module exporting a Command and list it here.
+ */
+
+import type { Command } from "../command.js";
+import { helpCommand } from "./help.js";
+import { runCommand } from "./run.js";
+
+export const COMMANDS: readonly Command[] = [runCommand, helpCommand];

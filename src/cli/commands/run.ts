@@ -1,0 +1,292 @@
+/**
+ * `sluice run <file> [pipeline flags…]`: runs a pipeline file. TypeScript runs without a build
+ * step (tsx's loader, registered programmatically); `import "sluice"` in the file resolves to this
+ * package (resolve-hook.ts). The file sees `process.argv = [node, file, ...flags]`, and
+ * `PipelineOptions.fromLaunch()` parses the flags.
+ */
+
+import { spawnSync } from "node:child_process";
+import { stat } from "node:fs/promises";
+import { register as registerHooks } from "node:module";
+import { extname, isAbsolute, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { describeError, SluiceError } from "../../internal/errors.js";
+import { LAUNCH_CONTEXT, type LaunchContext, PipelineOptions, STANDARD_OPTIONS } from "../../sdk/options.js";
+import { EXIT, type CliContext, type Command } from "../command.js";
+import { ENTRY_URL, PACKAGE_JSON_URL, PACKAGE_ROOT_URL, RESOLVE_HOOK_URL } from "../paths.js";
+
+/** The folder of the package entry (dist/), whose modules a pipeline imports through `sluice`. */
+const ENTRY_DIR_URL = new URL("./", ENTRY_URL);
+import { flushAndExit, formatError, isInternalFrame } from "../report.js";
+import type { ResolveHookData } from "../resolve-hook.js";
+
+/** File extensions `sluice run` accepts. */
+const EXTENSIONS: readonly string[] = [".ts", ".mts", ".js", ".mjs"];
+
+/** The run command's own options (before the file). */
+interface RunFlags {
+  help: boolean;
+  verbose: boolean;
+  tsconfig: string | undefined;
+}
+
+export const runCommand: Command = {
+  name: "run",
+  synopsis: "<file> [pipeline flags…]",
+  summary: "run a pipeline file (.ts, .mts, .js, .mjs)",
+  help: runHelp,
+  async run(args, ctx) {
+    let flags: RunFlags;
+    let rest: readonly string[];
+    try {
+      [flags, rest] = parseRunFlags(args);
+    } catch (err) {
+      ctx.err(formatError(err, ctx.verbose));
+      return EXIT.USAGE;
+    }
+    if (flags.help) {
+      ctx.out(runHelp(ctx));
+      return EXIT.OK;
+    }
+    const runCtx: CliContext = flags.verbose ? { ...ctx, verbose: true } : ctx;
+    const [file, ...pipelineArgs] = rest;
+    if (file === undefined) {
+      const err = new SluiceError("INVALID_ARGUMENT", "sluice run needs a pipeline file", {
+        hint: "usage: sluice run <file.ts> [pipeline flags…]; see sluice run --help",
+      });
+      ctx.err(formatError(err, runCtx.verbose));
+      return EXIT.USAGE;
+    }
+    const abs = resolve(ctx.cwd, file);
+    try {
+      await checkFile(file, abs, ctx.cwd);
+      PipelineOptions.fromArgs(pipelineArgs); // fail fast, before loading anything, on bad flags
+    } catch (err) {
+      ctx.err(formatError(err, runCtx.verbose));
+      return EXIT.USAGE;
+    }
+    return runFile(abs, pipelineArgs, flags.tsconfig, runCtx);
+  },
+};
+
+function runHelp(ctx: CliContext): string {
+  const common = STANDARD_OPTIONS.filter((s) => s.common);
+  const other = STANDARD_OPTIONS.filter((s) => !s.common);
+  const flag = (s: (typeof STANDARD_OPTIONS)[number]): string =>
+    s.type === "boolean" ? `--${s.flag}` : `--${s.flag}=${s.value}`;
+  const width = Math.max(...common.map((s) => flag(s).length)) + 2;
+  return [
+    `sluice ${ctx.version}`,
+    "",
+    "Usage: sluice run [run options] <file> [pipeline flags…]",
+    "",
+    "Runs a pipeline file: TypeScript (.ts, .mts) without a build step, or JavaScript (.js, .mjs).",
+    "The file sees process.argv = [node, <file>, ...pipeline flags]; PipelineOptions.fromLaunch()",
+    "(and Pipeline.create() without options) parse the flags. `import ... from \"sluice\"` in the",
+    "file resolves to this sluice, installed locally or not.",
+    "",
+    "Run options (before the file):",
+    "  --verbose            print full stack traces (also SLUICE_DEBUG=1)",
+    "  --tsconfig=<path>    the tsconfig.json to compile TypeScript with (default: found from cwd)",
+    "  -h, --help           show this help",
+    "",
+    "Common pipeline flags (after the file; --flag=value or --flag value; snake_case or camelCase):",
+    ...common.map((s) => `  ${flag(s).padEnd(width)}${s.description}`),
+    "",
+    "Other standard flags:",
+    ...wrap(other.map((s) => `--${s.flag}`).join(", "), 96).map((l) => `  ${l}`),
+    "",
+    "Any other flag is passed to the program: read it with options.string(\"name\"), .number(),",
+    ".integer(), .boolean() or .list().",
+    "",
+    "Examples:",
+    "  sluice run wordcount.ts --input=data/*.txt --output=out/counts",
+    "  sluice run wordcount.ts --runner=flink --flink_master=localhost:8081 --parallelism=4",
+    "",
+  ].join("\n");
+}
+
+/** Splits off the run options that precede the file; the rest is the file and its flags. */
+function parseRunFlags(args: readonly string[]): [RunFlags, readonly string[]] {
+  const flags: RunFlags = { help: false, verbose: false, tsconfig: undefined };
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--") {
+      i++;
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") break;
+    if (arg === "-h" || arg === "--help") flags.help = true;
+    else if (arg === "--verbose") flags.verbose = true;
+    else if (arg === "--tsconfig" || arg.startsWith("--tsconfig=")) {
+      const value = arg === "--tsconfig" ? args[++i] : arg.slice("--tsconfig=".length);
+      if (value === undefined || value === "") {
+        throw new SluiceError("INVALID_ARGUMENT", "--tsconfig needs a path", { hint: "write --tsconfig=path/to/tsconfig.json" });
+      }
+      flags.tsconfig = value;
+    } else {
+      throw new SluiceError("INVALID_ARGUMENT", `unknown option ${arg} for sluice run`, {
+        hint: "pipeline flags go after the file: sluice run <file> --flag=value; see sluice run --help",
+      });
+    }
+  }
+  return [flags, args.slice(i)];
+}
+
+/** Checks that the pipeline file exists and has a runnable extension. */
+async function checkFile(file: string, abs: string, cwd: string): Promise<void> {
+  const ext = extname(abs).toLowerCase();
+  if (!EXTENSIONS.includes(ext)) {
+    throw new SluiceError("INVALID_ARGUMENT", `cannot run "${file}": not a .ts, .mts, .js or .mjs file`, {
+      hint: "pass the pipeline's source file, e.g. sluice run pipeline.ts",
+    });
+  }
+  let isFile: boolean;
+  try {
+    isFile = (await stat(abs)).isFile();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new SluiceError("NOT_FOUND", `pipeline file not found: ${abs}`, {
+        hint: isAbsolute(file) ? "check the path" : `check the path; "${file}" is resolved against ${cwd}`,
+        cause: err,
+      });
+    }
+    throw SluiceError.from(err, "IO_ERROR");
+  }
+  if (!isFile) {
+    throw new SluiceError("INVALID_ARGUMENT", `not a file: ${abs}`, { hint: "pass the pipeline's source file" });
+  }
+}
+
+/** Sets up the launch context and loaders, then imports the pipeline file. */
+async function runFile(
+  abs: string,
+  pipelineArgs: readonly string[],
+  tsconfig: string | undefined,
+  ctx: CliContext,
+): Promise<number | undefined> {
+  const display = displayPath(abs, ctx.cwd);
+
+  // Failures after the file was imported (unawaited promises, callbacks) end the run too.
+  const onAsyncFailure = (reason: unknown): void => {
+    ctx.err(formatError(SluiceError.userCode(reason, `pipeline ${display}`), ctx.verbose));
+    flushAndExit(EXIT.FAILURE);
+  };
+  process.on("uncaughtException", onAsyncFailure);
+  process.on("unhandledRejection", onAsyncFailure);
+
+  try {
+    const tsxOptions: { tsconfig?: string } = tsconfig === undefined ? {} : { tsconfig: resolve(ctx.cwd, tsconfig) };
+    const [tsxEsm, tsxCjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
+    tsxEsm.register(tsxOptions);
+    tsxCjs.register(); // for .cts files and require() of TypeScript
+    const data: ResolveHookData = { entryUrl: ENTRY_URL.href, packageJsonUrl: PACKAGE_JSON_URL.href };
+    registerHooks(RESOLVE_HOOK_URL, { data });
+  } catch (err) {
+    const failure = new SluiceError("INTERNAL", `could not set up the TypeScript loader: ${describeError(err)}`, {
+      cause: err,
+      hint: "reinstall sluice (npm install); if it persists, rerun with --verbose and report it",
+    });
+    ctx.err(formatError(failure, ctx.verbose));
+    return EXIT.FAILURE;
+  }
+
+  process.argv = [process.execPath, abs, ...pipelineArgs];
+  const launch: LaunchContext = { argv: Object.freeze([...pipelineArgs]), file: abs };
+  (globalThis as Record<symbol, unknown>)[LAUNCH_CONTEXT] = Object.freeze(launch);
+
+  try {
+    await import(pathToFileURL(abs).href);
+  } catch (err) {
+    ctx.err(formatError(loadFailure(err, abs, display), ctx.verbose));
+    return EXIT.FAILURE;
+  }
+  return undefined;
+}
+
+/** Turns an error from importing the pipeline file into the SluiceError to report. */
+function loadFailure(err: unknown, abs: string, display: string): SluiceError {
+  if (SluiceError.is(err)) return err;
+  const e = err instanceof Error ? err : undefined;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (e !== undefined && (e.name === "TransformError" || e.message.startsWith("Transform failed with"))) {
+    return new SluiceError("USER_CODE_FAILED", `could not compile ${display}:\n${compilerMessage(e.message)}`, {
+      cause: err,
+      hint: "fix the error at the file:line:column above",
+    });
+  }
+  if (e instanceof SyntaxError && !hasUserFrames(e)) {
+    const where = syntaxLocation(abs);
+    return new SluiceError(
+      "USER_CODE_FAILED",
+      where === undefined
+        ? `could not load ${display} (or a module it imports): SyntaxError: ${e.message}`
+        : `${display} has a syntax error:\n${where}`,
+      { cause: err, hint: "fix the syntax error, then rerun" },
+    );
+  }
+  if (code === "ERR_MODULE_NOT_FOUND" && e !== undefined && e.message.includes(fileURLToPath(ENTRY_DIR_URL))) {
+    return new SluiceError("INTERNAL", `sluice's own build is incomplete: ${e.message}`, {
+      cause: err,
+      hint: `rebuild it: run \`npm run build\` in ${fileURLToPath(PACKAGE_ROOT_URL)}`,
+    });
+  }
+  if (code === "ERR_MODULE_NOT_FOUND" && e !== undefined) {
+    return new SluiceError("NOT_FOUND", `${display} imports something that cannot be found: ${e.message}`, {
+      cause: err,
+      hint: "install the missing package where the pipeline file is (npm install <name>), or fix the import path",
+    });
+  }
+  return SluiceError.userCode(err, `pipeline ${display}`);
+}
+
+/** esbuild's "Transform failed with N errors:\n<file:line:col: ERROR: …>" without the preamble. */
+function compilerMessage(message: string): string {
+  return message
+    .split("\n")
+    .filter((l) => !l.startsWith("Transform failed with"))
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+/** True when a stack has frames outside Node's internals, i.e. the error was thrown by running code. */
+function hasUserFrames(err: Error): boolean {
+  return (err.stack ?? "").split("\n").some((l) => /^\s+at /.test(l) && !isInternalFrame(l));
+}
+
+/**
+ * For a JavaScript file, `node --check`'s report of where the syntax error is ("file:line", the
+ * line, a caret, the message); undefined when the file itself parses (the error is in an import)
+ * or it is TypeScript.
+ */
+function syntaxLocation(abs: string): string | undefined {
+  if (!/\.m?js$/.test(abs)) return undefined;
+  const check = spawnSync(process.execPath, ["--check", abs], { encoding: "utf8", timeout: 10_000 });
+  if (check.status === 0 || typeof check.stderr !== "string") return undefined;
+  const lines = check.stderr.split("\n");
+  const end = lines.findIndex((l) => /^\s+at /.test(l));
+  const report = (end < 0 ? lines : lines.slice(0, end)).filter((l) => l.trim() !== "" && !l.startsWith("Node.js v"));
+  return report.length === 0 ? undefined : report.map((l) => `  ${l}`).join("\n");
+}
+
+function displayPath(abs: string, cwd: string): string {
+  const rel = relative(cwd, abs);
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? abs : rel;
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
