@@ -72,7 +72,7 @@ export async function ensureCorpus(path: string, megabytes: number): Promise<num
     }
     const buf = Buffer.from(chunk, "utf8");
     written += buf.length;
-    if (!out.write(buf)) await new Promise((r) => out.once("drain", r));
+    if (!out.write(buf)) await new Promise<void>((r) => out.once("drain", () => r()));
   }
   await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
   return written;

@@ -29,7 +29,7 @@ let buf = "";
 for (const [w, n] of counts) {
   buf += `${w}: ${n}\n`;
   if (buf.length > 1 << 16) {
-    if (!out.write(buf)) await new Promise((r) => out.once("drain", r));
+    if (!out.write(buf)) await new Promise<void>((r) => out.once("drain", () => r()));
     buf = "";
   }
 }

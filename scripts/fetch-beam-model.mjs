@@ -36,7 +36,8 @@ try {
           `-DoutputDirectory=${tmp}`,
           "-Dmdep.unpack.includes=**/*.proto,**/*.yaml",
         ],
-        { maxBuffer: 16 * 1024 * 1024 },
+        // Maven's unpack goal leaves marker files under "${project.basedir}" in its working directory.
+        { maxBuffer: 16 * 1024 * 1024, cwd: tmp },
       ),
     ),
   );
@@ -51,6 +52,7 @@ try {
   );
   process.exit(1);
 }
+rmSync(join(tmp, "${project.basedir}"), { recursive: true, force: true });
 writeFileSync(join(tmp, "VERSION"), `${beam}\n`);
 rmSync(outDir, { recursive: true, force: true });
 renameSync(tmp, outDir);

@@ -31,10 +31,10 @@ type TaggedOutputs<Out, Tagged extends Record<string, unknown>, Tags extends key
 } & { readonly [K in Tags]: PCollection<Tagged[K]> };
 
 /** The result of exception handling: what succeeded, and the elements that failed with their errors. */
-export interface WithFailures<Out, In> {
+export type WithFailures<Out, In> = {
   readonly good: PCollection<Out>;
   readonly bad: PCollection<FailedElement<In>>;
-}
+};
 
 function observesContext(fn: (...args: never[]) => unknown): boolean {
   return fn.length >= 2;
@@ -97,7 +97,7 @@ export class ParDoTransform<In, Out, S extends SideInputs = {}, Tagged extends R
     ctx: ExpandContext,
     tags: readonly string[],
     exceptionHandling: boolean,
-  ): Map<string, PCollection<unknown>> {
+  ): globalThis.Map<string, PCollection<unknown>> {
     if (typeof this.fn?.process !== "function") {
       ctx.fail("the DoFn has no process method", "Pass an object or class instance with process(element, context).");
     }
@@ -113,7 +113,7 @@ export class ParDoTransform<In, Out, S extends SideInputs = {}, Tagged extends R
       observesWindow: this.observesWindow || Object.keys(sideInputs).length > 0,
       exceptionHandling,
     });
-    const outs = new Map<string, PCollection<unknown>>();
+    const outs = new globalThis.Map<string, PCollection<unknown>>();
     outs.set("main", ctx.output("main", JsValueCoder, input.windowing));
     for (const t of tags) outs.set(t, ctx.output(t, JsValueCoder, input.windowing));
     if (exceptionHandling) outs.set("failed", ctx.output("failed", JsValueCoder, input.windowing));
@@ -136,12 +136,15 @@ export function ParDo<In, Out, S extends SideInputs = {}, Tagged extends Record<
   return new ParDoTransform(label, fn, options, true);
 }
 
-/** Context passed to Map, FlatMap and Filter functions as their second argument. */
-export type MapContext<Out, S extends SideInputs = {}> = ProcessContext<Out, S>;
+/**
+ * What Map, FlatMap and Filter functions see as their second argument: the element's timestamp,
+ * window and pane, and side inputs. (They return their outputs, so there is no `output` here.)
+ */
+export type MapContext<S extends SideInputs = {}> = Pick<ProcessContext<never, S>, "timestamp" | "window" | "pane" | "sideInputs">;
 
 /** One output per element: `Map((w: string) => w.length)`. */
 export function Map<In, Out, S extends SideInputs = {}>(
-  fn: (element: In, context: MapContext<Out, S>) => Out,
+  fn: (element: In, context: MapContext<S>) => Out,
   options: ParDoOptions<S> = {},
 ): ParDoTransform<In, Out, S> {
   const dofn: DoFn<In, Out, S> = {
@@ -154,7 +157,7 @@ export function Map<In, Out, S extends SideInputs = {}>(
 
 /** Zero or more outputs per element: `FlatMap((line: string) => line.split(" "))`. */
 export function FlatMap<In, Out, S extends SideInputs = {}>(
-  fn: (element: In, context: MapContext<Out, S>) => Iterable<Out>,
+  fn: (element: In, context: MapContext<S>) => Iterable<Out>,
   options: ParDoOptions<S> = {},
 ): ParDoTransform<In, Out, S> {
   const dofn: DoFn<In, Out, S> = {
@@ -174,7 +177,7 @@ export function FlatMap<In, Out, S extends SideInputs = {}>(
 
 /** Keeps the elements for which `predicate` is true. */
 export function Filter<T, S extends SideInputs = {}>(
-  predicate: (element: T, context: MapContext<T, S>) => boolean,
+  predicate: (element: T, context: MapContext<S>) => boolean,
   options: ParDoOptions<S> = {},
 ): ParDoTransform<T, T, S> {
   const dofn: DoFn<T, T, S> = {
