@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  resolve: { conditions: ["sluice-source"] },
+  // Tests import "sluice" from source (the package's "sluice-source" export condition), not dist.
+  resolve: { conditions: ["sluice-source", "import", "node", "default"] },
+  ssr: { resolve: { conditions: ["sluice-source", "import", "node", "default"], externalConditions: ["sluice-source"] } },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,

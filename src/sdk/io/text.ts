@@ -16,7 +16,8 @@ import { type ExpandContext, PTransform } from "../transform.js";
 import { ToList } from "../transforms/combine.js";
 import { FlatMap, Impulse, Map, ParDo } from "../transforms/core.js";
 import { GroupByKey } from "../transforms/grouping.js";
-import { Reshuffle } from "../transforms/util.js";
+import { Reshuffle, WindowInto } from "../transforms/util.js";
+import { GlobalWindows } from "../windowing/windowfns.js";
 
 export type Compression = "auto" | "gzip" | "uncompressed";
 
@@ -158,7 +159,7 @@ export class TextSink {
     if (!Number.isInteger(this.numShards) || this.numShards < 0) {
       throw new RangeError(`WriteToText numShards must be a non-negative integer, got ${String(options.numShards)}`);
     }
-    if (/S+[^S]*S+/.test(this.template) || /N+[^N]*N+/.test(this.template)) {
+    if ((this.template.match(/S+/g) ?? []).length > 1 || (this.template.match(/N+/g) ?? []).length > 1) {
       throw new RangeError(`shardNameTemplate '${this.template}' has more than one run of S or N`);
     }
   }
@@ -285,6 +286,7 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
     // Runners that do not write natively: shard → group → write temp files → rename all at the end.
     const shards = sink.numShards || 1;
     const written = input
+      .apply("Unwindow", WindowInto(GlobalWindows()))
       .apply("Shard", Map((v: unknown, c): [number, string] => [shardOf(c.window, shards), formatLine(v)]))
       .apply("GroupByShard", GroupByKey<number, string>())
       .apply(

@@ -1,0 +1,273 @@
+/**
+ * Low-level wire helpers shared by the coders: Beam's signed 64-bit varints without BigInt on the
+ * common paths, the sign-flipped big-endian int64 that Beam uses for timestamps, length-prefixed
+ * UTF-8, and reusable scratch writers. Internal to the coders package.
+ */
+import { ByteReader, ByteWriter } from "./bytes.js";
+import { millisToTimestamp, timestampToMillis, type Timestamp } from "../time.js";
+
+/** A Beam int64 as JS sees it: a number when it is a safe integer, otherwise a bigint. */
+export type Int64 = number | bigint;
+
+const TWO_32 = 4294967296;
+const TWO_28 = 268435456;
+const TWO_25 = 33554432;
+const TWO_36 = 68719476736;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+const SIGN_BIT = 1n << 63n;
+
+export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
+
+function describe(v: unknown): string {
+  return typeof v === "bigint" ? `${v}n` : String(v);
+}
+
+/** Writes the unsigned 64-bit varint whose bits are `hi:lo` (two uint32 halves). */
+function writeVarUint64Parts(out: ByteWriter, hi: number, lo: number): void {
+  while (hi !== 0 || lo > 0x7f) {
+    out.byte((lo & 0x7f) | 0x80);
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi = hi >>> 7;
+  }
+  out.byte(lo);
+}
+
+/**
+ * Writes Beam's varint of a signed 64-bit integer (negative values take 10 bytes, as two's
+ * complement). Numbers must be safe integers; bigints must fit int64.
+ */
+export function writeVarInt64(out: ByteWriter, v: Int64): void {
+  if (typeof v === "number") {
+    if (v >= 0 && v < 0x80000000 && (v | 0) === v) {
+      // Small non-negative: the hot path, pure int arithmetic.
+      while (v >= 0x80) {
+        out.byte((v & 0x7f) | 0x80);
+        v >>>= 7;
+      }
+      out.byte(v);
+      return;
+    }
+    if (!Number.isSafeInteger(v)) {
+      throw new RangeError(`varint: ${describe(v)} is not a safe integer (use a bigint for larger int64 values)`);
+    }
+    const hi = Math.floor(v / TWO_32);
+    const lo = v - hi * TWO_32;
+    writeVarUint64Parts(out, hi >>> 0, lo >>> 0);
+    return;
+  }
+  if (typeof v !== "bigint") {
+    throw new TypeError(`varint: expected a number or bigint, got ${typeof v}`);
+  }
+  if (v < INT64_MIN || v > INT64_MAX) throw new RangeError(`varint: ${v}n does not fit a signed 64-bit integer`);
+  const u = BigInt.asUintN(64, v);
+  writeVarUint64Parts(out, Number(u >> 32n), Number(u & 0xffffffffn));
+}
+
+/** Reads Beam's signed 64-bit varint: a number when it is a safe integer, else a bigint. */
+export function readVarInt64(input: ByteReader): Int64 {
+  let b = input.byte();
+  if (b < 0x80) return b;
+  let lo = b & 0x7f;
+  b = input.byte();
+  lo |= (b & 0x7f) << 7;
+  if (b < 0x80) return lo;
+  b = input.byte();
+  lo |= (b & 0x7f) << 14;
+  if (b < 0x80) return lo;
+  b = input.byte();
+  lo |= (b & 0x7f) << 21;
+  if (b < 0x80) return lo;
+  // lo holds bits 0..27; hi accumulates bits 28..63 (at most 36 bits, exact in a double).
+  let hi = 0;
+  let mul = 1;
+  for (let i = 4; i < 10; i++) {
+    b = input.byte();
+    if (i === 9) {
+      if (b & 0x80) throw new RangeError("varint longer than 10 bytes");
+      hi += (b & 0x01) * mul;
+      break;
+    }
+    hi += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 0x80;
+  }
+  if (hi < TWO_25) return hi * TWO_28 + lo;
+  if (hi >= TWO_36 - TWO_25) {
+    // Negative: magnitude 2^64 - value = (2^36 - hi) * 2^28 - lo, exact in a double here.
+    const mag = (TWO_36 - hi) * TWO_28 - lo;
+    if (mag <= Number.MAX_SAFE_INTEGER) return -mag;
+  }
+  return BigInt.asIntN(64, (BigInt(hi) << 28n) | BigInt(lo));
+}
+
+/** Reads a varint that must be a non-negative safe integer (a length or count). */
+export function readVarLength(input: ByteReader): number {
+  const n = readVarInt64(input);
+  if (typeof n !== "number" || n < 0) throw new RangeError(`invalid length ${describe(n)} in encoded data`);
+  return n;
+}
+
+/** Beam's 32-bit varint (Java's VarIntCoder on an int): the value as unsigned 32 bits, so negatives take 5 bytes. */
+export function writeVarInt32(out: ByteWriter, v: number): void {
+  if ((v | 0) !== v) throw new RangeError(`int32: ${describe(v)} is not a 32-bit integer`);
+  let u = v >>> 0;
+  while (u >= 0x80) {
+    out.byte((u & 0x7f) | 0x80);
+    u >>>= 7;
+  }
+  out.byte(u);
+}
+
+/** Reads a 32-bit varint, keeping the low 32 bits (tolerates 64-bit sign-extended encodings). */
+export function readVarInt32(input: ByteReader): number {
+  let result = 0;
+  for (let i = 0; i < 10; i++) {
+    const b = input.byte();
+    if (i < 5) result |= (b & 0x7f) << (7 * i);
+    if (b < 0x80) return result | 0;
+  }
+  throw new RangeError("varint longer than 10 bytes");
+}
+
+/**
+ * Writes an int64 as 8 big-endian bytes with the sign bit flipped (Beam's timestamp encoding:
+ * value - Long.MIN_VALUE), so byte order matches numeric order.
+ */
+export function writeInt64Flipped(out: ByteWriter, v: Int64): void {
+  if (typeof v === "number") {
+    const hi = Math.floor(v / TWO_32);
+    const lo = v - hi * TWO_32;
+    out.int32BE(hi ^ 0x80000000);
+    out.int32BE(lo);
+    return;
+  }
+  out.uint64BE(BigInt.asUintN(64, v) ^ SIGN_BIT);
+}
+
+/** Reads the sign-flipped big-endian int64: a number when it is exact in a double's safe range. */
+export function readInt64Flipped(input: ByteReader): Int64 {
+  const hi = input.int32BE() ^ 0x80000000;
+  const lo = input.int32BE() >>> 0;
+  if (hi >= -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Converts a timestamp to the exact int64 millis Beam puts on the wire (number when safe). */
+export function timestampWireMillis(ts: Timestamp): Int64 {
+  if (Number.isSafeInteger(ts)) return ts;
+  const floored = Math.floor(ts);
+  if (Number.isSafeInteger(floored)) return floored;
+  if (Number.isNaN(ts)) throw new RangeError("timestamp is NaN");
+  return timestampToMillis(ts);
+}
+
+/** Beam's InstantCoder / TimestampCoder: int64 millis, sign-flipped big-endian. */
+export function writeTimestamp(out: ByteWriter, ts: Timestamp): void {
+  writeInt64Flipped(out, timestampWireMillis(ts));
+}
+
+export function readTimestamp(input: ByteReader): Timestamp {
+  const v = readInt64Flipped(input);
+  return typeof v === "number" ? v : millisToTimestamp(v);
+}
+
+const textEncoder = new TextEncoder();
+
+/** Writes a varint byte length and the UTF-8 bytes of `s`. */
+export function writeLengthPrefixedUtf8(out: ByteWriter, s: string): void {
+  out.stringUtf8(s, true);
+}
+
+/** Reads `n` bytes as UTF-8 (invalid sequences become U+FFFD, as in Beam's Java/Python SDKs). */
+export function readUtf8(input: ByteReader, n: number): string {
+  if (n <= 24) {
+    // Short strings: decoding ASCII in JS beats the TextDecoder call overhead.
+    const buf = input.buf;
+    const start = input.pos;
+    if (start + n <= input.end) {
+      let s = "";
+      let i = 0;
+      for (; i < n; i++) {
+        const c = buf[start + i]!;
+        if (c >= 0x80) break;
+        s += String.fromCharCode(c);
+      }
+      if (i === n) {
+        input.pos = start + n;
+        return s;
+      }
+    }
+  }
+  return input.utf8(n);
+}
+
+/** A copy of the next `n` bytes (never a view into the input, which may be a reused buffer). */
+export function readBytesCopy(input: ByteReader, n: number): Uint8Array {
+  const view = input.bytes(n);
+  const copy = new Uint8Array(n);
+  copy.set(view);
+  return copy;
+}
+
+/** UTF-8 bytes of a string (for schema protos and the like; not a hot path). */
+export function utf8Bytes(s: string): Uint8Array {
+  return textEncoder.encode(s);
+}
+
+const decoder = new TextDecoder("utf-8");
+export function utf8String(b: Uint8Array): string {
+  return decoder.decode(b);
+}
+
+/**
+ * Depth-indexed scratch writers, so coders that must encode a part before writing its length
+ * (length_prefix) reuse buffers without clashing when they nest. Always pair with `releaseScratch`.
+ */
+const scratchPool: ByteWriter[] = [];
+let scratchDepth = 0;
+
+export function acquireScratch(): ByteWriter {
+  let w = scratchPool[scratchDepth];
+  if (w === undefined) {
+    w = new ByteWriter(256);
+    scratchPool[scratchDepth] = w;
+  }
+  scratchDepth++;
+  w.reset();
+  return w;
+}
+
+export function releaseScratch(): void {
+  scratchDepth--;
+}
+
+/** Latin1 string of bytes: an exact, cheap Map key for an encoding. */
+export function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+}
+
+/** Bytes of a latin1 string (each char code is one byte). */
+export function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) throw new RangeError(`character U+${c.toString(16)} at ${i} is not a byte`);
+    out[i] = c;
+  }
+  return out;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Normalises an int64 to the canonical JS form: number when safe, else bigint. */
+export function canonicalInt64(v: Int64): Int64 {
+  if (typeof v === "bigint") {
+    return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+  }
+  return v === 0 ? 0 : v;
+}
