@@ -3,6 +3,7 @@
  * Updates go to the container of the transform currently running (set by the runner around each
  * call into user code), so one declared metric reports per transform, as in Beam.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 
 export interface MetricName {
   readonly namespace: string;
@@ -90,6 +91,8 @@ export class MetricsContainer {
 }
 
 let current: MetricsContainer | undefined;
+/** Carries the container across awaits of async user code (set only around async calls: it costs). */
+const asyncCurrent = new AsyncLocalStorage<MetricsContainer>();
 
 /** @internal Runners set the container of the transform about to call user code; returns the previous. */
 export function setCurrentMetricsContainer(container: MetricsContainer | undefined): MetricsContainer | undefined {
@@ -98,11 +101,18 @@ export function setCurrentMetricsContainer(container: MetricsContainer | undefin
   return previous;
 }
 
+/** @internal Runs async user code so that metric updates after an await still reach `container`. */
+export function runWithAsyncMetricsContainer<T>(container: MetricsContainer, f: () => T): T {
+  return asyncCurrent.run(container, f);
+}
+
 function active(kind: string, namespace: string, name: string): MetricsContainer {
-  if (current === undefined) {
+  // Synchronous calls set `current`; continuations of async user code find theirs in asyncCurrent.
+  const container = current ?? asyncCurrent.getStore();
+  if (container === undefined) {
     throw new Error(`${kind} ${namespace}:${name} was updated outside a running DoFn; update metrics inside process, startBundle or finishBundle`);
   }
-  return current;
+  return container;
 }
 
 export class Counter {

@@ -8,7 +8,7 @@ import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
 import { type TextSink, type ShardWriter, formatLine } from "../../sdk/io/text.js";
-import { MetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
+import { MetricsContainer, runWithAsyncMetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
 import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
 import { MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
@@ -244,9 +244,13 @@ export class ParDoOperator implements Receiver {
   /** Outputs of the element being processed, when exception handling holds them back. */
   private held: { tag: string; value: unknown; meta: Meta }[] | undefined;
   private readonly bundleCtx: FinishBundleContext<unknown, Record<string, unknown>>;
+  /** Whether user code is async, so metric updates after awaits need async context (found out once). */
+  private asyncUserCode: boolean;
 
   constructor(private readonly config: ParDoConfig) {
     this.fn = config.fn;
+    const isAsync = (f: unknown): boolean => typeof f === "function" && f.constructor.name === "AsyncFunction";
+    this.asyncUserCode = [config.fn.process, config.fn.startBundle, config.fn.finishBundle, config.fn.setup].some(isAsync);
     this.step = config.step;
     this.outputs = config.outputs;
     this.main = config.outputs.get("main");
@@ -314,7 +318,7 @@ export class ParDoOperator implements Receiver {
   private call<T>(what: string, f: () => T, element?: { value: unknown }): T {
     const prev = setCurrentMetricsContainer(this.metrics.bundle);
     try {
-      return f();
+      return this.asyncUserCode ? runWithAsyncMetricsContainer(this.metrics.bundle, f) : f();
     } catch (err) {
       throw userCodeError(this.step, what, err, element);
     } finally {
@@ -409,6 +413,7 @@ export class ParDoOperator implements Receiver {
     const result = this.call("process", () => this.fn.process(value, this.ctx), element);
     if (result === undefined) return this.takePending();
     if (result instanceof Promise) {
+      this.asyncUserCode = true;
       const meta = this.ctx.windowMeta;
       return this.callAsync("process", result, element).then((r) => {
         this.emitReturned(r, meta, element);
@@ -477,7 +482,7 @@ export class ParDoOperator implements Receiver {
     let result: unknown;
     const prev = setCurrentMetricsContainer(this.metrics.bundle);
     try {
-      result = this.fn.process(value, this.ctx);
+      result = this.asyncUserCode ? runWithAsyncMetricsContainer(this.metrics.bundle, () => this.fn.process(value, this.ctx)) : this.fn.process(value, this.ctx);
     } catch (err) {
       return fail(err);
     } finally {
@@ -618,21 +623,22 @@ async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta 
   await out.finish();
 }
 
-interface Group {
-  key: unknown;
-  window: BoundedWindow;
-  values: unknown[];
-  minTs: Timestamp;
-  maxTs: Timestamp;
+/** One key's state in one window: its values, or its accumulator when combining. */
+class Group {
+  values: unknown[] = [];
+  acc: unknown = undefined;
+  constructor(
+    readonly key: unknown,
+    readonly window: BoundedWindow,
+    public minTs: Timestamp,
+    public maxTs: Timestamp,
+  ) {}
 }
 
-function kvOf(step: string, value: unknown): readonly [unknown, unknown] {
-  if (!Array.isArray(value) || value.length !== 2) {
-    throw new SluiceError("USER_CODE_FAILED", `Transform '${step}' needs [key, value] pairs but received ${preview(value)}`, {
-      hint: "Produce two-element [key, value] arrays before grouping, e.g. with Map((x) => [key, x]).",
-    });
-  }
-  return value as unknown as readonly [unknown, unknown];
+function notKv(step: string, value: unknown): SluiceError {
+  return new SluiceError("USER_CODE_FAILED", `Transform '${step}' needs [key, value] pairs but received ${preview(value)}`, {
+    hint: "Produce two-element [key, value] arrays before grouping, e.g. with Map((x) => [key, x]).",
+  });
 }
 
 function outputTimestamp(strategy: WindowingStrategy, window: BoundedWindow, minTs: Timestamp, maxTs: Timestamp): Timestamp {
@@ -662,69 +668,74 @@ export interface GroupConfig {
 /**
  * GroupByKey and lifted CombinePerKey: a barrier keyed by (window, structural key). With a
  * CombineFn it keeps one accumulator per key instead of the values. Merging windows (sessions)
- * group per key first, then merge windows at the end.
+ * collect per key, and merge windows at the end.
  */
 export class GroupOperator implements Receiver {
+  /** Groups by window key; non-global, non-merging windowing only. */
   private readonly byWindow = new Map<string | number, Map<unknown, Group>>();
-  private readonly global: boolean;
+  /** Groups of the global window, or per key for merging windowing. */
+  private readonly single = new Map<unknown, Group>();
+  private readonly windowed: boolean;
   private readonly merging: boolean;
+  private readonly step: string;
+  private readonly keyCoder: Coder<unknown>;
+  private readonly combineFn: AnyCombineFn | undefined;
+  private readonly windowFn: WindowFn;
   private remaining: number;
 
   constructor(private readonly config: GroupConfig) {
-    const fn = config.windowing.windowFn;
-    this.global = fn.urn === "beam:window_fn:global_windows:v1";
-    this.merging = fn.isMerging;
+    this.windowFn = config.windowing.windowFn;
+    this.merging = this.windowFn.isMerging;
+    this.windowed = !this.merging && this.windowFn.urn !== "beam:window_fn:global_windows:v1";
     this.remaining = config.inputs;
+    this.step = config.step;
+    this.keyCoder = config.keyCoder;
+    this.combineFn = config.combineFn;
     if (this.merging && config.combineFn) {
       throw new SluiceError("INTERNAL", `combiner lifting with merging windows is not supported (${config.step})`, { hint: "" });
     }
   }
 
   receive(value: unknown, meta: Meta): Pending {
-    const kv = kvOf(this.config.step, value);
-    const sk = this.config.keyCoder.structuralKey(kv[0]);
-    const combineFn = this.config.combineFn;
+    if (!Array.isArray(value) || value.length !== 2) throw notKv(this.step, value);
+    const key: unknown = value[0];
+    const sk = this.keyCoder.structuralKey(key);
     const windows = meta.windows;
-    for (let i = 0; i < windows.length; i++) {
-      const w = windows[i]!;
-      // Merging windows are grouped per key only; windows merge at the end.
-      const wk = this.global || this.merging ? 0 : this.config.windowing.windowFn.windowKey(w);
-      let groups = this.byWindow.get(wk);
-      if (groups === undefined) {
-        groups = new Map();
-        this.byWindow.set(wk, groups);
-      }
-      const groupKey = this.merging ? sk : sk;
-      let g = groups.get(groupKey);
-      if (g === undefined) {
-        g = { key: kv[0], window: w, values: [], minTs: meta.timestamp, maxTs: meta.timestamp };
-        if (combineFn) g.values.push(this.combine(() => combineFn.createAccumulator()));
-        groups.set(groupKey, g);
-      } else {
-        if (meta.timestamp < g.minTs) g.minTs = meta.timestamp;
-        if (meta.timestamp > g.maxTs) g.maxTs = meta.timestamp;
-      }
-      if (combineFn) {
-        const acc = g.values[0];
-        g.values[0] = this.combine(() => combineFn.addInput(acc, kv[1]));
-      } else if (this.merging) {
-        g.values.push({ window: w, value: kv[1], ts: meta.timestamp });
-      } else {
-        g.values.push(kv[1]);
-      }
-    }
-    return undefined;
-  }
-
-  private combine<T>(f: () => T): T {
+    const ts = meta.timestamp;
     const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
     try {
-      return f();
+      for (let i = 0; i < windows.length; i++) {
+        const w = windows[i]!;
+        let groups = this.single;
+        if (this.windowed) {
+          const wk = this.windowFn.windowKey(w);
+          const found = this.byWindow.get(wk);
+          if (found === undefined) {
+            groups = new Map();
+            this.byWindow.set(wk, groups);
+          } else {
+            groups = found;
+          }
+        }
+        let g = groups.get(sk);
+        if (g === undefined) {
+          g = new Group(key, w, ts, ts);
+          if (this.combineFn) g.acc = this.combineFn.createAccumulator();
+          groups.set(sk, g);
+        } else {
+          if (ts < g.minTs) g.minTs = ts;
+          if (ts > g.maxTs) g.maxTs = ts;
+        }
+        if (this.combineFn) g.acc = this.combineFn.addInput(g.acc, value[1]);
+        else if (this.merging) g.values.push({ window: w, value: value[1], ts });
+        else g.values.push(value[1]);
+      }
     } catch (err) {
-      throw userCodeError(this.config.step, "the CombineFn", err);
+      throw userCodeError(this.step, "the CombineFn", err, { value });
     } finally {
       setCurrentMetricsContainer(prev);
     }
+    return undefined;
   }
 
   finishInput(): Pending {
@@ -736,32 +747,43 @@ export class GroupOperator implements Receiver {
     return undefined;
   }
 
+  private extract(g: Group): unknown {
+    const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+    try {
+      return this.combineFn!.extractOutput(g.acc);
+    } catch (err) {
+      throw userCodeError(this.step, "the CombineFn", err, { value: g.key });
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+  }
+
   private *results(): Generator<{ value: unknown; meta: Meta }> {
-    const { windowing, combineFn } = this.config;
-    for (const groups of this.byWindow.values()) {
+    const strategy = this.config.windowing;
+    const all = this.windowed ? this.byWindow.values() : [this.single];
+    for (const groups of all) {
       for (const g of groups.values()) {
         if (this.merging) {
           yield* this.mergedGroups(g);
           continue;
         }
-        const value = combineFn ? [g.key, this.combine(() => combineFn.extractOutput(g.values[0]))] : [g.key, g.values];
         yield {
-          value,
-          meta: { timestamp: outputTimestamp(windowing, g.window, g.minTs, g.maxTs), windows: [g.window], pane: PANE_ON_TIME_ONLY },
+          value: [g.key, this.combineFn ? this.extract(g) : g.values],
+          meta: { timestamp: outputTimestamp(strategy, g.window, g.minTs, g.maxTs), windows: [g.window], pane: PANE_ON_TIME_ONLY },
         };
       }
     }
     this.byWindow.clear();
+    this.single.clear();
   }
 
   /** Sessions: merges one key's windows, then groups its values by merged window. */
   private *mergedGroups(g: Group): Generator<{ value: unknown; meta: Meta }> {
-    const fn = this.config.windowing.windowFn;
+    const fn = this.windowFn;
     const entries = g.values as { window: BoundedWindow; value: unknown; ts: Timestamp }[];
     const distinct = new Map<string | number, BoundedWindow>();
     for (const e of entries) distinct.set(fn.windowKey(e.window), e.window);
-    const target = new Map<string | number, BoundedWindow>();
-    for (const [k, w] of distinct) target.set(k, w);
+    const target = new Map(distinct);
     for (const m of fn.mergeWindows([...distinct.values()])) {
       for (const w of m.from) target.set(fn.windowKey(w), m.into);
     }
@@ -771,7 +793,7 @@ export class GroupOperator implements Receiver {
       const wk = fn.windowKey(w);
       let grp = out.get(wk);
       if (!grp) {
-        grp = { key: g.key, window: w, values: [], minTs: e.ts, maxTs: e.ts };
+        grp = new Group(g.key, w, e.ts, e.ts);
         out.set(wk, grp);
       }
       grp.values.push(e.value);
@@ -781,11 +803,7 @@ export class GroupOperator implements Receiver {
     for (const grp of out.values()) {
       yield {
         value: [grp.key, grp.values],
-        meta: {
-          timestamp: outputTimestamp(this.config.windowing, grp.window, grp.minTs, grp.maxTs),
-          windows: [grp.window],
-          pane: PANE_ON_TIME_ONLY,
-        },
+        meta: { timestamp: outputTimestamp(this.config.windowing, grp.window, grp.minTs, grp.maxTs), windows: [grp.window], pane: PANE_ON_TIME_ONLY },
       };
     }
   }

@@ -112,11 +112,11 @@ export class ByteWriter {
   /**
    * Beam's string_utf8 encoding of `s`: its UTF-8 bytes, after a varint byte length when
    * `lengthPrefixed`. Short ASCII strings (the common case for keys and words) are copied in JS,
-   * several times faster than a TextEncoder call.
+   * several times faster than a TextEncoder call; longer ones go through TextEncoder.
    */
   stringUtf8(s: string, lengthPrefixed: boolean): void {
     const n = s.length;
-    if (n < 0x80) {
+    if (n <= 32) {
       const prefix = lengthPrefixed ? 1 : 0;
       this.ensure(prefix + n);
       const buf = this.buf;

@@ -43,6 +43,21 @@ describe("JsValueCoder", () => {
     });
   });
 
+  it("orders object keys by UTF-16 code unit whatever the insertion order", () => {
+    const keys = ["b", "a", "é", "😀", "\uffff", "10", "9", "A", "", "aa", "a\u0000", "Z", "_", "k0", "k1", "k2", "k3", "k4", "k5"];
+    const sorted = [...keys].sort();
+    for (const n of [2, 3, 5, 8, 16, 17, keys.length]) {
+      const subset = keys.slice(0, n);
+      const expected = Object.fromEntries(subset.map((k) => [k, k]));
+      const reversed = Object.fromEntries([...subset].reverse().map((k) => [k, k]));
+      expect(enc(reversed)).toBe(enc(expected));
+      const decodedKeys = Object.keys(roundTrip(reversed) as object);
+      // Integer-like keys are listed first by JS itself; the rest keep the encoded (sorted) order.
+      const nonIndex = (k: string): boolean => !/^(0|[1-9]\d*)$/.test(k);
+      expect(decodedKeys.filter(nonIndex)).toEqual(sorted.filter((k) => subset.includes(k)).filter(nonIndex));
+    }
+  });
+
   describe("different values encode differently", () => {
     const values: [string, unknown][] = [
       ["undefined", undefined],

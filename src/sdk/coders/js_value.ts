@@ -25,7 +25,7 @@
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { AbstractCoder, typeName } from "./primitives.js";
 import { CoderUrns } from "./urns.js";
-import { latin1, readBytesCopy, readUtf8, readVarLength, writeLengthPrefixedUtf8, writeVarInt64 } from "./wire.js";
+import { encodedKeyString, readBytesCopy, readUtf8, readVarLength, writeLengthPrefixedUtf8, writeVarInt64 } from "./wire.js";
 
 const T_UNDEFINED = 0;
 const T_NULL = 1;
@@ -173,6 +173,23 @@ function encodeDetached(v: unknown): Uint8Array {
   return w.finish();
 }
 
+/** Sorts keys by UTF-16 code unit (as Array.prototype.sort does), cheaply for the usual few keys. */
+function sortKeys(keys: string[]): string[] {
+  const n = keys.length;
+  if (n > 16) return keys.sort();
+  for (let i = 1; i < n; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    if (keys[j]! <= k) continue;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
 function encodeObject(out: ByteWriter, obj: object): void {
   for (let i = 0; i < stackTop; i++) {
     if (stack[i] === obj) throw new Unencodable("a cyclic reference");
@@ -192,7 +209,7 @@ function encodeObject(out: ByteWriter, obj: object): void {
     const proto: unknown = Object.getPrototypeOf(obj);
     if (proto === Object.prototype || proto === null) {
       const rec = obj as { readonly [key: string]: unknown };
-      const keys = Object.keys(rec).sort();
+      const keys = sortKeys(Object.keys(rec));
       out.byte(T_OBJECT);
       writeVarInt64(out, keys.length);
       for (let i = 0; i < keys.length; i++) {
@@ -317,9 +334,6 @@ function decodeValue(input: ByteReader): unknown {
   }
 }
 
-const keyScratch = new ByteWriter(256);
-let keyScratchBusy = false;
-
 /**
  * sluice:coder:js_value:v1 — deterministic coder for plain JS data (see the module comment for
  * the supported types and wire format). The encoding is self-delimiting, so both contexts agree.
@@ -366,19 +380,7 @@ export class JsValueCoderImpl extends AbstractCoder<unknown> {
 
   /** "\u0000" + the encoding as latin1. */
   private encodedKey(value: unknown): string {
-    if (keyScratchBusy) {
-      const w = new ByteWriter(64);
-      this.encode(value, w, true);
-      return "\u0000" + latin1(w.view_());
-    }
-    keyScratchBusy = true;
-    try {
-      keyScratch.reset();
-      this.encode(value, keyScratch, true);
-      return "\u0000" + latin1(keyScratch.view_());
-    } finally {
-      keyScratchBusy = false;
-    }
+    return encodedKeyString(this, value, "\u0000");
   }
 
   toString(): string {

@@ -2,11 +2,12 @@
  * Atomic standard coders: bytes, string_utf8, varint, double, bool — plus the shared base class.
  */
 import { ByteReader, ByteWriter } from "./bytes.js";
-import { encodedKey, type Coder } from "./coder.js";
+import type { Coder } from "./coder.js";
 import { CoderUrns } from "./urns.js";
 import {
   EMPTY_BYTES,
   canonicalInt64,
+  encodedKeyString,
   readBytesCopy,
   readUtf8,
   readVarInt64,
@@ -37,7 +38,7 @@ export abstract class AbstractCoder<T> implements Coder<T> {
   abstract encode(value: T, out: ByteWriter, nested: boolean): void;
   abstract decode(input: ByteReader, nested: boolean): T;
   structuralKey(value: T): unknown {
-    return encodedKey(this, value);
+    return encodedKeyString(this, value, "");
   }
   abstract toString(): string;
 }

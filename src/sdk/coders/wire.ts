@@ -4,6 +4,7 @@
  * UTF-8, and reusable scratch writers. Internal to the coders package.
  */
 import { ByteReader, ByteWriter } from "./bytes.js";
+import type { Coder } from "./coder.js";
 import { millisToTimestamp, timestampToMillis, type Timestamp } from "../time.js";
 
 /** A Beam int64 as JS sees it: a number when it is a safe integer, otherwise a bigint. */
@@ -242,20 +243,40 @@ export function releaseScratch(): void {
   scratchDepth--;
 }
 
-/** Latin1 string of bytes: an exact, cheap Map key for an encoding. */
-export function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+let latin1Source: ArrayBufferLike | undefined;
+let latin1View: Buffer = Buffer.alloc(0);
+
+/** The bytes written to `w` so far as a latin1 string, via a cached Buffer over its memory. */
+function writtenLatin1(w: ByteWriter): string {
+  const v = w.view_();
+  if (v.buffer !== latin1Source) {
+    latin1Source = v.buffer;
+    latin1View = Buffer.from(v.buffer);
+  }
+  return latin1View.toString("latin1", v.byteOffset, v.byteOffset + v.length);
 }
 
-/** Bytes of a latin1 string (each char code is one byte). */
-export function latin1Bytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff) throw new RangeError(`character U+${c.toString(16)} at ${i} is not a byte`);
-    out[i] = c;
+const keyScratch = new ByteWriter(256);
+let keyScratchBusy = false;
+
+/**
+ * `prefix` + the nested encoding of `value` as latin1: the same key as coder.ts's encodedKey
+ * (with an empty prefix), faster, and safe if an encode re-enters it.
+ */
+export function encodedKeyString<T>(coder: Coder<T>, value: T, prefix: string): string {
+  if (keyScratchBusy) {
+    const w = new ByteWriter(64);
+    coder.encode(value, w, true);
+    return prefix + writtenLatin1(w);
   }
-  return out;
+  keyScratchBusy = true;
+  try {
+    keyScratch.reset();
+    coder.encode(value, keyScratch, true);
+    return prefix + writtenLatin1(keyScratch);
+  } finally {
+    keyScratchBusy = false;
+  }
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
