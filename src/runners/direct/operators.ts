@@ -409,18 +409,29 @@ export class ParDoOperator implements Receiver {
 
   private processOne(value: unknown): Pending {
     if (this.config.exceptionHandling) return this.processGuarded(value);
-    const element = { value };
-    const result = this.call("process", () => this.fn.process(value, this.ctx), element);
-    if (result === undefined) return this.takePending();
+    // The hot path: no closures, no allocation besides what user code does.
+    let result: unknown;
+    const prev = setCurrentMetricsContainer(this.metrics.bundle);
+    try {
+      result = this.asyncUserCode
+        ? runWithAsyncMetricsContainer(this.metrics.bundle, () => this.fn.process(value, this.ctx))
+        : this.fn.process(value, this.ctx);
+    } catch (err) {
+      throw userCodeError(this.step, "process", err, { value });
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+    if (result === undefined) return this.pending.length === 0 ? undefined : this.takePending();
     if (result instanceof Promise) {
       this.asyncUserCode = true;
       const meta = this.ctx.windowMeta;
+      const element = { value };
       return this.callAsync("process", result, element).then((r) => {
         this.emitReturned(r, meta, element);
         return this.takePending();
       });
     }
-    this.emitReturned(result, this.ctx.windowMeta, element);
+    this.emitReturned(result, this.ctx.windowMeta, { value });
     return this.takePending();
   }
 
@@ -681,10 +692,13 @@ export class GroupOperator implements Receiver {
   private readonly keyCoder: Coder<unknown>;
   private readonly combineFn: AnyCombineFn | undefined;
   private readonly windowFn: WindowFn;
+  /** Only EARLIEST and LATEST timestamp combiners need the input timestamps (it costs on the hot path). */
+  private readonly trackTimestamps: boolean;
   private remaining: number;
 
   constructor(private readonly config: GroupConfig) {
     this.windowFn = config.windowing.windowFn;
+    this.trackTimestamps = config.windowing.timestampCombiner !== "END_OF_WINDOW";
     this.merging = this.windowFn.isMerging;
     this.windowed = !this.merging && this.windowFn.urn !== "beam:window_fn:global_windows:v1";
     this.remaining = config.inputs;
@@ -722,7 +736,7 @@ export class GroupOperator implements Receiver {
           g = new Group(key, w, ts, ts);
           if (this.combineFn) g.acc = this.combineFn.createAccumulator();
           groups.set(sk, g);
-        } else {
+        } else if (this.trackTimestamps) {
           if (ts < g.minTs) g.minTs = ts;
           if (ts > g.maxTs) g.maxTs = ts;
         }
