@@ -1,0 +1,114 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ProcessContext } from "../dofn.js";
+import { formatLine, matchFiles, ReadLinesFn, TextSink } from "./text.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "sluice-text-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function readLines(path: string, skipHeaderLines = 0): Promise<string[]> {
+  const out: string[] = [];
+  const ctx = { output: (l: string) => void out.push(l), flush: async () => undefined } as unknown as ProcessContext<string>;
+  await new ReadLinesFn({ skipHeaderLines }).process(path, ctx);
+  return out;
+}
+
+describe("ReadLinesFn", () => {
+  it.each([
+    { name: "LF", text: "a\nb\n", want: ["a", "b"] },
+    { name: "CRLF", text: "a\r\nb\r\n", want: ["a", "b"] },
+    { name: "no final newline", text: "a\nb", want: ["a", "b"] },
+    { name: "final CR without LF", text: "a\nb\r", want: ["a", "b"] },
+    { name: "empty lines kept", text: "\n\na\n", want: ["", "", "a"] },
+    { name: "empty file", text: "", want: [] },
+    { name: "BOM dropped", text: "\uFEFFa\n", want: ["a"] },
+    { name: "lone CR inside a line stays", text: "a\rb\n", want: ["a\rb"] },
+  ])("$name", async ({ text, want }) => {
+    const f = join(dir, "f.txt");
+    await writeFile(f, text);
+    expect(await readLines(f)).toEqual(want);
+  });
+
+  it("streams a multi-chunk file with multibyte characters and CRLF split across chunk boundaries", async () => {
+    const lines = Array.from({ length: 60_000 }, (_, i) => `${i} δέλτα 🚀 ${"x".repeat(i % 50)}`);
+    const f = join(dir, "big.txt");
+    await writeFile(f, lines.join("\r\n"));
+    expect(await readLines(f)).toEqual(lines);
+  });
+
+  it("skips header lines per file", async () => {
+    const f = join(dir, "h.csv");
+    await writeFile(f, "h1\nh2\nrow\n");
+    expect(await readLines(f, 2)).toEqual(["row"]);
+  });
+
+  it("reports a corrupt gzip file naming it", async () => {
+    const f = join(dir, "bad.gz");
+    await writeFile(f, "not gzip at all");
+    await expect(readLines(f)).rejects.toThrow(/Reading .*bad\.gz failed/);
+  });
+});
+
+describe("matchFiles", () => {
+  it("expands globs sorted and names a pattern that matches nothing", async () => {
+    await writeFile(join(dir, "b.txt"), "");
+    await writeFile(join(dir, "a.txt"), "");
+    await writeFile(join(dir, "c.log"), "");
+    expect(matchFiles(join(dir, "*.txt"))).toEqual([join(dir, "a.txt"), join(dir, "b.txt")]);
+    expect(matchFiles(join(dir, "c.log"))).toEqual([join(dir, "c.log")]);
+    expect(() => matchFiles(join(dir, "*.csv"))).toThrow(/No files match/);
+  });
+});
+
+describe("TextSink", () => {
+  it("names shards with Beam's template", () => {
+    const s = new TextSink("/out/words", {});
+    expect(s.shardName(0, 1)).toBe("/out/words-00000-of-00001");
+    const t = new TextSink("/out/w", { shardNameTemplate: "_S_of_NN", fileNameSuffix: ".txt" });
+    expect(t.shardName(3, 12)).toBe("/out/w_3_of_12.txt");
+  });
+  it("rejects a template with two runs of S", () => {
+    expect(() => new TextSink("/o", { shardNameTemplate: "-S-S" })).toThrow(/more than one run/);
+  });
+  it("commits temporary shards to final names, and abort leaves nothing", async () => {
+    const sink = new TextSink(join(dir, "out"), { numShards: 2 });
+    const temp = await sink.prepare();
+    const a = sink.openTemp(temp, 0);
+    const b = sink.openTemp(temp, 1);
+    a.write("x");
+    b.write("y");
+    await Promise.all([a.close(), b.close()]);
+    expect(await sink.commit(temp, [a.path, b.path])).toEqual([join(dir, "out-00000-of-00002"), join(dir, "out-00001-of-00002")]);
+    expect((await readdir(dir)).sort()).toEqual(["out-00000-of-00002", "out-00001-of-00002"]);
+    expect(await readFile(join(dir, "out-00001-of-00002"), "utf8")).toBe("y\n");
+
+    const other = new TextSink(join(dir, "other"), {});
+    const t2 = await other.prepare();
+    const c = other.openTemp(t2, 0);
+    c.write("z");
+    await c.close();
+    await other.abort(t2);
+    expect((await readdir(dir)).sort()).toEqual(["out-00000-of-00002", "out-00001-of-00002"]);
+  });
+});
+
+describe("formatLine", () => {
+  it("writes strings as they are, scalars by String(), the rest as JSON", () => {
+    const cases: [unknown, string][] = [
+      ["s", "s"],
+      [1.5, "1.5"],
+      [10n, "10"],
+      [true, "true"],
+      [["a", 1], '["a",1]'],
+      [{ k: 2n }, '{"k":"2"}'],
+    ];
+    for (const [v, want] of cases) expect(formatLine(v)).toBe(want);
+  });
+});

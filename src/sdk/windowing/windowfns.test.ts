@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { IntervalWindow } from "./window.js";
+import { FixedWindows, GlobalWindows, Sessions, SlidingWindows } from "./windowfns.js";
+
+const w = (start: number, end: number): IntervalWindow => new IntervalWindow(start, end);
+
+describe("FixedWindows", () => {
+  it.each([
+    { size: 10, offset: 0, ts: 0, want: [0, 10] },
+    { size: 10, offset: 0, ts: 9, want: [0, 10] },
+    { size: 10, offset: 0, ts: 10, want: [10, 20] },
+    { size: 10, offset: 0, ts: -1, want: [-10, 0] },
+    { size: 10, offset: 3, ts: 2, want: [-7, 3] },
+    { size: 10, offset: 13, ts: 5, want: [3, 13] },
+  ])("size $size offset $offset puts $ts in $want", ({ size, offset, ts, want }) => {
+    expect(FixedWindows(size, offset).assignWindows(ts)).toEqual([w(want[0]!, want[1]!)]);
+  });
+  it("rejects a non-positive size", () => {
+    expect(() => FixedWindows(0)).toThrow(/positive/);
+  });
+});
+
+describe("SlidingWindows", () => {
+  it("assigns size/period windows, latest first", () => {
+    expect(SlidingWindows(30, 10).assignWindows(25)).toEqual([w(20, 50), w(10, 40), w(0, 30)]);
+    expect(SlidingWindows(30, 10).assignWindows(-5)).toEqual([w(-10, 20), w(-20, 10), w(-30, 0)]);
+  });
+  it("maps a main-input window to the side window containing its end", () => {
+    expect(SlidingWindows(30, 10).sideInputWindow(w(0, 10))).toEqual(w(0, 30));
+  });
+});
+
+describe("Sessions", () => {
+  const fn = Sessions(10);
+  it("assigns [ts, ts + gap)", () => {
+    expect(fn.assignWindows(5)).toEqual([w(5, 15)]);
+  });
+  it("merges overlapping windows transitively and leaves gaps alone", () => {
+    const merges = fn.mergeWindows([w(0, 10), w(25, 35), w(5, 15), w(14, 24), w(40, 50)]);
+    expect(merges).toEqual([{ from: [w(0, 10), w(5, 15), w(14, 24)], into: w(0, 24) }]);
+  });
+  it("does not merge windows that only touch", () => {
+    expect(fn.mergeWindows([w(0, 10), w(10, 20)])).toEqual([]);
+  });
+});
+
+describe("GlobalWindows", () => {
+  it("has one window for every timestamp", () => {
+    const g = GlobalWindows();
+    expect(g.assignWindows(-1e15)).toBe(g.assignWindows(1e15));
+    expect(g.isMerging).toBe(false);
+  });
+});
