@@ -2,7 +2,7 @@
  * The README's commands and every example, run as a user runs them: the real `sluice` binary in a
  * temporary folder. Outputs are compared with what the pipelines must produce.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -82,5 +82,26 @@ describe("examples", () => {
       stderr: expect.stringContaining("nothing-here-*.txt"),
     });
     expect((await readdir(join(dir, "out"))).filter((f) => f.startsWith("none"))).toEqual([]);
+  });
+
+  it("Ctrl-C during a run leaves neither final nor temporary files", async () => {
+    const file = join(dir, "slow.ts");
+    await writeFile(
+      file,
+      `import { Create, ParDo, Pipeline, WriteToText } from "sluice";
+const p = Pipeline.create();
+p.apply("Create", Create.of([1, 2, 3]))
+  .apply("Slow", ParDo<number, number>({ async process(x) { console.log("processing"); await new Promise((r) => setTimeout(r, 60_000)); return [x]; } }))
+  .apply("Write", WriteToText("interrupted/out"));
+await p.run();
+`,
+    );
+    const child = spawn(process.execPath, [sluice, "run", file], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((res) => child.stdout.once("data", () => res()));
+    expect((await readdir(join(dir, "interrupted"))).some((f) => f.startsWith(".sluice-temp-"))).toBe(true);
+    child.kill("SIGINT");
+    const signal = await new Promise<NodeJS.Signals | null>((res) => child.once("exit", (_code, sig) => res(sig)));
+    expect(signal).toBe("SIGINT");
+    expect(await readdir(join(dir, "interrupted"))).toEqual([]);
   });
 });

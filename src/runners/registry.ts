@@ -6,8 +6,9 @@ import { SluiceError } from "../internal/errors.js";
 import type { PipelineRunner } from "../sdk/pipeline.js";
 import type { PipelineOptions } from "../sdk/options.js";
 
-const runners: Readonly<Record<string, () => Promise<PipelineRunner>>> = {
-  direct: async () => new (await import("./direct/runner.js")).DirectRunner(),
+const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<PipelineRunner>>> = {
+  direct: async (options) =>
+    new (await import("./direct/runner.js")).DirectRunner(options.maxBundleSize ? { bundleSize: options.maxBundleSize } : {}),
 };
 
 /** The runner the options name (`direct` by default). */
@@ -19,5 +20,5 @@ export async function resolveRunner(options: PipelineOptions): Promise<PipelineR
       hint: `Available runners: ${Object.keys(runners).join(", ")}. Use --runner=direct.`,
     });
   }
-  return load();
+  return load(options);
 }

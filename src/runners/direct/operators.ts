@@ -4,6 +4,7 @@
  * structural keys. A receiver returns a promise only when it needs the caller to wait (async user
  * code, disk backpressure), so the synchronous path allocates no promises.
  */
+import { rmSync } from "node:fs";
 import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
@@ -874,6 +875,12 @@ export class TextSinkOperator implements Receiver {
     const finals = await this.sink.commit(this.tempDir, temps);
     this.tempDir = undefined;
     return finals;
+  }
+
+  /** For signal handlers: removes the temporary files at once. */
+  abortNow(): void {
+    if (this.tempDir !== undefined) rmSync(this.tempDir, { recursive: true, force: true });
+    this.tempDir = undefined;
   }
 
   async abort(): Promise<void> {

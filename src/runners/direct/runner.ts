@@ -47,6 +47,13 @@ export class DirectRunner implements PipelineRunner {
   async run(pipeline: Pipeline): Promise<PipelineResult> {
     const started = Date.now();
     const plan = this.plan(pipeline);
+    // Interrupted (Ctrl-C): remove temporary shards so nothing half-written stays, then die of the signal.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      for (const sink of plan.sinks) sink.abortNow();
+      process.kill(process.pid, signal);
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
     let failure: unknown;
     try {
       for (const sink of plan.sinks) await sink.prepare();
@@ -65,6 +72,8 @@ export class DirectRunner implements PipelineRunner {
     } catch (err) {
       failure = err;
     }
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     const teardownErrors: unknown[] = [];
     for (const op of plan.pardos) {
       try {
