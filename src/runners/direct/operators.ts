@@ -358,18 +358,8 @@ export class ParDoOperator implements Receiver {
       this.blocked.push({ value, meta });
       return undefined;
     }
-    if (this.tail !== undefined) {
-      const next: Promise<void> = this.tail.then(() => this.receiveNow(value, meta));
-      this.tail = next;
-      void next.then(
-        () => {
-          if (this.tail === next) this.tail = undefined;
-        },
-        () => undefined,
-      );
-      return next;
-    }
-    const r = this.receiveNow(value, meta);
+    // Async user code: later elements queue behind the one in flight, so process calls never overlap.
+    const r = this.tail !== undefined ? this.tail.then(() => this.receiveNow(value, meta)) : this.receiveNow(value, meta);
     if (r !== undefined) {
       this.tail = r;
       void r.then(
