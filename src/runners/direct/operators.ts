@@ -126,8 +126,19 @@ export function userCodeError(step: string, what: string, err: unknown, element?
   });
 }
 
+/** Where a ParDo reads a side input's elements per window from. */
+export interface SideInputSource {
+  /** Whether all elements are known (a ParDo holds its main input until then). */
+  readonly ready: boolean;
+  /** The elements of the side input's window that `mainWindow` maps to (after `prefetch`). */
+  elementsFor(mainWindow: BoundedWindow): { key: string | number; values: readonly unknown[] };
+  onReady(callback: () => Pending): void;
+  /** Loads what `elementsFor(mainWindow)` needs; a promise when the caller must wait (state reads). */
+  prefetch?(mainWindow: BoundedWindow): Pending;
+}
+
 /** Collects a side input's elements per window; ParDos wait for it to be complete. */
-export class SideInputCollector implements Receiver {
+export class SideInputCollector implements Receiver, SideInputSource {
   private readonly byWindow = new Map<string | number, unknown[]>();
   private remaining: number;
   private readonly waiters: (() => Pending)[] = [];
@@ -172,10 +183,10 @@ export class SideInputCollector implements Receiver {
   }
 }
 
-interface SideInputBinding {
+export interface SideInputBinding {
   readonly name: string;
   readonly view: SideInput<unknown>;
-  readonly collector: SideInputCollector;
+  readonly collector: SideInputSource;
 }
 
 /** The mutable context object a ParDo hands to its DoFn; one per operator, reused per element. */
@@ -247,6 +258,8 @@ export class ParDoOperator implements Receiver {
   private readonly bundleCtx: FinishBundleContext<unknown, Record<string, unknown>>;
   /** Whether user code is async, so metric updates after awaits need async context (found out once). */
   private asyncUserCode: boolean;
+  /** Whether a side input must be loaded per window before processing (the harness's state reads). */
+  private readonly prefetching: boolean;
 
   constructor(private readonly config: ParDoConfig) {
     this.fn = config.fn;
@@ -259,10 +272,11 @@ export class ParDoOperator implements Receiver {
     this.metrics = config.metrics;
     this.remainingInputs = config.inputs;
     this.ctx = new Context(this);
-    if (this.sides.length > 0) {
+    if (this.sides.some((s) => !s.collector.ready)) {
       this.blocked = [];
       for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
     }
+    this.prefetching = this.sides.some((s) => s.collector.prefetch !== undefined);
     const meta = (timestamp?: Timestamp, window?: BoundedWindow): Meta => ({
       timestamp: timestamp ?? MIN_TIMESTAMP,
       windows: [window ?? GLOBAL_WINDOW],
@@ -381,6 +395,20 @@ export class ParDoOperator implements Receiver {
   }
 
   private processWindows(value: unknown, meta: Meta): Pending {
+    if (this.prefetching) {
+      const loads: Promise<void>[] = [];
+      for (const w of meta.windows) {
+        for (const s of this.sides) {
+          const p = s.collector.prefetch?.(w);
+          if (p !== undefined) loads.push(p);
+        }
+      }
+      if (loads.length > 0) return Promise.all(loads).then(() => this.processLoaded(value, meta));
+    }
+    return this.processLoaded(value, meta);
+  }
+
+  private processLoaded(value: unknown, meta: Meta): Pending {
     const windows = meta.windows;
     if (windows.length === 1 || !this.config.observesWindow) {
       this.ctx.window = windows[0] ?? GLOBAL_WINDOW;
@@ -542,6 +570,9 @@ export class ParDoOperator implements Receiver {
   }
 
   private finishNow(): Pending {
+    // Re-arm: the harness reuses operators for the next bundle of the same descriptor.
+    this.remainingInputs = this.config.inputs;
+    this.inputDone = false;
     const steps: (() => Pending)[] = [];
     if (this.tail) {
       const t = this.tail;
@@ -566,7 +597,7 @@ export class ForwardOperator implements Receiver {
   private remaining: number;
   constructor(
     private readonly out: Outputs,
-    inputs: number,
+    private readonly inputs: number,
   ) {
     this.remaining = inputs;
   }
@@ -577,6 +608,7 @@ export class ForwardOperator implements Receiver {
   }
   finishInput(): Pending {
     if (--this.remaining > 0) return undefined;
+    this.remaining = this.inputs;
     return this.out.finish();
   }
   flush(epoch: number): Pending {
@@ -590,7 +622,7 @@ export class AssignWindowsOperator implements Receiver {
   constructor(
     private readonly windowFn: WindowFn,
     private readonly out: Outputs,
-    inputs: number,
+    private readonly inputs: number,
   ) {
     this.remaining = inputs;
   }
@@ -602,6 +634,7 @@ export class AssignWindowsOperator implements Receiver {
   }
   finishInput(): Pending {
     if (--this.remaining > 0) return undefined;
+    this.remaining = this.inputs;
     return this.out.finish();
   }
   flush(epoch: number): Pending {

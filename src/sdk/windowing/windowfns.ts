@@ -13,8 +13,12 @@ export interface WindowMerge<W extends BoundedWindow> {
   readonly into: W;
 }
 
+/** The standard window fns. */
+export type WindowFnKind = "global" | "fixed" | "sliding" | "sessions";
+
 export interface WindowFn<W extends BoundedWindow = BoundedWindow> {
-  /** Standard URN of this window fn (`beam:window_fn:…:v1`). */
+  readonly kind: WindowFnKind;
+  /** Standard URN of this window fn (`beam:window_fn:…:v1`); a test checks it against the protos' annotations. */
   readonly urn: string;
   /** Parameters, for translation to the Runner API and for display. */
   readonly params: Readonly<Record<string, number>>;
@@ -42,6 +46,7 @@ function mod(a: number, b: number): number {
 }
 
 class GlobalWindowsFn implements WindowFn<GlobalWindow> {
+  readonly kind = "global";
   readonly urn = "beam:window_fn:global_windows:v1";
   readonly params = {};
   readonly windowCoder = GlobalWindowCoder as Coder<GlobalWindow>;
@@ -72,6 +77,7 @@ export function GlobalWindows(): WindowFn<GlobalWindow> {
 }
 
 abstract class IntervalWindowFn implements WindowFn<IntervalWindow> {
+  abstract readonly kind: WindowFnKind;
   abstract readonly urn: string;
   abstract readonly params: Readonly<Record<string, number>>;
   readonly windowCoder = IntervalWindowCoder as Coder<IntervalWindow>;
@@ -91,6 +97,7 @@ abstract class IntervalWindowFn implements WindowFn<IntervalWindow> {
 }
 
 class FixedWindowsFn extends IntervalWindowFn {
+  readonly kind = "fixed";
   readonly urn = "beam:window_fn:fixed_windows:v1";
   readonly params: Readonly<Record<string, number>>;
   constructor(
@@ -116,6 +123,7 @@ export function FixedWindows(size: number, offset = 0): WindowFn<IntervalWindow>
 }
 
 class SlidingWindowsFn extends IntervalWindowFn {
+  readonly kind = "sliding";
   readonly urn = "beam:window_fn:sliding_windows:v1";
   readonly params: Readonly<Record<string, number>>;
   constructor(
@@ -147,6 +155,7 @@ export function SlidingWindows(size: number, period: number, offset = 0): Window
 }
 
 class SessionsFn extends IntervalWindowFn {
+  readonly kind = "sessions";
   readonly urn = "beam:window_fn:session_windows:v1";
   override readonly isMerging = true;
   readonly params: Readonly<Record<string, number>>;

@@ -1,0 +1,287 @@
+/**
+ * Translation of a constructed pipeline into a Runner API `Pipeline` proto: every transform
+ * (composites keep their structure, with the user's labels as unique names), PCollections, coders,
+ * windowing strategies and the SDK environment. Standard URNs come from the proto annotations.
+ *
+ * User code is referenced, not serialised: a ParDo's DoFn spec carries the transform's unique
+ * name, and the worker finds the DoFn in the pipeline it rebuilds from the same program.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { createHash } from "node:crypto";
+import { SluiceError } from "../../internal/errors.js";
+import {
+  AccumulationMode_Enum,
+  ClosingBehavior_Enum,
+  CoderSchema,
+  CombinePayloadSchema,
+  ComponentsSchema,
+  type Environment,
+  FunctionSpecSchema,
+  IsBounded_Enum,
+  MergeStatus_Enum,
+  OnTimeBehavior_Enum,
+  OutputTime_Enum,
+  ParDoPayloadSchema,
+  PCollectionSchema,
+  type Pipeline as PipelineProto,
+  PipelineSchema,
+  type PTransform as PTransformProto,
+  PTransformSchema,
+  SideInputSchema,
+  TriggerSchema,
+  Trigger_DefaultSchema,
+  WindowIntoPayloadSchema,
+  WindowingStrategySchema,
+  type Coder as CoderProto,
+  type FunctionSpec,
+  type WindowingStrategy as WindowingStrategyProto,
+} from "../../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
+import {
+  FixedWindowsPayloadSchema,
+  SessionWindowsPayloadSchema,
+  SlidingWindowsPayloadSchema,
+} from "../../model/gen/org/apache/beam/model/pipeline/v1/standard_window_fns_pb.js";
+import { Urns } from "../../model/urns.js";
+import { SluiceUrns, userFnSpec } from "./refs.js";
+import type { Coder } from "../../sdk/coders/coder.js";
+import { JsValueCoder } from "../../sdk/coders/index.js";
+import type { TransformNode } from "../../sdk/graph.js";
+import type { Pipeline } from "../../sdk/pipeline.js";
+import type { PCollection } from "../../sdk/pvalue.js";
+import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
+
+export interface TranslateOptions {
+  /** The environment the SDK's transforms run in. */
+  readonly environment: Environment;
+  /** Its id in the pipeline's components. */
+  readonly environmentId?: string;
+}
+
+export interface Translation {
+  readonly proto: PipelineProto;
+  /** Transform id of each graph node. */
+  readonly transformIds: ReadonlyMap<TransformNode, string>;
+  /** A digest of the pipeline's structure: the worker checks its rebuilt pipeline against it. */
+  readonly fingerprint: string;
+}
+
+/** Translates `pipeline` into a Runner API proto. */
+export function translate(pipeline: Pipeline, options: TranslateOptions): Translation {
+  return new Translator(pipeline, options).run();
+}
+
+/** A digest of the graph's shape: unique names, what each transform is, and how PCollections connect. */
+export function pipelineFingerprint(pipeline: Pipeline): string {
+  const h = createHash("sha256");
+  const walk = (node: TransformNode): void => {
+    h.update(`${node.fullLabel}|${node.primitive?.kind ?? ""}|${node.composite?.kind ?? ""}|`);
+    for (const [tag, p] of node.inputs) h.update(`<${tag}=${p.id}:${p.coder.urn}`);
+    for (const [tag, p] of node.outputs) h.update(`>${tag}=${p.id}:${p.coder.urn}`);
+    h.update("\n");
+    for (const part of node.parts) walk(part);
+  };
+  walk(pipeline.root);
+  return h.digest("hex").slice(0, 32);
+}
+
+class Translator {
+  private readonly transforms: Record<string, PTransformProto> = {};
+  private readonly coders: Record<string, CoderProto> = {};
+  private readonly coderIds = new Map<Coder<unknown>, string>();
+  private readonly coderBySpec = new Map<string, string>();
+  private readonly strategies: Record<string, WindowingStrategyProto> = {};
+  private readonly strategyIds = new Map<string, string>();
+  private readonly transformIds = new Map<TransformNode, string>();
+  private readonly envId: string;
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly options: TranslateOptions,
+  ) {
+    this.envId = options.environmentId ?? "sluice";
+  }
+
+  run(): Translation {
+    const usedIds = new Set<string>();
+    let n = 0;
+    const assign = (node: TransformNode): void => {
+      const base = `ref_${node.fullLabel.replace(/[^A-Za-z0-9_./-]+/g, "_")}`;
+      let id = base;
+      while (usedIds.has(id)) id = `${base}_${++n}`;
+      usedIds.add(id);
+      this.transformIds.set(node, id);
+      node.parts.forEach(assign);
+    };
+    this.pipeline.root.parts.forEach(assign);
+    for (const node of this.transformIds.keys()) this.transforms[this.transformIds.get(node)!] = this.transform(node);
+
+    const pcollections: Record<string, ReturnType<typeof create<typeof PCollectionSchema>>> = {};
+    for (const p of this.pipeline.pcollections) {
+      pcollections[p.id] = create(PCollectionSchema, {
+        uniqueName: p.name,
+        coderId: this.coder(p.coder),
+        isBounded: IsBounded_Enum.BOUNDED,
+        windowingStrategyId: this.strategy(p.windowing),
+      });
+    }
+    const proto = create(PipelineSchema, {
+      components: create(ComponentsSchema, {
+        transforms: this.transforms,
+        pcollections,
+        windowingStrategies: this.strategies,
+        coders: this.coders,
+        environments: { [this.envId]: this.options.environment },
+      }),
+      rootTransformIds: this.pipeline.root.parts.map((p) => this.transformIds.get(p)!),
+    });
+    return { proto, transformIds: this.transformIds, fingerprint: pipelineFingerprint(this.pipeline) };
+  }
+
+  private ids(map: ReadonlyMap<string, PCollection<unknown>>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [tag, p] of map) out[tag] = p.id;
+    return out;
+  }
+
+  private transform(node: TransformNode): PTransformProto {
+    const t = create(PTransformSchema, {
+      uniqueName: node.fullLabel,
+      subtransforms: node.parts.map((p) => this.transformIds.get(p)!),
+      inputs: this.ids(node.inputs),
+      outputs: this.ids(node.outputs),
+    });
+    const spec = node.primitive;
+    if (spec) {
+      switch (spec.kind) {
+        case "impulse":
+          t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.impulse });
+          break;
+        case "group_by_key":
+          t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.groupByKey });
+          t.environmentId = "";
+          break;
+        case "flatten":
+          t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.flatten });
+          break;
+        case "assign_windows":
+          t.spec = create(FunctionSpecSchema, {
+            urn: Urns.transforms.assignWindows,
+            payload: toBinary(WindowIntoPayloadSchema, create(WindowIntoPayloadSchema, { windowFn: this.windowFnSpec(spec.windowFn) })),
+          });
+          t.environmentId = this.envId;
+          break;
+        case "pardo": {
+          const sideInputs: Record<string, ReturnType<typeof create<typeof SideInputSchema>>> = {};
+          for (const name of Object.keys(spec.sideInputs)) {
+            sideInputs[`side:${name}`] = create(SideInputSchema, {
+              accessPattern: create(FunctionSpecSchema, { urn: Urns.sideInputs.iterable }),
+              viewFn: userFnSpec(SluiceUrns.viewFn, { transform: node.fullLabel, sideInput: name }),
+              windowMappingFn: userFnSpec(SluiceUrns.windowMappingFn, { transform: node.fullLabel, sideInput: name }),
+            });
+          }
+          t.spec = create(FunctionSpecSchema, {
+            urn: Urns.transforms.parDo,
+            payload: toBinary(
+              ParDoPayloadSchema,
+              create(ParDoPayloadSchema, { doFn: userFnSpec(SluiceUrns.doFn, { transform: node.fullLabel }), sideInputs }),
+            ),
+          });
+          t.environmentId = this.envId;
+          break;
+        }
+      }
+    } else if (node.composite?.kind === "combine_per_key") {
+      const fn = node.composite.combineFn;
+      t.spec = create(FunctionSpecSchema, {
+        urn: Urns.transforms.combinePerKey,
+        payload: toBinary(
+          CombinePayloadSchema,
+          create(CombinePayloadSchema, {
+            combineFn: userFnSpec(SluiceUrns.combineFn, { transform: node.fullLabel }),
+            accumulatorCoderId: this.coder(fn.accumulatorCoder ?? JsValueCoder),
+          }),
+        ),
+      });
+      t.environmentId = this.envId;
+    } else if (node.composite?.kind === "reshuffle") {
+      t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.reshuffle });
+    }
+    return t;
+  }
+
+  /** Registers a coder and its components; structurally equal coders share one id. */
+  private coder(coder: Coder<unknown>): string {
+    const known = this.coderIds.get(coder);
+    if (known) return known;
+    const componentIds = coder.components.map((c) => this.coder(c));
+    const key = `${coder.urn}|${Buffer.from(coder.payload).toString("base64")}|${componentIds.join(",")}`;
+    let id = this.coderBySpec.get(key);
+    if (!id) {
+      id = `c${this.coderBySpec.size}`;
+      this.coderBySpec.set(key, id);
+      this.coders[id] = create(CoderSchema, {
+        spec: create(FunctionSpecSchema, { urn: coder.urn, payload: coder.payload }),
+        componentCoderIds: componentIds,
+      });
+    }
+    this.coderIds.set(coder, id);
+    return id;
+  }
+
+  private windowFnSpec(fn: WindowFn): FunctionSpec {
+    const duration = (ms: number) => create(DurationSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
+    const instant = (ms: number) => create(TimestampSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
+    const p = fn.params as Readonly<Record<string, number>>;
+    switch (fn.kind) {
+      case "global":
+        return create(FunctionSpecSchema, { urn: Urns.windowFns.global });
+      case "fixed":
+        return create(FunctionSpecSchema, {
+          urn: Urns.windowFns.fixed,
+          payload: toBinary(FixedWindowsPayloadSchema, create(FixedWindowsPayloadSchema, { size: duration(p.size!), offset: instant(p.offset!) })),
+        });
+      case "sliding":
+        return create(FunctionSpecSchema, {
+          urn: Urns.windowFns.sliding,
+          payload: toBinary(
+            SlidingWindowsPayloadSchema,
+            create(SlidingWindowsPayloadSchema, { size: duration(p.size!), period: duration(p.period!), offset: instant(p.offset!) }),
+          ),
+        });
+      case "sessions":
+        return create(FunctionSpecSchema, {
+          urn: Urns.windowFns.sessions,
+          payload: toBinary(SessionWindowsPayloadSchema, create(SessionWindowsPayloadSchema, { gapSize: duration(p.gap!) })),
+        });
+    }
+  }
+
+  private strategy(w: WindowingStrategy): string {
+    const fn = w.windowFn;
+    const key = `${fn.kind}|${JSON.stringify(fn.params)}|${w.timestampCombiner}|${w.allowedLateness}`;
+    const known = this.strategyIds.get(key);
+    if (known) return known;
+    const id = `w${this.strategyIds.size}`;
+    this.strategyIds.set(key, id);
+    this.strategies[id] = create(WindowingStrategySchema, {
+      windowFn: this.windowFnSpec(fn),
+      mergeStatus: fn.isMerging ? MergeStatus_Enum.NEEDS_MERGE : MergeStatus_Enum.NON_MERGING,
+      windowCoderId: this.coder(fn.windowCoder as Coder<unknown>),
+      trigger: create(TriggerSchema, { trigger: { case: "default", value: create(Trigger_DefaultSchema) } }),
+      accumulationMode: AccumulationMode_Enum.DISCARDING,
+      outputTime:
+        w.timestampCombiner === "EARLIEST"
+          ? OutputTime_Enum.EARLIEST_IN_PANE
+          : w.timestampCombiner === "LATEST"
+            ? OutputTime_Enum.LATEST_IN_PANE
+            : OutputTime_Enum.END_OF_WINDOW,
+      closingBehavior: ClosingBehavior_Enum.EMIT_IF_NONEMPTY,
+      onTimeBehavior: OnTimeBehavior_Enum.FIRE_IF_NONEMPTY,
+      allowedLateness: BigInt(w.allowedLateness),
+      assignsToOneWindow: fn.kind !== "sliding",
+      environmentId: this.envId,
+    });
+    return id;
+  }
+}
