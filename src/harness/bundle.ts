@@ -257,7 +257,10 @@ export class BundleProcessor {
     out: (pcollId: string) => Outputs,
   ): ParDoOperator {
     const outs = new Map<string, Outputs>();
-    for (const [tag, pcollId] of Object.entries(t.outputs)) outs.set(tag, out(pcollId));
+    const entries = Object.entries(t.outputs);
+    // Transforms a runner made (lifted combine phases) have one output under a tag of its choosing.
+    if (entries.length === 1 && !("main" in t.outputs)) outs.set("main", out(entries[0]![1]));
+    else for (const [tag, pcollId] of entries) outs.set(tag, out(pcollId));
     const op = new ParDoOperator({
       step: t.uniqueName,
       fn,

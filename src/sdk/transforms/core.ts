@@ -2,7 +2,7 @@
  * The element-wise core: Impulse, ParDo and the function shorthands built on it (Map, FlatMap,
  * Filter), and Create.
  */
-import { JsValueCoder } from "../coders/index.js";
+import { BytesCoder, JsValueCoder } from "../coders/index.js";
 import type { AnyDoFn, DoFn, FailedElement, ProcessContext } from "../dofn.js";
 import { PBegin, PCollection } from "../pvalue.js";
 import type { SideInputs } from "../sideinputs.js";
@@ -17,7 +17,8 @@ export class Impulse extends PTransform<PBegin, PCollection<Uint8Array>> {
   }
   expand(_input: PBegin, ctx: ExpandContext): PCollection<Uint8Array> {
     ctx.primitive({ kind: "impulse" });
-    return ctx.output("main", JsValueCoder as never, DEFAULT_WINDOWING);
+    // Runners produce the impulse element themselves: an empty byte array, bytes-coded.
+    return ctx.output("main", BytesCoder, DEFAULT_WINDOWING);
   }
 }
 

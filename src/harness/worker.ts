@@ -1,0 +1,339 @@
+/**
+ * The Fn API worker: serves a runner's control stream. It registers bundle descriptors, runs
+ * bundles (data over the data plane, side inputs over the State API), answers progress and split
+ * requests, and reports each bundle's metrics. A failing bundle is reported in its
+ * InstructionResponse (naming the transform and element); the worker keeps serving others.
+ */
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { SluiceError } from "../internal/errors.js";
+import {
+  type Elements,
+  ElementsSchema,
+  Elements_DataSchema,
+  type InstructionRequest,
+  type InstructionResponse,
+  InstructionResponseSchema,
+  type ProcessBundleDescriptor,
+  ProcessBundleProgressResponseSchema,
+  ProcessBundleResponseSchema,
+  ProcessBundleSplitResponseSchema,
+  FinalizeBundleResponseSchema,
+  MonitoringInfosMetadataResponseSchema,
+  HarnessMonitoringInfosResponseSchema,
+  RegisterResponseSchema,
+  SampleDataResponseSchema,
+  type StateRequest,
+  StateRequestSchema,
+  type StateResponse,
+  StateGetRequestSchema,
+  type StateKey,
+  RemoteGrpcPortSchema,
+} from "../model/gen/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.js";
+import { Urns } from "../model/urns.js";
+import type { Pipeline } from "../sdk/pipeline.js";
+import { BundleProcessor, type DataSink, PipelineIndex } from "./bundle.js";
+
+/** A bidirectional stream, as the transport gives it; `send` resolves when the transport took it. */
+export interface BidiStream<Out, In> extends AsyncIterable<In> {
+  send(message: Out): Promise<void>;
+  end(): void;
+}
+
+/** The Fn API services a worker talks to. */
+export interface FnTransport {
+  control(): BidiStream<InstructionResponse, InstructionRequest>;
+  /** Fetches a descriptor the runner did not register up front (Prism sends ids only). */
+  getProcessBundleDescriptor(id: string): Promise<ProcessBundleDescriptor>;
+  data(url: string): BidiStream<Elements, Elements>;
+  state(url: string): BidiStream<StateRequest, StateResponse>;
+}
+
+export interface WorkerOptions {
+  readonly workerId: string;
+  readonly transport: FnTransport;
+  /** The user's pipeline (LOOPBACK: the live one; a worker process: the one it rebuilt). */
+  readonly pipeline: Pipeline;
+  readonly log?: (message: string) => void;
+}
+
+type Chunk = { transformId: string; data: Uint8Array; isLast: boolean };
+
+/** Incoming data of one instruction, as an async queue. */
+class Inbox implements AsyncIterable<Chunk> {
+  private readonly items: Chunk[] = [];
+  private wake: (() => void) | undefined;
+  private failure: Error | undefined;
+  push(c: Chunk): void {
+    this.items.push(c);
+    this.wake?.();
+  }
+  fail(err: Error): void {
+    this.failure = err;
+    this.wake?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncIterator<Chunk> {
+    for (;;) {
+      const next = this.items.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (this.failure) throw this.failure;
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = undefined;
+    }
+  }
+}
+
+/** One data-plane connection, multiplexed by instruction. */
+class DataChannel {
+  private readonly stream: BidiStream<Elements, Elements>;
+  private readonly inboxes = new Map<string, Inbox>();
+
+  constructor(transport: FnTransport, url: string) {
+    this.stream = transport.data(url);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for await (const elements of this.stream) {
+        for (const d of elements.data) this.inbox(d.instructionId).push({ transformId: d.transformId, data: d.data, isLast: d.isLast });
+      }
+    } catch (err) {
+      for (const inbox of this.inboxes.values()) inbox.fail(SluiceError.from(err));
+    }
+  }
+
+  inbox(instructionId: string): Inbox {
+    let i = this.inboxes.get(instructionId);
+    if (!i) {
+      i = new Inbox();
+      this.inboxes.set(instructionId, i);
+    }
+    return i;
+  }
+
+  done(instructionId: string): void {
+    this.inboxes.delete(instructionId);
+  }
+
+  sink(instructionId: string): DataSink {
+    return {
+      send: (transformId, bytes) =>
+        this.stream.send(create(ElementsSchema, { data: [create(Elements_DataSchema, { instructionId, transformId, data: bytes })] })),
+      close: (transformId) =>
+        this.stream.send(create(ElementsSchema, { data: [create(Elements_DataSchema, { instructionId, transformId, isLast: true })] })),
+    };
+  }
+}
+
+/** One State API connection: requests by id, whole values by following continuation tokens. */
+class StateChannel {
+  private readonly stream: BidiStream<StateRequest, StateResponse>;
+  private readonly waiting = new Map<string, { resolve: (r: StateResponse) => void; reject: (e: Error) => void }>();
+  private next = 0;
+
+  constructor(transport: FnTransport, url: string) {
+    this.stream = transport.state(url);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for await (const r of this.stream) {
+        const w = this.waiting.get(r.id);
+        this.waiting.delete(r.id);
+        if (!w) continue;
+        if (r.error) w.reject(new SluiceError("UNAVAILABLE", `state request failed: ${r.error}`, { hint: "Check the runner's logs." }));
+        else w.resolve(r);
+      }
+    } catch (err) {
+      for (const w of this.waiting.values()) w.reject(SluiceError.from(err));
+      this.waiting.clear();
+    }
+  }
+
+  async get(instructionId: string, stateKey: StateKey): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let token: Uint8Array = new Uint8Array(0);
+    do {
+      const id = `s${this.next++}`;
+      const response = await new Promise<StateResponse>((resolve, reject) => {
+        this.waiting.set(id, { resolve, reject });
+        void this.stream.send(
+          create(StateRequestSchema, {
+            id,
+            instructionId,
+            stateKey,
+            request: { case: "get", value: create(StateGetRequestSchema, { continuationToken: token }) },
+          }),
+        );
+      });
+      if (response.response.case !== "get") throw new SluiceError("INTERNAL", "state response is not a get", { hint: "" });
+      parts.push(response.response.value.data);
+      token = response.response.value.continuationToken;
+    } while (token.length > 0);
+    if (parts.length === 1) return parts[0]!;
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+/** Serves one control stream until the runner closes it. */
+export class FnWorker {
+  private readonly descriptors = new Map<string, ProcessBundleDescriptor>();
+  /** Idle processors per descriptor, reused across bundles (DoFns set up once). */
+  private readonly idle = new Map<string, BundleProcessor[]>();
+  private readonly active = new Map<string, BundleProcessor>();
+  private readonly dataChannels = new Map<string, DataChannel>();
+  private readonly stateChannels = new Map<string, StateChannel>();
+  private readonly index: PipelineIndex;
+  private control: BidiStream<InstructionResponse, InstructionRequest> | undefined;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.index = new PipelineIndex(options.pipeline);
+  }
+
+  /** Resolves when the control stream ends; tears down every DoFn. */
+  async serve(): Promise<void> {
+    const control = this.options.transport.control();
+    this.control = control;
+    const inflight = new Set<Promise<void>>();
+    try {
+      for await (const request of control) {
+        const p = this.handle(request).then(
+          (response) => control.send(response),
+          (err: unknown) => {
+            this.options.log?.(`instruction ${request.instructionId} failed: ${describe(err)}`);
+            return control.send(create(InstructionResponseSchema, { instructionId: request.instructionId, error: describe(err) }));
+          },
+        );
+        const tracked = p.catch(() => undefined).finally(() => inflight.delete(tracked));
+        inflight.add(tracked);
+      }
+    } finally {
+      await Promise.allSettled(inflight);
+      for (const list of this.idle.values()) for (const bp of list) await bp.teardown().catch(() => undefined);
+    }
+  }
+
+  stop(): void {
+    this.control?.end();
+  }
+
+  private async handle(request: InstructionRequest): Promise<InstructionResponse> {
+    const instructionId = request.instructionId;
+    const respond = (response: InstructionResponse["response"]): InstructionResponse =>
+      create(InstructionResponseSchema, { instructionId, response });
+    const r = request.request;
+    switch (r.case) {
+      case "register":
+        for (const d of r.value.processBundleDescriptor) this.descriptors.set(d.id, d);
+        return respond({ case: "register", value: create(RegisterResponseSchema) });
+      case "processBundle": {
+        const infos = await this.processBundle(instructionId, r.value.processBundleDescriptorId);
+        return respond({ case: "processBundle", value: create(ProcessBundleResponseSchema, { monitoringInfos: infos }) });
+      }
+      case "processBundleProgress": {
+        const bp = this.active.get(r.value.instructionId);
+        return respond({
+          case: "processBundleProgress",
+          value: create(ProcessBundleProgressResponseSchema, { monitoringInfos: bp ? bp.monitoringInfos() : [] }),
+        });
+      }
+      case "processBundleSplit":
+        // Bundles are not split: the runner keeps the whole bundle as primary.
+        return respond({ case: "processBundleSplit", value: create(ProcessBundleSplitResponseSchema) });
+      case "finalizeBundle":
+        return respond({ case: "finalizeBundle", value: create(FinalizeBundleResponseSchema) });
+      case "monitoringInfos":
+        return respond({ case: "monitoringInfos", value: create(MonitoringInfosMetadataResponseSchema) });
+      case "harnessMonitoringInfos":
+        return respond({ case: "harnessMonitoringInfos", value: create(HarnessMonitoringInfosResponseSchema) });
+      case "sampleData":
+        return respond({ case: "sampleData", value: create(SampleDataResponseSchema) });
+      default:
+        throw new SluiceError("UNSUPPORTED", `instruction ${instructionId}: request '${String(r.case)}' is not supported by the Sluice harness`, {
+          hint: "The runner is newer than this SDK harness.",
+        });
+    }
+  }
+
+  private async processBundle(instructionId: string, descriptorId: string): Promise<ReturnType<BundleProcessor["monitoringInfos"]>> {
+    let descriptor = this.descriptors.get(descriptorId);
+    if (!descriptor) {
+      descriptor = await this.options.transport.getProcessBundleDescriptor(descriptorId);
+      this.descriptors.set(descriptorId, descriptor);
+    }
+    const processor = this.idle.get(descriptorId)?.pop() ?? new BundleProcessor(descriptor, this.index);
+    this.active.set(instructionId, processor);
+    const dataUrl = dataUrlOf(descriptor);
+    const data = dataUrl ? this.dataChannel(dataUrl) : undefined;
+    const stateUrl = descriptor.stateApiServiceDescriptor?.url;
+    try {
+      const input = data ? data.inbox(instructionId) : emptyInput();
+      const infos = await processor.process(
+        input,
+        data ? data.sink(instructionId) : { send: () => undefined, close: () => undefined },
+        (key) => {
+          if (!stateUrl) throw new SluiceError("INTERNAL", "the runner gave no State API endpoint for a side input", { hint: "" });
+          return this.stateChannel(stateUrl).get(instructionId, key);
+        },
+      );
+      const list = this.idle.get(descriptorId) ?? [];
+      list.push(processor);
+      this.idle.set(descriptorId, list);
+      return infos;
+    } catch (err) {
+      // A failed processor's DoFns may be mid-bundle: tear it down rather than reuse it.
+      await processor.teardown().catch(() => undefined);
+      throw err;
+    } finally {
+      this.active.delete(instructionId);
+      data?.done(instructionId);
+    }
+  }
+
+  private dataChannel(url: string): DataChannel {
+    let c = this.dataChannels.get(url);
+    if (!c) {
+      c = new DataChannel(this.options.transport, url);
+      this.dataChannels.set(url, c);
+    }
+    return c;
+  }
+
+  private stateChannel(url: string): StateChannel {
+    let c = this.stateChannels.get(url);
+    if (!c) {
+      c = new StateChannel(this.options.transport, url);
+      this.stateChannels.set(url, c);
+    }
+    return c;
+  }
+}
+
+async function* emptyInput(): AsyncIterable<Chunk> {}
+
+
+function dataUrlOf(descriptor: ProcessBundleDescriptor): string | undefined {
+  for (const t of Object.values(descriptor.transforms)) {
+    if (t.spec?.urn === Urns.transforms.dataSource || t.spec?.urn === Urns.transforms.dataSink) {
+      return fromBinary(RemoteGrpcPortSchema, t.spec.payload).apiServiceDescriptor?.url;
+    }
+  }
+  return undefined;
+}
+
+function describe(err: unknown): string {
+  const e = SluiceError.from(err);
+  const cause = e.cause instanceof Error && e.cause.stack ? `\n${e.cause.stack}` : "";
+  return `${e.message}${e.hint ? `\n${e.hint}` : ""}${cause}`;
+}

@@ -1,0 +1,215 @@
+/**
+ * PortableRunner: submits a pipeline to a Beam job service over the Job API (Prepare, artifact
+ * staging, Run), follows the job's state and messages, turns Ctrl-C into Cancel, and returns the
+ * final state and metrics. With LOOPBACK (the default) the SDK workers run in this process.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { SluiceError } from "../../internal/errors.js";
+import { type Client, createClient } from "../../model/grpc.js";
+import { ArtifactApi, Endpoints, JobApi, RunnerApi } from "../../model/protos.js";
+import { Urns } from "../../model/urns.js";
+import { containersFromMonitoringInfos } from "../../harness/monitoring.js";
+import { startLoopbackPool, type WorkerPoolHandle } from "../../harness/pool.js";
+import { MetricResults } from "../../sdk/metrics.js";
+import type { PipelineOptions } from "../../sdk/options.js";
+import type { Pipeline, PipelineResult, PipelineRunner, PipelineState } from "../../sdk/pipeline.js";
+import { translate } from "./translate.js";
+
+const S = JobApi.JobState_Enum;
+const TERMINAL = new Set([S.DONE, S.FAILED, S.CANCELLED, S.UPDATED, S.DRAINED]);
+
+export interface PortableRunnerOptions {
+  /** Where progress lines go (default: stderr). */
+  readonly log?: (line: string) => void;
+  /** How long to wait for the job service to answer, in ms (default 30 s). */
+  readonly connectTimeoutMs?: number;
+  /** Called with the job endpoint's description for error hints (e.g. "the Flink job server"). */
+  readonly serviceLabel?: string;
+}
+
+/** Pipeline options as the Job API carries them: `beam:option:<snake_case>:v1` keys. */
+export function optionsStruct(options: PipelineOptions): Record<string, string | number | boolean | string[]> {
+  const out: Record<string, string | number | boolean | string[]> = {};
+  const json = options.toJSON() as Record<string, unknown>;
+  const put = (key: string, value: unknown): void => {
+    if (value === undefined || value === null) return;
+    const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[`beam:option:${snake}:v1`] = value;
+    else if (Array.isArray(value)) out[`beam:option:${snake}:v1`] = value.map(String);
+  };
+  for (const [k, v] of Object.entries(json)) {
+    if (k === "unknown" && v && typeof v === "object") for (const [uk, uv] of Object.entries(v)) put(uk, uv);
+    else if (k !== "positional") put(k, v);
+  }
+  return out;
+}
+
+function stateName(s: number): string {
+  return S[s] ?? String(s);
+}
+
+export class PortableRunner implements PipelineRunner {
+  readonly name = "portable";
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly options: PortableRunnerOptions = {},
+  ) {
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  async run(pipeline: Pipeline): Promise<PipelineResult> {
+    const started = Date.now();
+    const opts = pipeline.options;
+    const envType = (opts.environmentType ?? "LOOPBACK").toUpperCase();
+    const label = this.options.serviceLabel ?? `the Beam job service at ${this.endpoint}`;
+    let pool: WorkerPoolHandle | undefined;
+    const jobs: Client<typeof JobApi.JobService> = createClient(JobApi.JobService, this.endpoint, {
+      label,
+      hint: "Check --job_endpoint: it is the job server's Job API port (8099 for Beam's Flink job server), not Flink's REST port (8081).",
+    });
+    try {
+      let environment: RunnerApi.Environment;
+      if (envType === "LOOPBACK") {
+        pool = await startLoopbackPool(pipeline, (m) => this.log(`sluice: ${m}`));
+        environment = externalEnvironment(pool.address.address);
+      } else if (envType === "EXTERNAL") {
+        const address = opts.environmentConfig;
+        if (!address) {
+          throw new SluiceError("INVALID_ARGUMENT", "--environment_type=EXTERNAL needs --environment_config=<host:port> of a worker pool", {
+            hint: "Start one with `sluice worker-pool --port 50000` and pass --environment_config=localhost:50000.",
+          });
+        }
+        environment = externalEnvironment(address);
+      } else {
+        throw new SluiceError("UNSUPPORTED", `--environment_type=${envType} is not supported by Sluice's portable runner`, {
+          hint: "Use LOOPBACK (default) or EXTERNAL with a `sluice worker-pool`.",
+        });
+      }
+      const { proto, transformIds } = translate(pipeline, { environment });
+      const stepNames = new Map<string, string>();
+      for (const [node, id] of transformIds) stepNames.set(id, node.fullLabel);
+
+      await jobs.waitForReady(this.options.connectTimeoutMs ?? 30_000);
+      const jobName = opts.jobName ?? `sluice-${Date.now()}`;
+      const prepared = await jobs.prepare({ pipeline: proto, pipelineOptions: optionsStruct(opts), jobName });
+      if (prepared.artifactStagingEndpoint?.url) {
+        await stageArtifacts(prepared.artifactStagingEndpoint.url, prepared.stagingSessionToken);
+      }
+      const { jobId } = await jobs.run({ preparationId: prepared.preparationId });
+      this.log(`sluice: submitted ${jobName} as job ${jobId} to ${label}`);
+
+      const state = await this.follow(jobs, jobId);
+      const metricsResponse = await jobs.getJobMetrics({ jobId }, { timeoutMs: 30_000 }).catch(() => undefined);
+      const m = metricsResponse?.metrics;
+      const toName = (id: string): string => stepNames.get(id) ?? id;
+      const metrics = MetricResults.fromContainers(
+        containersFromMonitoringInfos(m?.committed ?? [], toName),
+        containersFromMonitoringInfos(m?.attempted ?? [], toName),
+      );
+      if (state !== "DONE") {
+        throw new SluiceError(state === "CANCELLED" ? "CANCELLED" : "JOB_FAILED", `Job ${jobId} (${jobName}) ended ${state}`, {
+          hint: state === "CANCELLED" ? "It was cancelled." : `See the messages above and the runner's logs (${label}).`,
+        });
+      }
+      return { state, metrics, durationMs: Date.now() - started, jobId };
+    } finally {
+      jobs.close();
+      await pool?.close();
+    }
+  }
+
+  /** Follows state and messages until a terminal state; Ctrl-C cancels the job. */
+  private async follow(jobs: Client<typeof JobApi.JobService>, jobId: string): Promise<PipelineState> {
+    const abort = new AbortController();
+    let cancelling = false;
+    const onSignal = (): void => {
+      if (cancelling) return;
+      cancelling = true;
+      this.log(`sluice: cancelling job ${jobId} (Ctrl-C again to stop waiting)`);
+      process.once("SIGINT", () => process.exit(130));
+      void jobs.cancel({ jobId }, { timeoutMs: 30_000 }).catch((err: unknown) => this.log(`sluice: cancel failed: ${String(err)}`));
+    };
+    process.on("SIGINT", onSignal);
+    const errors: string[] = [];
+    const messages = (async () => {
+      try {
+        for await (const r of jobs.getMessageStream({ jobId }, { signal: abort.signal })) {
+          if (r.response.case === "messageResponse") {
+            const msg = r.response.value;
+            const level = JobApi.JobMessage_MessageImportance[msg.importance] ?? "";
+            if (msg.importance >= JobApi.JobMessage_MessageImportance.JOB_MESSAGE_WARNING) {
+              errors.push(msg.messageText);
+              this.log(`sluice: [${level.replace("JOB_MESSAGE_", "")}] ${msg.messageText}`);
+            }
+          }
+        }
+      } catch {
+        // The message stream ends with the job; its errors are not the job's.
+      }
+    })();
+    try {
+      let last: number | undefined;
+      for await (const event of jobs.getStateStream({ jobId })) {
+        if (event.state !== last) {
+          last = event.state;
+          this.log(`sluice: job ${jobId} ${stateName(event.state)}`);
+        }
+        if (TERMINAL.has(event.state)) break;
+      }
+      if (last === undefined || !TERMINAL.has(last)) {
+        // The stream ended early: ask once more.
+        const r = await jobs.getState({ jobId }, { timeoutMs: 30_000 });
+        last = r.state;
+      }
+      const name = stateName(last);
+      return name === "DONE" ? "DONE" : name === "CANCELLED" ? "CANCELLED" : "FAILED";
+    } finally {
+      process.off("SIGINT", onSignal);
+      abort.abort();
+      await messages;
+    }
+  }
+}
+
+/** An EXTERNAL environment: the runner asks the worker pool at `address` to start workers. */
+export function externalEnvironment(address: string): RunnerApi.Environment {
+  return create(RunnerApi.EnvironmentSchema, {
+    urn: Urns.environments.external,
+    payload: toBinaryExternal(address),
+    capabilities: [
+      ...Object.values(Urns.coders).filter((u) => u !== Urns.coders.stateBackedIterable),
+      Urns.protocols.progressReporting,
+      Urns.protocols.multiCoreBundleProcessing,
+    ].filter((u): u is string => typeof u === "string"),
+  });
+}
+
+
+function toBinaryExternal(address: string): Uint8Array {
+  return toBinary(
+    RunnerApi.ExternalPayloadSchema,
+    create(RunnerApi.ExternalPayloadSchema, { endpoint: create(Endpoints.ApiServiceDescriptorSchema, { url: address }) }),
+  );
+}
+
+/** Answers the job server's artifact requests (we stage nothing beyond the environment's dependencies). */
+async function stageArtifacts(url: string, token: string): Promise<void> {
+  const staging = createClient(ArtifactApi.ArtifactStagingService, url, { label: "the job server's artifact staging service" });
+  try {
+    const stream = staging.reverseArtifactRetrievalService({ timeoutMs: 120_000 });
+    await stream.send({ stagingToken: token });
+    for await (const request of stream) {
+      const r = request.request;
+      if (r.case === "resolveArtifact") {
+        await stream.send({ response: { case: "resolveArtifactResponse", value: { replacements: r.value.artifacts } } });
+      } else if (r.case === "getArtifact") {
+        throw new SluiceError("UNSUPPORTED", "the job server asked for an artifact, but this pipeline stages none", { hint: "" });
+      }
+    }
+    stream.end();
+  } finally {
+    staging.close();
+  }
+}
