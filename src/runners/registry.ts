@@ -9,6 +9,30 @@ import type { PipelineOptions } from "../sdk/options.js";
 const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<PipelineRunner>>> = {
   direct: async (options) =>
     new (await import("./direct/runner.js")).DirectRunner(options.maxBundleSize ? { bundleSize: options.maxBundleSize } : {}),
+  portable: async (options) => {
+    if (!options.jobEndpoint) {
+      throw new SluiceError("INVALID_ARGUMENT", "--runner=PortableRunner needs --job_endpoint=<host:port> of a Beam job service", {
+        hint: "For Beam's Flink job server that is usually localhost:8099 (not Flink's REST port 8081); or use --runner=prism.",
+      });
+    }
+    return new (await import("./portable/runner.js")).PortableRunner(options.jobEndpoint);
+  },
+  prism: async (options) => {
+    const { PortableRunner } = await import("./portable/runner.js");
+    const { startPrism } = await import("./portable/services.js");
+    if (options.jobEndpoint) return new PortableRunner(options.jobEndpoint, { serviceLabel: `Prism at ${options.jobEndpoint}` });
+    return {
+      name: "prism",
+      async run(pipeline) {
+        const prism = await startPrism(options.prismLocation);
+        try {
+          return await new PortableRunner(prism.endpoint, { serviceLabel: `Prism (started at ${prism.endpoint})` }).run(pipeline);
+        } finally {
+          await prism.stop();
+        }
+      },
+    };
+  },
 };
 
 /** The runner the options name (`direct` by default). */

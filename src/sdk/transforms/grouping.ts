@@ -28,7 +28,7 @@ export function keyValueCoders(
       );
     }
     coder = new KvCoder(JsValueCoder, JsValueCoder) as Coder<unknown>;
-    input.setInferredCoder(coder);
+    refineToKv(input, coder);
   }
   const [key, value] = coder.components as [Coder<unknown>, Coder<unknown>];
   if (!key.deterministic) {
@@ -38,6 +38,18 @@ export function keyValueCoders(
     );
   }
   return { key, value };
+}
+
+/**
+ * Gives a default-coded collection the KV coder, and through Flatten its inputs too: a Flatten's
+ * inputs and output must share one encoding, since runners pass their bytes through unchanged.
+ */
+function refineToKv(pcoll: PCollection<unknown>, kv: Coder<unknown>): void {
+  if (pcoll.coder !== JsValueCoder) return;
+  pcoll.setInferredCoder(kv);
+  if (pcoll.producer.primitive?.kind === "flatten") {
+    for (const input of pcoll.producer.inputs.values()) refineToKv(input, kv);
+  }
 }
 
 class GroupByKeyTransform<K, V> extends PTransform<PCollection<readonly [K, V]>, PCollection<[K, V[]]>> {

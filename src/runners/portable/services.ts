@@ -1,0 +1,117 @@
+/**
+ * Local job services a run starts and stops itself: Beam's Prism runner (a Go binary installed by
+ * `npm run install:prism` into build/tools/) — and the supervision they share: a free port, a
+ * readiness deadline, the log tail in every error, and a stop that escalates to SIGKILL.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SluiceError } from "../../internal/errors.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+/** The Beam version everything is pinned to (versions.json). */
+export function beamVersion(): string {
+  return (JSON.parse(readFileSync(join(root, "versions.json"), "utf8")) as { beam: string }).beam;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+    s.connect(port, "127.0.0.1");
+  });
+}
+
+export interface LocalService {
+  /** host:port of its Job API. */
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `command`, waits until `port` accepts connections; fails naming the component with its log tail. */
+export async function startService(
+  component: string,
+  command: string,
+  args: readonly string[],
+  port: number,
+  options: { readonly readyTimeoutMs?: number; readonly env?: NodeJS.ProcessEnv; readonly hint: string },
+): Promise<LocalService> {
+  let log = "";
+  const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+  const keep = (b: Buffer): void => {
+    log = (log + b.toString("utf8")).slice(-8000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  let exited: string | undefined;
+  const exit = new Promise<void>((res) => {
+    child.once("exit", (code, signal) => {
+      exited = signal ?? `code ${code}`;
+      res();
+    });
+    child.once("error", (err) => {
+      exited = err.message;
+      res();
+    });
+  });
+  const tail = (): string => (log.trim() ? `\n--- ${component} log (last lines) ---\n${log.trim().split("\n").slice(-20).join("\n")}` : "");
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  while (!(await portOpen(port))) {
+    if (exited !== undefined) {
+      throw new SluiceError("UNAVAILABLE", `${component} exited (${exited}) before it was ready${tail()}`, { hint: options.hint });
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new SluiceError("DEADLINE_EXCEEDED", `${component} did not open port ${port} within ${options.readyTimeoutMs ?? 60_000} ms${tail()}`, {
+        hint: options.hint,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    endpoint: `localhost:${port}`,
+    async stop() {
+      if (exited !== undefined) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Where `npm run install:prism` puts Prism. */
+export function defaultPrismPath(): string {
+  return join(root, "build", "tools", "prism");
+}
+
+/** Starts Prism on a free port for one run. */
+export async function startPrism(location?: string): Promise<LocalService> {
+  const binary = location ?? defaultPrismPath();
+  const hint = `Install it with \`npm run install:prism\` (go install of Beam ${beamVersion()}'s prism), or pass --prism_location=<path>.`;
+  if (!existsSync(binary)) {
+    throw new SluiceError("NOT_FOUND", `Prism is not installed at ${binary}`, { hint });
+  }
+  const port = await freePort();
+  return startService("Prism", binary, ["--job_port", String(port), "--serve_http=false", "--log_level=warn"], port, { hint });
+}
