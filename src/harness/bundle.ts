@@ -128,7 +128,10 @@ export class BundleProcessor {
       }
     }
     for (const s of this.sinks) await s.closeBundle();
-    return this.monitoringInfos();
+    const infos = this.monitoringInfos();
+    // Responses carry one bundle's values; the runner adds bundles up.
+    for (const m of this.metrics.values()) m.committed.clear();
+    return infos;
   }
 
   /** Current metrics (progress reports and the final response). */

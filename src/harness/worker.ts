@@ -29,6 +29,7 @@ import {
   type StateKey,
   RemoteGrpcPortSchema,
 } from "../model/gen/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.js";
+import { type MonitoringInfo, MonitoringInfoSchema } from "../model/gen/org/apache/beam/model/pipeline/v1/metrics_pb.js";
 import { Urns } from "../model/urns.js";
 import type { Pipeline } from "../sdk/pipeline.js";
 import { BundleProcessor, type DataSink, PipelineIndex } from "./bundle.js";
@@ -195,6 +196,7 @@ export class FnWorker {
   private readonly dataChannels = new Map<string, DataChannel>();
   private readonly stateChannels = new Map<string, StateChannel>();
   private readonly index: PipelineIndex;
+  private readonly shortIds = new ShortIds();
   private control: BidiStream<InstructionResponse, InstructionRequest> | undefined;
 
   constructor(private readonly options: WorkerOptions) {
@@ -239,13 +241,18 @@ export class FnWorker {
         return respond({ case: "register", value: create(RegisterResponseSchema) });
       case "processBundle": {
         const infos = await this.processBundle(instructionId, r.value.processBundleDescriptorId);
-        return respond({ case: "processBundle", value: create(ProcessBundleResponseSchema, { monitoringInfos: infos }) });
+        // Both forms: full infos (Java runners) and short-id data (Prism, newer runners).
+        return respond({
+          case: "processBundle",
+          value: create(ProcessBundleResponseSchema, { monitoringInfos: infos, monitoringData: this.shortIds.data(infos) }),
+        });
       }
       case "processBundleProgress": {
         const bp = this.active.get(r.value.instructionId);
+        const infos = bp ? bp.monitoringInfos() : [];
         return respond({
           case: "processBundleProgress",
-          value: create(ProcessBundleProgressResponseSchema, { monitoringInfos: bp ? bp.monitoringInfos() : [] }),
+          value: create(ProcessBundleProgressResponseSchema, { monitoringInfos: infos, monitoringData: this.shortIds.data(infos) }),
         });
       }
       case "processBundleSplit":
@@ -254,7 +261,10 @@ export class FnWorker {
       case "finalizeBundle":
         return respond({ case: "finalizeBundle", value: create(FinalizeBundleResponseSchema) });
       case "monitoringInfos":
-        return respond({ case: "monitoringInfos", value: create(MonitoringInfosMetadataResponseSchema) });
+        return respond({
+          case: "monitoringInfos",
+          value: create(MonitoringInfosMetadataResponseSchema, { monitoringInfo: this.shortIds.metadata(r.value.monitoringInfoId) }),
+        });
       case "harnessMonitoringInfos":
         return respond({ case: "harnessMonitoringInfos", value: create(HarnessMonitoringInfosResponseSchema) });
       case "sampleData":
@@ -317,6 +327,37 @@ export class FnWorker {
       this.stateChannels.set(url, c);
     }
     return c;
+  }
+}
+
+/** Beam's monitoring-info short ids: the metadata once, then only payloads by id. */
+class ShortIds {
+  private readonly byKey = new Map<string, string>();
+  private readonly infos = new Map<string, MonitoringInfo>();
+
+  data(infos: readonly MonitoringInfo[]): Record<string, Uint8Array> {
+    const out: Record<string, Uint8Array> = {};
+    for (const mi of infos) {
+      const labels = Object.entries(mi.labels).sort(([a], [b]) => (a < b ? -1 : 1));
+      const key = `${mi.urn}|${mi.type}|${JSON.stringify(labels)}`;
+      let id = this.byKey.get(key);
+      if (id === undefined) {
+        id = `m${this.byKey.size + 1}`;
+        this.byKey.set(key, id);
+        this.infos.set(id, create(MonitoringInfoSchema, { urn: mi.urn, type: mi.type, labels: mi.labels }));
+      }
+      out[id] = mi.payload;
+    }
+    return out;
+  }
+
+  metadata(ids: readonly string[]): Record<string, MonitoringInfo> {
+    const out: Record<string, MonitoringInfo> = {};
+    for (const id of ids) {
+      const mi = this.infos.get(id);
+      if (mi) out[id] = mi;
+    }
+    return out;
   }
 }
 

@@ -106,7 +106,8 @@ export class PortableRunner implements PipelineRunner {
       const toName = (id: string): string => stepNames.get(id) ?? id;
       const metrics = MetricResults.fromContainers(
         containersFromMonitoringInfos(m?.committed ?? [], toName),
-        containersFromMonitoringInfos(m?.attempted ?? [], toName),
+        // Some runners (Prism) report only committed values.
+        containersFromMonitoringInfos(m?.attempted.length ? m.attempted : (m?.committed ?? []), toName),
       );
       if (state !== "DONE") {
         throw new SluiceError(state === "CANCELLED" ? "CANCELLED" : "JOB_FAILED", `Job ${jobId} (${jobName}) ended ${state}`, {
