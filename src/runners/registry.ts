@@ -17,6 +17,23 @@ const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<Pip
     }
     return new (await import("./portable/runner.js")).PortableRunner(options.jobEndpoint);
   },
+  flink: async (options) => {
+    const { PortableRunner } = await import("./portable/runner.js");
+    if (options.jobEndpoint) return new PortableRunner(options.jobEndpoint, { serviceLabel: `the Flink job server at ${options.jobEndpoint}` });
+    const { startFlinkJobServer } = await import("./portable/flink.js");
+    return {
+      name: "flink",
+      async run(pipeline) {
+        const log = (m: string): void => void process.stderr.write(`${m}\n`);
+        const server = await startFlinkJobServer({ ...(options.flinkMaster ? { flinkMaster: options.flinkMaster } : {}), log });
+        try {
+          return await new PortableRunner(server.endpoint, { serviceLabel: `the Flink job server (started at ${server.endpoint})` }).run(pipeline);
+        } finally {
+          await server.stop();
+        }
+      },
+    };
+  },
   prism: async (options) => {
     const { PortableRunner } = await import("./portable/runner.js");
     const { startPrism } = await import("./portable/services.js");

@@ -10,7 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SluiceError } from "../../internal/errors.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+/** The package's root directory (holding versions.json and build/). */
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const root = projectRoot;
 
 /** The Beam version everything is pinned to (versions.json). */
 export function beamVersion(): string {

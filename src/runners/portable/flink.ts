@@ -1,0 +1,89 @@
+/**
+ * Beam's Flink job server as a local process: its classpath resolved by Maven from the pinned
+ * `beam-runners-flink-<minor>` artifact (cached under build/tools/), started on a free loopback
+ * port with `--flink-master` ([local]: an embedded Flink MiniCluster; host:port: a real cluster).
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { SluiceError } from "../../internal/errors.js";
+import { freePort, type LocalService, projectRoot, startService } from "./services.js";
+
+const run = promisify(execFile);
+
+export interface FlinkJobServerVersion {
+  readonly beam: string;
+  readonly flink: string;
+}
+
+export function pinnedFlinkJobServer(): FlinkJobServerVersion {
+  const v = JSON.parse(readFileSync(join(projectRoot, "versions.json"), "utf8")) as { flinkJobServer: FlinkJobServerVersion };
+  return v.flinkJobServer;
+}
+
+/** The job server's classpath: resolved with Maven once, then read from the cache. */
+export async function flinkJobServerClasspath(version: FlinkJobServerVersion = pinnedFlinkJobServer(), log: (m: string) => void = () => undefined): Promise<string> {
+  const dir = join(projectRoot, "build", "tools", `flink-job-server-${version.beam}-flink-${version.flink}`);
+  const cp = join(dir, "classpath.txt");
+  if (existsSync(cp)) return readFileSync(cp, "utf8").trim();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "pom.xml"),
+    `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.sluice</groupId><artifactId>flink-job-server</artifactId><version>${version.beam}</version>
+  <dependencies>
+    <dependency><groupId>org.apache.beam</groupId><artifactId>beam-runners-flink-${version.flink}</artifactId><version>${version.beam}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+`,
+  );
+  log(`sluice: resolving Beam ${version.beam}'s Flink ${version.flink} job server with Maven (about 160 MB, once)`);
+  try {
+    await run("mvn", ["-q", "-B", "dependency:build-classpath", `-Dmdep.outputFile=${cp}.tmp`], { cwd: dir, maxBuffer: 32 << 20 });
+  } catch (err) {
+    const e = err as { code?: string; stdout?: string };
+    throw new SluiceError(
+      "UNAVAILABLE",
+      e.code === "ENOENT"
+        ? "Maven (mvn) is not on PATH; it resolves Beam's Flink job server"
+        : `Maven could not resolve org.apache.beam:beam-runners-flink-${version.flink}:${version.beam}\n${String(e.stdout ?? "").slice(-1500)}`,
+      { hint: "Install a JDK (17+) and Maven, and check that Maven Central is reachable.", cause: err },
+    );
+  }
+  const { renameSync } = await import("node:fs");
+  renameSync(`${cp}.tmp`, cp);
+  return readFileSync(cp, "utf8").trim();
+}
+
+export interface FlinkJobServerOptions {
+  /** `[local]` (default: an embedded Flink) or a Flink REST address `host:port`. */
+  readonly flinkMaster?: string;
+  /** Directory the job server stages artifacts in (shared with TaskManagers on a cluster). */
+  readonly artifactsDir?: string;
+  readonly log?: (m: string) => void;
+}
+
+/** Starts the Flink job server on a free port; `stop()` ends it. */
+export async function startFlinkJobServer(options: FlinkJobServerOptions = {}): Promise<LocalService> {
+  const version = pinnedFlinkJobServer();
+  const classpath = await flinkJobServerClasspath(version, options.log);
+  const port = await freePort();
+  const args = [
+    "-cp",
+    classpath,
+    "org.apache.beam.runners.flink.FlinkJobServerDriver",
+    "--job-host=127.0.0.1",
+    `--job-port=${port}`,
+    "--artifact-port=0",
+    "--expansion-port=0",
+    `--flink-master=${options.flinkMaster ?? "[local]"}`,
+  ];
+  if (options.artifactsDir) args.push(`--artifacts-dir=${options.artifactsDir}`);
+  return startService(`Beam ${version.beam} Flink ${version.flink} job server`, "java", args, port, {
+    readyTimeoutMs: 120_000,
+    hint: "Check that Java 17 is installed (java -version) and that the Flink master is reachable.",
+  });
+}
