@@ -3,6 +3,8 @@
  *
  *   wordcount  ~100 MB Zipf corpus: the direct runner vs a hand-written Node baseline.
  *              Targets: ratio (direct/baseline throughput) >= 0.5, direct peak RSS <= 300 MB.
+ *   flink      wordcount and a Map-heavy pipeline on Flink [local] through the TypeScript harness:
+ *              elements/s and data-plane MB/s.
  */
 import { execFile } from "node:child_process";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -96,7 +98,16 @@ async function wordcount(): Promise<void> {
   if (!ok) process.exitCode = 1;
 }
 
-const benches: Record<string, () => Promise<void>> = { wordcount };
+async function flink(): Promise<void> {
+  const { flinkBench } = await import("./flink.js");
+  console.log("bench flink: Flink [local] via Beam's job server, TypeScript harness");
+  const result = await flinkBench(here);
+  await mkdir(join(here, "results"), { recursive: true });
+  await writeFile(join(here, "results", "flink.json"), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify(result, null, 2));
+}
+
+const benches: Record<string, () => Promise<void>> = { wordcount, flink };
 const names = process.argv.slice(2);
 if (names.length === 0 || names.some((n) => !(n in benches))) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join("|")}>`);

@@ -40,6 +40,9 @@ import { monitoringInfos } from "./monitoring.js";
 
 type Pending = void | Promise<void>;
 
+/** Totals of what crossed the data plane in this process (for benchmarks and progress). */
+export const dataPlaneStats = { elementsIn: 0, bytesIn: 0, elementsOut: 0, bytesOut: 0 };
+
 /** Where a bundle's outputs go: the data plane, buffered per (instruction, transform). */
 export interface DataSink {
   send(transformId: string, bytes: Uint8Array): Pending;
@@ -109,10 +112,12 @@ export class BundleProcessor {
       const source = this.sources.get(chunk.transformId);
       if (!source) throw new SluiceError("INTERNAL", `data for unknown source transform ${chunk.transformId}`, { hint: "" });
       if (chunk.data.length > 0) {
+        dataPlaneStats.bytesIn += chunk.data.length;
         const reader = new ByteReader(chunk.data);
         const pending: Promise<void>[] = [];
         while (!reader.atEnd()) {
           const wv = source.coder.decode(reader, true);
+          dataPlaneStats.elementsIn++;
           source.out.emit(wv.value, wv as Meta, pending);
           if (pending.length > 0) {
             await Promise.all(pending);
@@ -400,8 +405,10 @@ class DataSinkOperator implements Receiver {
   }
   receive(value: unknown, meta: Meta): Pending {
     this.coder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, this.buffer, true);
+    dataPlaneStats.elementsOut++;
     if (this.buffer.length < 1 << 16) return undefined;
     const bytes = this.buffer.finish();
+    dataPlaneStats.bytesOut += bytes.length;
     this.buffer.reset();
     return this.sink().send(this.transformId, bytes);
   }
@@ -415,6 +422,7 @@ class DataSinkOperator implements Receiver {
   async closeBundle(): Promise<void> {
     if (this.buffer.length > 0) {
       const bytes = this.buffer.finish();
+      dataPlaneStats.bytesOut += bytes.length;
       this.buffer.reset();
       await this.sink().send(this.transformId, bytes);
     }

@@ -19,6 +19,13 @@ const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<Pip
   },
   flink: async (options) => {
     const { PortableRunner } = await import("./portable/runner.js");
+    const { pinnedFlinkJobServer } = await import("./portable/flink.js");
+    const pinned = pinnedFlinkJobServer();
+    if (options.flinkVersion && options.flinkVersion !== pinned.flink) {
+      throw new SluiceError("UNSUPPORTED", `--flink_version=${options.flinkVersion} is not available: Sluice runs Beam ${pinned.beam}'s Flink ${pinned.flink} job server`, {
+        hint: `Use --flink_version=${pinned.flink} (or leave it out), or point --job_endpoint at a job server you run for another Flink version.`,
+      });
+    }
     if (options.jobEndpoint) return new PortableRunner(options.jobEndpoint, { serviceLabel: `the Flink job server at ${options.jobEndpoint}` });
     const { startFlinkJobServer } = await import("./portable/flink.js");
     return {

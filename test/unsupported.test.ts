@@ -1,0 +1,58 @@
+/**
+ * The known-unsupported list: what a runner cannot do, each asserted to fail loudly with a clear
+ * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
+ */
+import { describe, expect, it } from "vitest";
+import { AsSingleton, Create, Map, Pipeline, PipelineOptions, Sessions, SluiceError, WindowInto } from "sluice";
+
+interface Unsupported {
+  readonly feature: string;
+  readonly runners: string;
+  readonly run: () => Promise<unknown>;
+  readonly error: RegExp;
+}
+
+const seed = (args: string[]): Pipeline => {
+  const p = Pipeline.create(PipelineOptions.fromArgs(args));
+  p.apply("Create", Create.of([1])).apply("Id", Map((x: number) => x));
+  return p;
+};
+
+const list: readonly Unsupported[] = [
+  {
+    feature: "DOCKER environments (no Docker engine; use LOOPBACK or EXTERNAL)",
+    runners: "portable, flink, prism",
+    run: () => seed(["--runner=PortableRunner", "--job_endpoint=127.0.0.1:9", "--environment_type=DOCKER"]).run(),
+    error: /--environment_type=DOCKER is not supported/,
+  },
+  {
+    feature: "Flink versions other than the pinned job server's",
+    runners: "flink",
+    run: () => seed(["--runner=FlinkRunner", "--flink_version=1.18"]).run(),
+    error: /--flink_version=1\.18 is not available: Sluice runs Beam .* Flink 1\.19 job server/,
+  },
+  {
+    feature: "side inputs windowed by Sessions (merging windows have no side-input mapping)",
+    runners: "all",
+    run: () => {
+      const p = Pipeline.create(PipelineOptions.create());
+      const side = p.apply("Side", Create.of([1])).apply("Sessions", WindowInto(Sessions(1000)));
+      p.apply("Main", Create.of([1])).apply("Use", Map((x: number, c) => x + c.sideInputs.s, { sideInputs: { s: AsSingleton(side) } }));
+      return p.run();
+    },
+    error: /Sessions windowing cannot be used for side inputs/,
+  },
+];
+
+describe("known unsupported features fail loudly", () => {
+  for (const u of list) {
+    it(`${u.feature} [${u.runners}]`, async () => {
+      const err = await u.run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SluiceError);
+      expect((err as Error).message).toMatch(u.error);
+    });
+  }
+});
