@@ -45,8 +45,10 @@ export const dataPlaneStats = { elementsIn: 0, bytesIn: 0, elementsOut: 0, bytes
 
 /** Where a bundle's outputs go: the data plane, buffered per (instruction, transform). */
 export interface DataSink {
-  send(transformId: string, bytes: Uint8Array): Pending;
-  close(transformId: string): Pending;
+  /** Queues bytes for the runner (in order); never waits for the network. */
+  send(transformId: string, bytes: Uint8Array): void;
+  /** Queues the end-of-data marker. */
+  close(transformId: string): void;
 }
 
 /** Reads state (side inputs) for a bundle: the whole value for a key, following continuations. */
@@ -410,7 +412,11 @@ class DataSinkOperator implements Receiver {
     const bytes = this.buffer.finish();
     dataPlaneStats.bytesOut += bytes.length;
     this.buffer.reset();
-    return this.sink().send(this.transformId, bytes);
+    // Not awaited: like Beam's other SDKs, a bundle finishes (and answers the runner) once its output
+    // is queued. Java runners drain a bundle's data only after its response; waiting for the
+    // network here would deadlock any bundle whose output exceeds the runner's queue.
+    this.sink().send(this.transformId, bytes);
+    return undefined;
   }
   finishInput(): Pending {
     if (--this.remaining === 0) this.remaining = this.inputs;
@@ -424,8 +430,8 @@ class DataSinkOperator implements Receiver {
       const bytes = this.buffer.finish();
       dataPlaneStats.bytesOut += bytes.length;
       this.buffer.reset();
-      await this.sink().send(this.transformId, bytes);
+      this.sink().send(this.transformId, bytes);
     }
-    await this.sink().close(this.transformId);
+    this.sink().close(this.transformId);
   }
 }

@@ -121,10 +121,16 @@ class DataChannel {
 
   sink(instructionId: string): DataSink {
     return {
-      send: (transformId, bytes) =>
-        this.stream.send(create(ElementsSchema, { data: [create(Elements_DataSchema, { instructionId, transformId, data: bytes })] })),
-      close: (transformId) =>
-        this.stream.send(create(ElementsSchema, { data: [create(Elements_DataSchema, { instructionId, transformId, isLast: true })] })),
+      send: (transformId, bytes) => {
+        this.stream
+          .send(create(ElementsSchema, { data: [create(Elements_DataSchema, { instructionId, transformId, data: bytes })] }))
+          .catch(() => undefined); // a broken stream fails the bundle through the control stream
+      },
+      close: (transformId) => {
+        this.stream
+          .send(create(ElementsSchema, { data: [create(Elements_DataSchema, { instructionId, transformId, isLast: true })] }))
+          .catch(() => undefined);
+      },
     };
   }
 }
