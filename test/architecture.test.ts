@@ -32,6 +32,9 @@ const rules: { folder: string; mayImport: readonly string[] }[] = [
   { folder: "sdk/coders/", mayImport: ["internal/", "sdk/coders/", "sdk/time.ts", "sdk/windowing/window.ts"] },
   { folder: "sdk/", mayImport: ["internal/", "sdk/", "runners/registry.ts"] },
   { folder: "runners/direct/", mayImport: ["internal/", "sdk/", "runners/direct/"] },
+  { folder: "model/", mayImport: ["internal/", "model/"] },
+  { folder: "harness/", mayImport: ["internal/", "sdk/", "model/", "harness/", "runners/direct/", "runners/portable/refs.ts"] },
+  { folder: "runners/portable/", mayImport: ["internal/", "sdk/", "model/", "harness/", "runners/portable/"] },
 ];
 
 describe("import rules", () => {
