@@ -654,6 +654,7 @@ export function createClient<S extends DescService>(service: S, address: string,
           const stream = grpc.makeBidiStreamRequest<Message, Message>(path, ser, de, metadataFor(call), deadlineFor(call.timeoutMs));
           let over: unknown;
           let ended = false;
+          let draining: Promise<void> | undefined;
           stream.on("status", (s: { code: number }) => {
             over ??= new SluiceError(
               s.code === status.OK ? "FAILED_PRECONDITION" : (FROM_STATUS[s.code] ?? "INTERNAL"),
@@ -668,7 +669,11 @@ export function createClient<S extends DescService>(service: S, address: string,
                 throw new SluiceError("FAILED_PRECONDITION", `${service.name}.${method.name}: send() after end()`);
               }
               const message = build(method.input, request);
-              if (!stream.write(message)) await drained(stream);
+              if (!stream.write(message)) {
+                // One shared wait per stall: unawaited senders must not pile up listeners.
+                draining ??= drained(stream).finally(() => (draining = undefined));
+                await draining;
+              }
             },
             end: (): void => {
               if (ended || over !== undefined) return;
