@@ -18,9 +18,7 @@ import {
   Sum,
   WriteToText,
 } from "sluice";
-import { dataPlaneStats } from "../src/harness/bundle.js";
-import { startFlinkJobServer } from "../src/runners/portable/flink.js";
-import { PortableRunner } from "../src/runners/portable/runner.js";
+import { dataPlaneStats, PortableRunner, startFlinkJobServer } from "sluice/portable";
 import { ensureCorpus } from "./corpus.js";
 
 export interface FlinkBenchResult {
@@ -61,7 +59,7 @@ export async function flinkBench(here: string): Promise<Record<string, unknown>>
   await mkdir(out, { recursive: true });
   const server = await startFlinkJobServer({ log: (m) => console.log(m) });
   try {
-    const runner = new PortableRunner(server.endpoint, { log: () => undefined });
+    const runner = new PortableRunner(server.endpoint, { log: (l) => (l.includes("[") ? console.log(l) : undefined) });
     const WORD = /[\p{L}\p{N}_']+/gu;
     const wc = Pipeline.create(PipelineOptions.create());
     wc.apply("Read", ReadFromText(corpus))
