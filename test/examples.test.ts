@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputLines as lines } from "./support.js";
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -26,15 +27,6 @@ async function sluiceRun(example: string, args: string[]): Promise<{ stdout: str
   return run(process.execPath, [sluice, "run", join(root, "examples", example), ...args], { cwd: dir, timeout: 60_000 });
 }
 
-async function lines(prefix: string): Promise<string[]> {
-  const d = dirname(prefix);
-  const base = prefix.slice(d.length + 1);
-  const out: string[] = [];
-  for (const f of (await readdir(d)).filter((n) => n.startsWith(base)).sort()) {
-    out.push(...(await readFile(join(d, f), "utf8")).split("\n").filter((l) => l !== ""));
-  }
-  return out.sort();
-}
 
 describe("examples", () => {
   it("seed.ts writes the seed's words (README quick start)", async () => {
