@@ -124,3 +124,17 @@ export function misuseIsACompileError(): void {
     words.apply("Out", WriteToText("/tmp/x"));
   }
 }
+
+describe("async Map", () => {
+  it("outputs the awaited value", async () => {
+    const { DirectRunner, Map: M, Create: C, Pipeline: P, PipelineOptions: O, ToList } = await import("sluice");
+    const q = P.create(O.create());
+    const out = q.apply("C", C.of([1, 2])).apply("Async", M(async (x: number) => x * 10));
+    expectTypeOf(out).toEqualTypeOf<PCollection<number>>();
+    let seen: number[] = [];
+    out.apply("All", ToList()).apply("Keep", M((xs: number[]) => void (seen = [...xs].sort())));
+    await new DirectRunner().run(q);
+    expectTypeOf(seen).toEqualTypeOf<number[]>();
+    if (JSON.stringify(seen) !== "[10,20]") throw new Error(`async Map gave ${JSON.stringify(seen)}`);
+  });
+});

@@ -1,8 +1,16 @@
 /**
  * The BeamFnExternalWorkerPool service: a runner asks it to start (and stop) SDK workers. The
- * loopback pool runs workers inside the submitting process on the live pipeline; `sluice
- * worker-pool` starts each worker in a child process instead.
+ * loopback pool runs workers inside the submitting process on the live pipeline; the process pool
+ * (`sluice worker-pool`) starts each worker as a child process running worker-main.js, so one
+ * crashing worker does not take the others down. A child fetches the shipped pipeline file from
+ * the runner and rebuilds the pipeline itself.
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createServer, type GrpcServer, type ServerAddress } from "../model/grpc.js";
 import { FnApi } from "../model/protos.js";
 import type { Pipeline } from "../sdk/pipeline.js";
@@ -54,3 +62,190 @@ export async function startLoopbackPool(pipeline: Pipeline, log: (m: string) => 
     },
   };
 }
+
+/**
+ * The worker program a process pool or a PROCESS environment runs: dist/harness/worker-main.js of
+ * this package (also when this module runs from src/, as in tests: Node runs only the built file).
+ */
+export function workerMainPath(): string {
+  const fromSource = import.meta.url.endsWith(".ts");
+  return fileURLToPath(new URL(fromSource ? "../../dist/harness/worker-main.js" : "./worker-main.js", import.meta.url));
+}
+
+export interface ProcessPoolOptions {
+  /** Interface to bind (default 127.0.0.1: the pool runs whatever code a runner points it at). */
+  readonly host?: string;
+  /** Port (default 0: a free one; see the handle's address). */
+  readonly port?: number;
+  /** The pool's own messages: worker starts, exits (with exit code and stderr tail), stops. */
+  readonly log?: (line: string) => void;
+  /** Each line a worker writes to stdout or stderr. Default: this process's, prefixed with the worker id. */
+  readonly output?: (workerId: string, stream: "stdout" | "stderr", line: string) => void;
+  /** How long StopWorker waits after SIGTERM before SIGKILL, in ms (default 5000). */
+  readonly stopTimeoutMs?: number;
+  /** The workers' environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The worker program (default: `workerMainPath()`). */
+  readonly workerMain?: string;
+}
+
+export interface ProcessPoolHandle extends WorkerPoolHandle {
+  /** Ids of the workers running now. */
+  readonly workerIds: () => readonly string[];
+}
+
+/** Lines of a worker's stderr kept for its exit message. */
+const TAIL_LINES = 20;
+
+/** A worker child process as the pool tracks it. */
+class WorkerProcess {
+  readonly exited: Promise<void>;
+  private readonly tail: string[] = [];
+  private stopping = false;
+
+  constructor(
+    readonly id: string,
+    readonly child: ChildProcess,
+    /** The worker's scratch directory (--semi_persist_dir). */
+    readonly scratch: string,
+    output: (stream: "stdout" | "stderr", line: string) => void,
+    onExit: (w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null) => void,
+  ) {
+    for (const stream of ["stdout", "stderr"] as const) {
+      let partial = "";
+      child[stream]?.setEncoding("utf8").on("data", (chunk: string) => {
+        const lines = (partial + chunk).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) this.line(stream, line, output);
+      });
+      child[stream]?.on("end", () => {
+        if (partial !== "") this.line(stream, partial, output);
+        partial = "";
+      });
+    }
+    this.exited = new Promise((resolve) => {
+      child.once("close", (code, signal) => {
+        onExit(this, code, signal);
+        resolve();
+      });
+    });
+  }
+
+  private line(stream: "stdout" | "stderr", line: string, output: (stream: "stdout" | "stderr", line: string) => void): void {
+    if (stream === "stderr") {
+      this.tail.push(line);
+      if (this.tail.length > TAIL_LINES) this.tail.shift();
+    }
+    output(stream, line);
+  }
+
+  get stopRequested(): boolean {
+    return this.stopping;
+  }
+
+  stderrTail(): string {
+    return this.tail.join("\n").trim();
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves when the process is gone. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Serves BeamFnExternalWorkerPool: StartWorker spawns `node worker-main.js --id=… --*_endpoint=…`
+ * (one child process per worker; a start failure is answered with an `error`), StopWorker stops it
+ * (SIGTERM, then SIGKILL after a deadline), every exit is logged with its code and stderr tail,
+ * and `close()` stops them all.
+ */
+export async function startProcessPool(options: ProcessPoolOptions = {}): Promise<ProcessPoolHandle> {
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const output =
+    options.output ??
+    ((id: string, stream: "stdout" | "stderr", line: string) => void process[stream].write(`[worker ${id}] ${line}\n`));
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+  const workerMain = options.workerMain ?? workerMainPath();
+  const workers = new Map<string, WorkerProcess>();
+  let closing = false;
+  let where = "";
+  // Each worker's scratch directory (the shipped pipeline file) lives under this one, removed
+  // when the worker exits however it exits, and with the pool.
+  const scratch = await mkdtemp(join(tmpdir(), "sluice-pool-"));
+  let started = 0;
+
+  const onExit = (w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void => {
+    if (workers.get(w.id) === w) workers.delete(w.id);
+    void rm(w.scratch, { recursive: true, force: true });
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    const tail = w.stderrTail();
+    const clean = code === 0 || (w.stopRequested && signal === "SIGTERM");
+    log(`worker ${w.id} (pid ${w.child.pid}) ${how}${clean || tail === "" ? "" : `; its last stderr lines:\n${tail.replace(/^/gm, "  | ")}`}`);
+  };
+
+  const server: GrpcServer = createServer();
+  server.addService(FnApi.BeamFnExternalWorkerPool, {
+    async startWorker(request) {
+      const id = request.workerId;
+      const provision = request.provisionEndpoint?.url;
+      if (closing) return { error: `the Sluice worker pool at ${where} is shutting down; worker ${id} was not started` };
+      if (!id) return { error: `StartWorker sent to the Sluice worker pool at ${where} named no worker_id` };
+      if (!provision) return { error: `StartWorker for worker ${id} gave no provision endpoint; the Sluice worker needs one to fetch the pipeline` };
+      if (workers.has(id)) return {};
+      if (!existsSync(workerMain)) {
+        return { error: `cannot start Sluice worker ${id}: the worker program ${workerMain} is missing (sluice is not built); run \`npm run build\` where sluice is installed` };
+      }
+      const dir = join(scratch, `worker-${++started}`);
+      const args = [workerMain, `--id=${id}`, `--provision_endpoint=${provision}`, `--semi_persist_dir=${dir}`];
+      if (request.controlEndpoint?.url) args.push(`--control_endpoint=${request.controlEndpoint.url}`);
+      if (request.loggingEndpoint?.url) args.push(`--logging_endpoint=${request.loggingEndpoint.url}`);
+      if (request.artifactEndpoint?.url) args.push(`--artifact_endpoint=${request.artifactEndpoint.url}`);
+      let child: ChildProcess;
+      try {
+        // The IPC channel tells the worker when the pool is gone (it then exits).
+        child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe", "ipc"], env: options.env ?? process.env });
+        await new Promise<void>((resolve, reject) => {
+          child.once("spawn", resolve);
+          child.once("error", reject);
+        });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        log(`worker ${id} could not be started: ${message}`);
+        return { error: `cannot start Sluice worker ${id} (${process.execPath} ${workerMain}): ${message}` };
+      }
+      const w = new WorkerProcess(id, child, dir, (stream, line) => output(id, stream, line), onExit);
+      workers.set(id, w);
+      log(`worker ${id} started (pid ${child.pid}) for the runner at ${provision}`);
+      return {};
+    },
+    async stopWorker(request) {
+      const w = workers.get(request.workerId);
+      if (w) await w.stop(stopTimeoutMs);
+      return {};
+    },
+  });
+  const address = await server.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 });
+  where = address.address;
+  return {
+    address,
+    workerIds: () => [...workers.keys()],
+    async close() {
+      closing = true;
+      const stopping = Promise.all([...workers.values()].map((w) => w.stop(stopTimeoutMs)));
+      await Promise.all([stopping, server.close({ graceMs: 1000 })]);
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+

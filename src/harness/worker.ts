@@ -55,6 +55,22 @@ export interface WorkerOptions {
   /** The user's pipeline (LOOPBACK: the live one; a worker process: the one it rebuilt). */
   readonly pipeline: Pipeline;
   readonly log?: (message: string) => void;
+  /**
+   * When set, the worker cannot run this job (e.g. it rebuilt a different pipeline): it answers
+   * every bundle with this error, so the runner fails the job with it instead of waiting.
+   */
+  readonly refusal?: string;
+  /** Called for each instruction answered with an error (worker processes log it to the runner). */
+  readonly onInstructionFailed?: (failure: InstructionFailure) => void;
+}
+
+/** An instruction the worker answered with an error. */
+export interface InstructionFailure {
+  readonly instructionId: string;
+  /** The transform that failed, when the error names one of the bundle's transforms. */
+  readonly transformId: string | undefined;
+  /** The error text sent to the runner. */
+  readonly error: string;
 }
 
 type Chunk = { transformId: string; data: Uint8Array; isLast: boolean };
@@ -219,8 +235,10 @@ export class FnWorker {
         const p = this.handle(request).then(
           (response) => control.send(response),
           (err: unknown) => {
-            this.options.log?.(`instruction ${request.instructionId} failed: ${describe(err)}`);
-            return control.send(create(InstructionResponseSchema, { instructionId: request.instructionId, error: describe(err) }));
+            const error = describe(err);
+            this.options.log?.(`instruction ${request.instructionId} failed: ${error}`);
+            this.options.onInstructionFailed?.({ instructionId: request.instructionId, transformId: this.failedTransform(request, error), error });
+            return control.send(create(InstructionResponseSchema, { instructionId: request.instructionId, error }));
           },
         );
         const tracked = p.catch(() => undefined).finally(() => inflight.delete(tracked));
@@ -234,6 +252,16 @@ export class FnWorker {
 
   stop(): void {
     this.control?.end();
+  }
+
+  /** The id of the bundle transform whose name the error quotes ("Transform 'A/B' failed …"). */
+  private failedTransform(request: InstructionRequest, error: string): string | undefined {
+    if (request.request.case !== "processBundle") return undefined;
+    const descriptor = this.descriptors.get(request.request.value.processBundleDescriptorId);
+    const quoted = /'([^']+)'/.exec(error)?.[1];
+    if (!descriptor || quoted === undefined) return undefined;
+    for (const [id, t] of Object.entries(descriptor.transforms)) if (t.uniqueName === quoted) return id;
+    return undefined;
   }
 
   private async handle(request: InstructionRequest): Promise<InstructionResponse> {
@@ -287,6 +315,12 @@ export class FnWorker {
     if (!descriptor) {
       descriptor = await this.options.transport.getProcessBundleDescriptor(descriptorId);
       this.descriptors.set(descriptorId, descriptor);
+    }
+    if (this.options.refusal !== undefined) {
+      // Runners (the Java one) wait for the data plane before they read a bundle's response.
+      const url = dataUrlOf(descriptor);
+      if (url) this.dataChannel(url).done(instructionId);
+      throw new SluiceError("FAILED_PRECONDITION", this.options.refusal);
     }
     const processor = this.idle.get(descriptorId)?.pop() ?? new BundleProcessor(descriptor, this.index);
     this.active.set(instructionId, processor);

@@ -30,6 +30,17 @@ export interface PipelineResult {
   readonly jobId?: string;
 }
 
+/**
+ * The key a Sluice worker process (src/harness/worker-main.ts) sets on globalThis before it imports
+ * the shipped pipeline file: `run()` then hands the pipeline over instead of running it.
+ */
+const WORKER_HOOK: unique symbol = Symbol.for("sluice.worker");
+
+/** What a worker process stores at `globalThis[Symbol.for("sluice.worker")]`. */
+interface WorkerHook {
+  register(pipeline: Pipeline): void;
+}
+
 /** A runner executes a constructed pipeline. */
 export interface PipelineRunner {
   readonly name: string;
@@ -90,12 +101,23 @@ export class Pipeline {
     return out;
   }
 
-  /** Runs the pipeline on the runner its options name and resolves when it is done. */
+  /**
+   * Runs the pipeline on the runner its options name and resolves when it is done. In a Sluice
+   * worker process (which imports the pipeline file to rebuild the graph) it hands the pipeline to
+   * the worker and never resolves.
+   */
   async run(): Promise<PipelineResult> {
     if (this.scopes.length > 0) {
       this.fail("INVALID_PIPELINE", "run() was called while a transform was still expanding", "Call run() after building the pipeline.");
     }
     this.ran = true;
+    const hook = (globalThis as Record<symbol, WorkerHook | undefined>)[WORKER_HOOK];
+    if (hook !== undefined) {
+      // Inside a worker: the pipeline was rebuilt to be executed there, bundle by bundle. Never
+      // settle, so the file's code after `await p.run()` (reading results, exiting) does not run.
+      hook.register(this);
+      return new Promise<PipelineResult>(() => undefined);
+    }
     const { resolveRunner } = await import("../runners/registry.js");
     const runner = await resolveRunner(this.options);
     return runner.run(this);

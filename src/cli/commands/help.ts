@@ -43,6 +43,7 @@ export function mainHelp(ctx: CliContext): string {
     "  --verbose       print full stack traces (also SLUICE_DEBUG=1)",
     "",
     "Pipeline flags (--runner, --job_endpoint, --parallelism, …): sluice run --help",
+    "SDK workers for --environment_type=EXTERNAL: sluice worker-pool --help",
     "",
   ].join("\n");
 }

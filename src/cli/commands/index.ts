@@ -6,5 +6,6 @@
 import type { Command } from "../command.js";
 import { helpCommand } from "./help.js";
 import { runCommand } from "./run.js";
+import { workerPoolCommand } from "./worker-pool.js";
 
-export const COMMANDS: readonly Command[] = [runCommand, helpCommand];
+export const COMMANDS: readonly Command[] = [runCommand, workerPoolCommand, helpCommand];

@@ -1,18 +1,24 @@
 /**
  * PortableRunner: submits a pipeline to a Beam job service over the Job API (Prepare, artifact
  * staging, Run), follows the job's state and messages, turns Ctrl-C into Cancel, and returns the
- * final state and metrics. With LOOPBACK (the default) the SDK workers run in this process.
+ * final state and metrics. With LOOPBACK (the default) the SDK workers run in this process; with
+ * EXTERNAL (a `sluice worker-pool`) or PROCESS (a command the runner starts) they run elsewhere,
+ * and the pipeline file is bundled and staged as the environment's dependency (shipping.ts).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SluiceError } from "../../internal/errors.js";
 import { type Client, createClient } from "../../model/grpc.js";
 import { ArtifactApi, Endpoints, JobApi, RunnerApi } from "../../model/protos.js";
 import { Urns } from "../../model/urns.js";
 import { containersFromMonitoringInfos } from "../../harness/monitoring.js";
-import { startLoopbackPool, type WorkerPoolHandle } from "../../harness/pool.js";
+import { startLoopbackPool, workerMainPath, type WorkerPoolHandle } from "../../harness/pool.js";
 import { MetricResults } from "../../sdk/metrics.js";
 import type { PipelineOptions } from "../../sdk/options.js";
 import type { Pipeline, PipelineResult, PipelineRunner, PipelineState } from "../../sdk/pipeline.js";
+import { ARGV_OPTION, type ArtifactBytes, artifactKey, FINGERPRINT_OPTION, shipLaunchedPipeline, type ShippedPipeline } from "./shipping.js";
 import { translate } from "./translate.js";
 
 const S = JobApi.JobState_Enum;
@@ -65,12 +71,14 @@ export class PortableRunner implements PipelineRunner {
     const envType = (opts.environmentType ?? "LOOPBACK").toUpperCase();
     const label = this.options.serviceLabel ?? `the Beam job service at ${this.endpoint}`;
     let pool: WorkerPoolHandle | undefined;
+    let cleanup: (() => Promise<void>) | undefined;
     const jobs: Client<typeof JobApi.JobService> = createClient(JobApi.JobService, this.endpoint, {
       label,
       hint: "Check --job_endpoint: it is the job server's Job API port (8099 for Beam's Flink job server), not Flink's REST port (8081).",
     });
     try {
       let environment: RunnerApi.Environment;
+      let shipped: ShippedPipeline | undefined;
       if (envType === "LOOPBACK") {
         pool = await startLoopbackPool(pipeline, (m) => this.log(`sluice: ${m}`));
         environment = externalEnvironment(pool.address.address);
@@ -81,21 +89,40 @@ export class PortableRunner implements PipelineRunner {
             hint: "Start one with `sluice worker-pool --port 50000` and pass --environment_config=localhost:50000.",
           });
         }
-        environment = externalEnvironment(address);
+        shipped = await shipLaunchedPipeline(envType);
+        environment = externalEnvironment(address, [shipped.artifact]);
+      } else if (envType === "PROCESS") {
+        shipped = await shipLaunchedPipeline(envType);
+        let command = opts.environmentConfig;
+        if (!command) {
+          const launcher = await workerLauncher();
+          command = launcher.command;
+          cleanup = launcher.remove;
+        }
+        environment = processEnvironment(command, [shipped.artifact]);
       } else {
         throw new SluiceError("UNSUPPORTED", `--environment_type=${envType} is not supported by Sluice's portable runner`, {
-          hint: "Use LOOPBACK (default) or EXTERNAL with a `sluice worker-pool`.",
+          hint: "Use LOOPBACK (default), EXTERNAL with a `sluice worker-pool`, or PROCESS.",
         });
       }
-      const { proto, transformIds } = translate(pipeline, { environment });
+      const { proto, transformIds, fingerprint } = translate(pipeline, { environment });
       const stepNames = new Map<string, string>();
       for (const [node, id] of transformIds) stepNames.set(id, node.fullLabel);
 
       await jobs.waitForReady(this.options.connectTimeoutMs ?? 30_000);
       const jobName = opts.jobName ?? `sluice-${Date.now()}`;
-      const prepared = await jobs.prepare({ pipeline: proto, pipelineOptions: optionsStruct(opts), jobName });
+      const pipelineOptions = optionsStruct(opts);
+      const artifacts = new Map<string, Uint8Array>();
+      if (shipped) {
+        // What a worker needs to rebuild this pipeline from the shipped file, and to check it did.
+        pipelineOptions[FINGERPRINT_OPTION] = fingerprint;
+        pipelineOptions[ARGV_OPTION] = JSON.stringify(shipped.argv);
+        artifacts.set(artifactKey(shipped.artifact), shipped.bytes);
+        this.log(`sluice: bundled ${shipped.entry} for the workers (${Math.ceil(shipped.bytes.length / 1024)} KB, ${shipped.bundleMs} ms)`);
+      }
+      const prepared = await jobs.prepare({ pipeline: proto, pipelineOptions, jobName });
       if (prepared.artifactStagingEndpoint?.url) {
-        await stageArtifacts(prepared.artifactStagingEndpoint.url, prepared.stagingSessionToken);
+        await stageArtifacts(prepared.artifactStagingEndpoint.url, prepared.stagingSessionToken, artifacts);
       }
       const { jobId } = await jobs.run({ preparationId: prepared.preparationId });
       this.log(`sluice: submitted ${jobName} as job ${jobId} to ${label}`);
@@ -111,13 +138,19 @@ export class PortableRunner implements PipelineRunner {
       );
       if (state !== "DONE") {
         throw new SluiceError(state === "CANCELLED" ? "CANCELLED" : "JOB_FAILED", `Job ${jobId} (${jobName}) ended ${state}`, {
-          hint: state === "CANCELLED" ? "It was cancelled." : `See the messages above and the runner's logs (${label}).`,
+          hint:
+            state === "CANCELLED"
+              ? "It was cancelled."
+              : envType === "EXTERNAL"
+                ? `See the messages above, the runner's logs (${label}), and the output of the worker pool at ${opts.environmentConfig} (it logs each worker's exit code and last stderr lines: a worker that crashed shows there).`
+                : `See the messages above and the runner's logs (${label}).`,
         });
       }
       return { state, metrics, durationMs: Date.now() - started, jobId };
     } finally {
       jobs.close();
       await pool?.close();
+      await cleanup?.();
     }
   }
 
@@ -165,6 +198,11 @@ export class PortableRunner implements PipelineRunner {
         last = r.state;
       }
       const name = stateName(last);
+      if (name !== "DONE") {
+        // Runners send the failure's cause as a last message (Prism only once the job is FAILED):
+        // let it arrive before closing the stream.
+        await Promise.race([messages, new Promise((r) => setTimeout(r, 2000).unref())]);
+      }
       return name === "DONE" ? "DONE" : name === "CANCELLED" ? "CANCELLED" : "FAILED";
     } finally {
       process.off("SIGINT", onSignal);
@@ -174,19 +212,59 @@ export class PortableRunner implements PipelineRunner {
   }
 }
 
-/** An EXTERNAL environment: the runner asks the worker pool at `address` to start workers. */
-export function externalEnvironment(address: string): RunnerApi.Environment {
+/** The capabilities Sluice's harness declares in every environment. */
+function capabilities(): string[] {
+  return [
+    ...Object.values(Urns.coders).filter((u) => u !== Urns.coders.stateBackedIterable),
+    Urns.protocols.progressReporting,
+    Urns.protocols.multiCoreBundleProcessing,
+  ].filter((u): u is string => typeof u === "string");
+}
+
+/**
+ * An EXTERNAL environment: the runner asks the worker pool at `address` to start workers, which
+ * fetch `dependencies` (the shipped pipeline file) from the runner.
+ */
+export function externalEnvironment(address: string, dependencies: readonly RunnerApi.ArtifactInformation[] = []): RunnerApi.Environment {
   return create(RunnerApi.EnvironmentSchema, {
     urn: Urns.environments.external,
     payload: toBinaryExternal(address),
-    capabilities: [
-      ...Object.values(Urns.coders).filter((u) => u !== Urns.coders.stateBackedIterable),
-      Urns.protocols.progressReporting,
-      Urns.protocols.multiCoreBundleProcessing,
-    ].filter((u): u is string => typeof u === "string"),
+    capabilities: capabilities(),
+    dependencies: [...dependencies],
   });
 }
 
+/**
+ * A PROCESS environment: the runner starts `command --id=<worker> --provision_endpoint=<url>` for
+ * each worker on its own machine; the command must run Sluice's worker (dist/harness/worker-main.js).
+ */
+export function processEnvironment(command: string, dependencies: readonly RunnerApi.ArtifactInformation[] = []): RunnerApi.Environment {
+  return create(RunnerApi.EnvironmentSchema, {
+    urn: Urns.environments.process,
+    payload: toBinary(RunnerApi.ProcessPayloadSchema, create(RunnerApi.ProcessPayloadSchema, { command })),
+    capabilities: capabilities(),
+    dependencies: [...dependencies],
+  });
+}
+
+/**
+ * An executable that starts Sluice's worker with this Node (PROCESS without --environment_config):
+ * a shell script in a temporary directory, removed after the run.
+ */
+async function workerLauncher(): Promise<{ command: string; remove: () => Promise<void> }> {
+  if (process.platform === "win32") {
+    throw new SluiceError("UNSUPPORTED", "--environment_type=PROCESS without --environment_config is not supported on Windows", {
+      hint: "Pass --environment_config=<an executable running `node <sluice>/dist/harness/worker-main.js` with its arguments>, or use EXTERNAL with `sluice worker-pool`.",
+    });
+  }
+  const main = workerMainPath();
+  const dir = await mkdtemp(join(tmpdir(), "sluice-process-env-"));
+  const command = join(dir, "sluice-worker");
+  const quote = (s: string): string => `'${s.split("'").join(`'"'"'`)}'`;
+  await writeFile(command, `#!/bin/sh\n# Starts a Sluice SDK worker (PROCESS environment).\nexec ${quote(process.execPath)} ${quote(main)} "$@"\n`);
+  await chmod(command, 0o755);
+  return { command, remove: () => rm(dir, { recursive: true, force: true }) };
+}
 
 function toBinaryExternal(address: string): Uint8Array {
   return toBinary(
@@ -195,18 +273,36 @@ function toBinaryExternal(address: string): Uint8Array {
   );
 }
 
-/** Answers the job server's artifact requests (we stage nothing beyond the environment's dependencies). */
-async function stageArtifacts(url: string, token: string): Promise<void> {
+/** Largest chunk of artifact bytes per message. */
+const ARTIFACT_CHUNK = 1 << 20;
+
+/**
+ * Answers the job server's artifact requests over the reverse retrieval stream: resolves our
+ * artifacts to themselves (files this client serves) and streams each requested one's bytes in
+ * chunks of at most 1 MB, then an empty response marked `is_last` (Prism drops data sent with it).
+ */
+async function stageArtifacts(url: string, token: string, artifacts: ArtifactBytes): Promise<void> {
   const staging = createClient(ArtifactApi.ArtifactStagingService, url, { label: "the job server's artifact staging service" });
   try {
-    const stream = staging.reverseArtifactRetrievalService({ timeoutMs: 120_000 });
+    const stream = staging.reverseArtifactRetrievalService({ timeoutMs: 300_000 });
     await stream.send({ stagingToken: token });
     for await (const request of stream) {
       const r = request.request;
       if (r.case === "resolveArtifact") {
         await stream.send({ response: { case: "resolveArtifactResponse", value: { replacements: r.value.artifacts } } });
       } else if (r.case === "getArtifact") {
-        throw new SluiceError("UNSUPPORTED", "the job server asked for an artifact, but this pipeline stages none", { hint: "" });
+        const wanted = r.value.artifact;
+        const bytes = wanted ? artifacts.get(artifactKey(wanted)) : undefined;
+        if (bytes === undefined) {
+          stream.cancel();
+          throw new SluiceError("NOT_FOUND", `the job server asked for an artifact this client did not declare (${wanted?.typeUrn ?? "none"})`, {
+            hint: "This is a bug in Sluice or the job server; rerun with --verbose and report it.",
+          });
+        }
+        for (let at = 0; at < bytes.length; at += ARTIFACT_CHUNK) {
+          await stream.send({ response: { case: "getArtifactResponse", value: { data: bytes.subarray(at, at + ARTIFACT_CHUNK) } } });
+        }
+        await stream.send({ isLast: true, response: { case: "getArtifactResponse", value: {} } });
       }
     }
     stream.end();

@@ -8,7 +8,6 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { createHash } from "node:crypto";
 import { SluiceError } from "../../internal/errors.js";
 import {
   AccumulationMode_Enum,
@@ -43,7 +42,9 @@ import {
   SlidingWindowsPayloadSchema,
 } from "../../model/gen/org/apache/beam/model/pipeline/v1/standard_window_fns_pb.js";
 import { Urns } from "../../model/urns.js";
-import { SluiceUrns, userFnSpec } from "./refs.js";
+import { pipelineFingerprint, SluiceUrns, userFnSpec } from "./refs.js";
+
+export { pipelineFingerprint };
 import type { Coder } from "../../sdk/coders/coder.js";
 import { JsValueCoder } from "../../sdk/coders/index.js";
 import type { TransformNode } from "../../sdk/graph.js";
@@ -69,20 +70,6 @@ export interface Translation {
 /** Translates `pipeline` into a Runner API proto. */
 export function translate(pipeline: Pipeline, options: TranslateOptions): Translation {
   return new Translator(pipeline, options).run();
-}
-
-/** A digest of the graph's shape: unique names, what each transform is, and how PCollections connect. */
-export function pipelineFingerprint(pipeline: Pipeline): string {
-  const h = createHash("sha256");
-  const walk = (node: TransformNode): void => {
-    h.update(`${node.fullLabel}|${node.primitive?.kind ?? ""}|${node.composite?.kind ?? ""}|`);
-    for (const [tag, p] of node.inputs) h.update(`<${tag}=${p.id}:${p.coder.urn}`);
-    for (const [tag, p] of node.outputs) h.update(`>${tag}=${p.id}:${p.coder.urn}`);
-    h.update("\n");
-    for (const part of node.parts) walk(part);
-  };
-  walk(pipeline.root);
-  return h.digest("hex").slice(0, 32);
 }
 
 class Translator {

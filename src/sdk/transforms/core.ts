@@ -143,14 +143,18 @@ export function ParDo<In, Out, S extends SideInputs = {}, Tagged extends Record<
  */
 export type MapContext<S extends SideInputs = {}> = Pick<ProcessContext<never, S>, "timestamp" | "window" | "pane" | "sideInputs">;
 
-/** One output per element: `Map((w: string) => w.length)`. */
+/** One output per element: `Map((w: string) => w.length)`; the function may be async. */
 export function Map<In, Out, S extends SideInputs = {}>(
-  fn: (element: In, context: MapContext<S>) => Out,
+  fn: (element: In, context: MapContext<S>) => Out | Promise<Out>,
   options: ParDoOptions<S> = {},
 ): ParDoTransform<In, Out, S> {
   const dofn: DoFn<In, Out, S> = {
     process(element, context) {
-      context.output(fn(element, context));
+      const out = fn(element, context);
+      // An async function: its result, not the promise, is the output.
+      if (out instanceof Promise) return out.then((v) => [v]);
+      context.output(out);
+      return undefined;
     },
   };
   return new ParDoTransform("Map", dofn, options, observesContext(fn));

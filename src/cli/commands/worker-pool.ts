@@ -1,0 +1,139 @@
+/**
+ * `sluice worker-pool [--port N] [--host ADDRESS]`: Beam's BeamFnExternalWorkerPool for EXTERNAL
+ * environments (what `python -m apache_beam.runners.worker.worker_pool_main` is for Python). A
+ * runner asks it to start a worker per environment; each worker is a child process that fetches
+ * the pipeline file `sluice run` shipped and runs its bundles. Prints
+ * `sluice worker-pool: listening on <host:port>` when ready; Ctrl-C stops the pool and its workers.
+ */
+
+import { SluiceError } from "../../internal/errors.js";
+import { isLoopbackHost, startProcessPool } from "../../harness/pool.js";
+import { EXIT, type CliContext, type Command } from "../command.js";
+import { formatError } from "../report.js";
+
+/** The port Beam's Python worker pool uses by default. */
+const DEFAULT_PORT = 50000;
+
+interface PoolFlags {
+  help: boolean;
+  port: number;
+  host: string;
+}
+
+export const workerPoolCommand: Command = {
+  name: "worker-pool",
+  synopsis: "[--port N] [--host ADDRESS]",
+  summary: "serve SDK workers to runners (EXTERNAL environments)",
+  help: workerPoolHelp,
+  async run(args, ctx) {
+    let flags: PoolFlags;
+    try {
+      flags = parseFlags(args);
+    } catch (err) {
+      ctx.err(formatError(err, ctx.verbose));
+      return EXIT.USAGE;
+    }
+    if (flags.help) {
+      ctx.out(workerPoolHelp(ctx));
+      return EXIT.OK;
+    }
+    const say = (line: string): void => ctx.err(`sluice worker-pool: ${line}\n`);
+    let pool: Awaited<ReturnType<typeof startProcessPool>>;
+    try {
+      pool = await startProcessPool({
+        host: flags.host,
+        port: flags.port,
+        log: say,
+        output: (id, stream, line) => (stream === "stdout" ? ctx.out : ctx.err)(`[worker ${id}] ${line}\n`),
+      });
+    } catch (err) {
+      ctx.err(formatError(err, ctx.verbose));
+      return EXIT.FAILURE;
+    }
+    if (!isLoopbackHost(flags.host)) {
+      say(
+        `warning: listening on ${pool.address.address}, which other machines can reach. Whoever can connect can make this ` +
+          "pool run code (a worker runs the pipeline the requesting runner serves), over unauthenticated plaintext gRPC: " +
+          "expose it only on a network you trust.",
+      );
+    }
+    ctx.out(`sluice worker-pool: listening on ${pool.address.address}\n`);
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    const running = pool.workerIds().length;
+    say(`${signal}: stopping${running > 0 ? ` ${running} worker${running === 1 ? "" : "s"} and` : ""} the pool (${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM"} again to exit at once)`);
+    process.once("SIGINT", () => process.exit(130));
+    process.once("SIGTERM", () => process.exit(143));
+    await pool.close();
+    say("stopped");
+    return EXIT.OK;
+  },
+};
+
+function workerPoolHelp(ctx: CliContext): string {
+  return [
+    `sluice ${ctx.version}`,
+    "",
+    "Usage: sluice worker-pool [--port N] [--host ADDRESS]",
+    "",
+    "Serves Beam's worker pool API (BeamFnExternalWorkerPool) for pipelines submitted with",
+    "--environment_type=EXTERNAL --environment_config=<host:port of this pool>. A runner (Beam's",
+    "Flink job server, Prism) asks the pool for SDK workers; each is a child process that fetches the",
+    "pipeline file `sluice run` shipped with the job and runs its bundles. One crashing worker",
+    "does not affect the others; each exit is logged with its exit code and last stderr lines.",
+    "Ctrl-C stops the pool and its workers.",
+    "",
+    "Options:",
+    `  --port N          port to listen on (default ${DEFAULT_PORT}; 0 picks a free one, printed when ready)`,
+    "  --host ADDRESS    interface to bind (default 127.0.0.1). Anything else is reachable from other",
+    "                    machines, and whoever connects can make the pool run code: use it only on a",
+    "                    trusted network (e.g. --host 0.0.0.0 for TaskManagers on other hosts)",
+    "  -h, --help        show this help",
+    "",
+    "When ready it prints: sluice worker-pool: listening on <host>:<port>",
+    "",
+    "Example:",
+    "  sluice worker-pool --port 50000 &",
+    "  sluice run wordcount.ts --runner=flink --environment_type=EXTERNAL --environment_config=localhost:50000",
+    "",
+  ].join("\n");
+}
+
+function parseFlags(args: readonly string[]): PoolFlags {
+  const flags: PoolFlags = { help: false, port: DEFAULT_PORT, host: "127.0.0.1" };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "-h" || arg === "--help") {
+      flags.help = true;
+      continue;
+    }
+    const m = /^--(port|host)(?:=(.*))?$/.exec(arg);
+    if (!m) {
+      throw new SluiceError("INVALID_ARGUMENT", `unknown argument ${arg} for sluice worker-pool`, {
+        hint: "usage: sluice worker-pool [--port N] [--host ADDRESS]; see sluice worker-pool --help",
+      });
+    }
+    const name = m[1] as "port" | "host";
+    const value = m[2] ?? args[++i];
+    if (value === undefined || value === "") {
+      throw new SluiceError("INVALID_ARGUMENT", `--${name} needs a value`, {
+        hint: name === "port" ? "write --port 50000 (or --port 0 for a free port)" : "write --host 127.0.0.1 (or 0.0.0.0 for every interface)",
+      });
+    }
+    if (name === "port") {
+      const port = Number(value);
+      if (!/^\d+$/.test(value) || port > 65535) {
+        throw new SluiceError("INVALID_ARGUMENT", `--port must be a whole number from 0 to 65535, not "${value}"`, {
+          hint: "write --port 50000, or --port 0 for a free port",
+        });
+      }
+      flags.port = port;
+    } else {
+      flags.host = value;
+    }
+  }
+  return flags;
+}
