@@ -19,6 +19,8 @@ import { MetricResults } from "../../sdk/metrics.js";
 import type { PipelineOptions } from "../../sdk/options.js";
 import type { Pipeline, PipelineResult, PipelineRunner, PipelineState } from "../../sdk/pipeline.js";
 import { ARGV_OPTION, type ArtifactBytes, artifactKey, FINGERPRINT_OPTION, shipLaunchedPipeline, type ShippedPipeline } from "./shipping.js";
+import { pinnedFlinkJobServer } from "./flink.js";
+import { beamVersion } from "./services.js";
 import { translate } from "./translate.js";
 
 const S = JobApi.JobState_Enum;
@@ -120,7 +122,14 @@ export class PortableRunner implements PipelineRunner {
         artifacts.set(artifactKey(shipped.artifact), shipped.bytes);
         this.log(`sluice: bundled ${shipped.entry} for the workers (${Math.ceil(shipped.bytes.length / 1024)} KB, ${shipped.bundleMs} ms)`);
       }
-      const prepared = await jobs.prepare({ pipeline: proto, pipelineOptions, jobName });
+      const prepared = await jobs.prepare({ pipeline: proto, pipelineOptions, jobName }).catch((err: unknown) => {
+        // A job server of another Beam version refuses what it does not know (URNs, fields) here.
+        const e = SluiceError.from(err);
+        throw new SluiceError(e.code === "UNAVAILABLE" ? "UNAVAILABLE" : "FAILED_PRECONDITION", `${label} refused the pipeline: ${e.message}`, {
+          hint: `Sluice speaks Beam ${beamVersion()}'s protocol and is tested with Beam ${pinnedFlinkJobServer().beam}'s Flink job server and Prism ${beamVersion()}; check the job server's Beam version and its log.`,
+          cause: err,
+        });
+      });
       if (prepared.artifactStagingEndpoint?.url) {
         await stageArtifacts(prepared.artifactStagingEndpoint.url, prepared.stagingSessionToken, artifacts);
       }
