@@ -5,8 +5,10 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { Pipeline, type PipelineOptions, type PipelineResult } from "sluice";
-import type { ConformanceCase } from "./corpus.js";
+import { Pipeline, PipelineOptions, type PipelineResult } from "sluice";
+import { type ConformanceCase, corpus } from "./corpus.js";
+import { describe, expect, it } from "vitest";
+import { PortableRunner } from "../../src/runners/portable/runner.js";
 
 export interface CaseRun {
   readonly lines: string[];
@@ -60,4 +62,22 @@ export async function runCase(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs every corpus case as a test against the job service `endpoint()` gives (LOOPBACK workers). */
+export function portableCorpusSuite(title: string, endpoint: () => string): void {
+  describe(title, () => {
+    for (const c of corpus) {
+      it(c.name, async () => {
+        const runner = new PortableRunner(endpoint(), { log: () => undefined });
+        const { lines, files, result } = await runCase(c, PipelineOptions.create(), (p) => runner.run(p));
+        expect(lines).toEqual([...c.expected].sort());
+        expect(result.state).toBe("DONE");
+        if (c.shards !== undefined) expect(files).toHaveLength(c.shards);
+        for (const [name, value] of Object.entries(c.counters ?? {})) {
+          expect(result.metrics.counter(name)).toBe(value);
+        }
+      }, 120_000);
+    }
+  });
 }
