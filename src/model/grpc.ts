@@ -795,6 +795,17 @@ function streamContext<O extends DescMessage>(
   };
 }
 
+/** Answers a unary or client-streaming call with what `run` resolves to, or its error as a status. */
+function answer(callback: sendUnaryData<Message>, output: DescMessage, run: () => unknown): void {
+  void (async () => {
+    try {
+      callback(null, build(output, await run()));
+    } catch (err) {
+      callback(toStatus(err));
+    }
+  })();
+}
+
 /** Runs a streaming handler's result to completion and ends the call with its status. */
 function finishStream(call: Writable, context: ServerStreamContext<DescMessage>, run: () => unknown): void {
   void (async () => {
@@ -871,14 +882,7 @@ function grpcService(
       case "unary":
         handlers[method.localName] = (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
           const context = callContext(service, method, call);
-          void (async () => {
-            try {
-              const response: unknown = await handler(call.request, context);
-              callback(null, build(method.output, response));
-            } catch (err) {
-              callback(toStatus(err));
-            }
-          })();
+          answer(callback, method.output, () => handler(call.request, context));
         };
         break;
       case "server_streaming":
@@ -891,14 +895,7 @@ function grpcService(
         handlers[method.localName] = (call: ServerReadableStream<Message, Message>, callback: sendUnaryData<Message>) => {
           const context = callContext(service, method, call);
           const requests = readRequests(call, name);
-          void (async () => {
-            try {
-              const response: unknown = await handler(requests, context);
-              callback(null, build(method.output, response));
-            } catch (err) {
-              callback(toStatus(err));
-            }
-          })();
+          answer(callback, method.output, () => handler(requests, context));
         };
         break;
       case "bidi_streaming":

@@ -601,9 +601,13 @@ export class ForwardOperator implements Receiver {
   ) {
     this.remaining = inputs;
   }
+  /** The meta an element leaves with (unchanged here). */
+  protected meta(meta: Meta): Meta {
+    return meta;
+  }
   receive(value: unknown, meta: Meta): Pending {
     const pending: Promise<void>[] = [];
-    this.out.emit(value, meta, pending);
+    this.out.emit(value, this.meta(meta), pending);
     return settle(pending);
   }
   finishInput(): Pending {
@@ -617,28 +621,16 @@ export class ForwardOperator implements Receiver {
 }
 
 /** WindowInto: re-assigns windows from each element's timestamp. */
-export class AssignWindowsOperator implements Receiver {
-  private remaining: number;
+export class AssignWindowsOperator extends ForwardOperator {
   constructor(
     private readonly windowFn: WindowFn,
-    private readonly out: Outputs,
-    private readonly inputs: number,
+    out: Outputs,
+    inputs: number,
   ) {
-    this.remaining = inputs;
+    super(out, inputs);
   }
-  receive(value: unknown, meta: Meta): Pending {
-    const windows = this.windowFn.assignWindows(meta.timestamp);
-    const pending: Promise<void>[] = [];
-    this.out.emit(value, { timestamp: meta.timestamp, windows, pane: meta.pane }, pending);
-    return settle(pending);
-  }
-  finishInput(): Pending {
-    if (--this.remaining > 0) return undefined;
-    this.remaining = this.inputs;
-    return this.out.finish();
-  }
-  flush(epoch: number): Pending {
-    return this.out.flush(epoch);
+  protected override meta(meta: Meta): Meta {
+    return { timestamp: meta.timestamp, windows: this.windowFn.assignWindows(meta.timestamp), pane: meta.pane };
   }
 }
 

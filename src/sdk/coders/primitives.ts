@@ -26,14 +26,20 @@ const NO_COMPONENTS: readonly Coder<unknown>[] = Object.freeze([]);
  */
 export abstract class AbstractCoder<T> implements Coder<T> {
   abstract readonly urn: string;
+  private readonly componentCoders: readonly Coder<unknown>[];
+  /** `components`: the component coders, in Runner API order (none for atomic coders). */
+  constructor(components: readonly Coder<unknown>[] = NO_COMPONENTS) {
+    this.componentCoders = components.length === 0 ? NO_COMPONENTS : Object.freeze([...components]);
+  }
   get components(): readonly Coder<unknown>[] {
-    return NO_COMPONENTS;
+    return this.componentCoders;
   }
   get payload(): Uint8Array {
     return EMPTY_BYTES;
   }
+  /** Deterministic when every component is (atomic coders: true unless overridden). */
   get deterministic(): boolean {
-    return true;
+    return this.componentCoders.every((c) => c.deterministic);
   }
   abstract encode(value: T, out: ByteWriter, nested: boolean): void;
   abstract decode(input: ByteReader, nested: boolean): T;

@@ -21,19 +21,11 @@ export type KV<K, V> = [K, V];
 /** beam:coder:kv:v1 — the key in the nested context, then the value in the outer context. */
 export class KvCoder<K, V> extends AbstractCoder<KV<K, V>> {
   readonly urn = CoderUrns.KV;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(
     readonly keyCoder: Coder<K>,
     readonly valueCoder: Coder<V>,
   ) {
-    super();
-    this.comps = Object.freeze([keyCoder, valueCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.keyCoder.deterministic && this.valueCoder.deterministic;
+    super([keyCoder, valueCoder]);
   }
   encode(value: KV<K, V>, out: ByteWriter, nested: boolean): void {
     this.keyCoder.encode(value[0], out, true);
@@ -73,22 +65,36 @@ function decodeBlocks<T>(elementCoder: Coder<T>, input: ByteReader, items: T[], 
 }
 
 /**
+ * An iterable's elements: an int32 count then the elements, or -1 then length-prefixed blocks
+ * (which, when `stateTokens`, may end in a state token for the rest).
+ */
+function decodeCounted<T>(
+  coder: Coder<T>,
+  input: ByteReader,
+  owner: { toString(): string },
+  stateTokens: boolean,
+): { items: T[]; token: Uint8Array | undefined } {
+  const n = input.int32BE();
+  if (n >= 0) {
+    const items = new Array<T>(n);
+    for (let i = 0; i < n; i++) items[i] = coder.decode(input, true);
+    return { items, token: undefined };
+  }
+  if (n !== -1) throw new RangeError(`${owner.toString()}: invalid element count ${n}`);
+  const items: T[] = [];
+  const token = decodeBlocks(coder, input, items, stateTokens);
+  return { items, token };
+}
+
+/**
  * beam:coder:iterable:v1 — int32 element count, then each element nested. Any iterable encodes
  * (it is materialised to get the count, so the encoding is always the deterministic known-length
  * form); decoding returns an array and also accepts the -1 "unknown length" block form.
  */
 export class IterableCoder<T> extends AbstractCoder<Iterable<T>> {
   readonly urn = CoderUrns.ITERABLE;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(readonly elementCoder: Coder<T>) {
-    super();
-    this.comps = Object.freeze([elementCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.elementCoder.deterministic;
+    super([elementCoder]);
   }
   encode(value: Iterable<T>, out: ByteWriter, _nested: boolean): void {
     if (value == null || typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
@@ -97,17 +103,7 @@ export class IterableCoder<T> extends AbstractCoder<Iterable<T>> {
     encodeIterable(this.elementCoder, value, out);
   }
   decode(input: ByteReader, _nested: boolean): T[] {
-    const n = input.int32BE();
-    const coder = this.elementCoder;
-    if (n >= 0) {
-      const items = new Array<T>(n);
-      for (let i = 0; i < n; i++) items[i] = coder.decode(input, true);
-      return items;
-    }
-    if (n !== -1) throw new RangeError(`${this.toString()}: invalid element count ${n}`);
-    const items: T[] = [];
-    decodeBlocks(coder, input, items, false);
-    return items;
+    return decodeCounted(this.elementCoder, input, this, false).items;
   }
   toString(): string {
     return `IterableCoder(${this.elementCoder.toString()})`;
@@ -144,43 +140,26 @@ export class StateBackedIterable<T> implements Iterable<T> {
  */
 export class StateBackedIterableCoder<T> extends AbstractCoder<Iterable<T>> {
   readonly urn = CoderUrns.STATE_BACKED_ITERABLE;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(
     readonly elementCoder: Coder<T>,
     readonly readState?: StateReader,
   ) {
-    super();
-    this.comps = Object.freeze([elementCoder]);
+    super([elementCoder]);
   }
   /** The same coder, resolving state tokens with `readState`. */
   withStateReader(readState: StateReader): StateBackedIterableCoder<T> {
     return new StateBackedIterableCoder(this.elementCoder, readState);
   }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.elementCoder.deterministic;
-  }
   encode(value: Iterable<T>, out: ByteWriter, _nested: boolean): void {
     encodeIterable(this.elementCoder, value, out);
   }
   decode(input: ByteReader, _nested: boolean): T[] | StateBackedIterable<T> {
-    const n = input.int32BE();
-    const coder = this.elementCoder;
-    if (n >= 0) {
-      const items = new Array<T>(n);
-      for (let i = 0; i < n; i++) items[i] = coder.decode(input, true);
-      return items;
-    }
-    if (n !== -1) throw new RangeError(`${this.toString()}: invalid element count ${n}`);
-    const items: T[] = [];
-    const token = decodeBlocks(coder, input, items, true);
+    const { items, token } = decodeCounted(this.elementCoder, input, this, true);
     if (token === undefined) return items;
     if (this.readState === undefined) {
       throw new Error(`${this.toString()}: the encoded iterable continues in runner state, but no StateReader was given`);
     }
-    return new StateBackedIterable(items, token, coder, this.readState);
+    return new StateBackedIterable(items, token, this.elementCoder, this.readState);
   }
   toString(): string {
     return `StateBackedIterableCoder(${this.elementCoder.toString()})`;
@@ -193,16 +172,8 @@ export class StateBackedIterableCoder<T> extends AbstractCoder<Iterable<T>> {
  */
 export class LengthPrefixCoder<T> extends AbstractCoder<T> {
   readonly urn = CoderUrns.LENGTH_PREFIX;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(readonly valueCoder: Coder<T>) {
-    super();
-    this.comps = Object.freeze([valueCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.valueCoder.deterministic;
+    super([valueCoder]);
   }
   encode(value: T, out: ByteWriter, _nested: boolean): void {
     const scratch = acquireScratch();
@@ -238,16 +209,8 @@ export class LengthPrefixCoder<T> extends AbstractCoder<T> {
  */
 export class NullableCoder<T> extends AbstractCoder<T | null | undefined> {
   readonly urn = CoderUrns.NULLABLE;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(readonly valueCoder: Coder<T>) {
-    super();
-    this.comps = Object.freeze([valueCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.valueCoder.deterministic;
+    super([valueCoder]);
   }
   encode(value: T | null | undefined, out: ByteWriter, nested: boolean): void {
     if (value === null || value === undefined) {
@@ -277,16 +240,8 @@ export interface ShardedKey<K> {
 /** beam:coder:sharded_key:v1 — the shard id as nested bytes, then the key, also nested. */
 export class ShardedKeyCoder<K> extends AbstractCoder<ShardedKey<K>> {
   readonly urn = CoderUrns.SHARDED_KEY;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(readonly keyCoder: Coder<K>) {
-    super();
-    this.comps = Object.freeze([keyCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.keyCoder.deterministic;
+    super([keyCoder]);
   }
   encode(value: ShardedKey<K>, out: ByteWriter, _nested: boolean): void {
     BytesCoder.encode(value.shardId, out, true);

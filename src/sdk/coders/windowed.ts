@@ -96,16 +96,8 @@ export type IntervalWindowCoder = IntervalWindowCoderImpl;
  */
 export class TimestampPrefixingWindowCoder<W extends BoundedWindow> extends AbstractCoder<W> {
   readonly urn = CoderUrns.CUSTOM_WINDOW;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(readonly windowCoder: Coder<W>) {
-    super();
-    this.comps = Object.freeze([windowCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.windowCoder.deterministic;
+    super([windowCoder]);
   }
   encode(value: W, out: ByteWriter, _nested: boolean): void {
     writeInt64Flipped(out, maxTimestampMillis(value));
@@ -234,19 +226,11 @@ function decodeWindows<W extends BoundedWindow>(windowCoder: Coder<W>, input: By
  */
 export class WindowedValueCoder<T, W extends BoundedWindow = BoundedWindow> extends AbstractCoder<WindowedValue<T>> {
   readonly urn = CoderUrns.WINDOWED_VALUE;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(
     readonly valueCoder: Coder<T>,
     readonly windowCoder: Coder<W>,
   ) {
-    super();
-    this.comps = Object.freeze([valueCoder, windowCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.valueCoder.deterministic && this.windowCoder.deterministic;
+    super([valueCoder, windowCoder]);
   }
   encode(value: WindowedValue<T>, out: ByteWriter, nested: boolean): void {
     writeTimestamp(out, value.timestamp);
@@ -281,7 +265,6 @@ export interface WindowedValueParams {
 export class ParamWindowedValueCoder<T, W extends BoundedWindow = BoundedWindow> extends AbstractCoder<WindowedValue<T>> {
   readonly urn = CoderUrns.PARAM_WINDOWED_VALUE;
   readonly params: WindowedValueParams;
-  private readonly comps: readonly Coder<unknown>[];
   private readonly payloadBytes: Uint8Array;
 
   /** Rebuilds the coder from its Runner API payload. */
@@ -293,8 +276,7 @@ export class ParamWindowedValueCoder<T, W extends BoundedWindow = BoundedWindow>
     readonly windowCoder: Coder<W>,
     payloadOrParams: Uint8Array | WindowedValueParams,
   ) {
-    super();
-    this.comps = Object.freeze([valueCoder, windowCoder]);
+    super([valueCoder, windowCoder]);
     const metaCoder = new WindowedValueCoder(BytesCoder, windowCoder);
     if (payloadOrParams instanceof Uint8Array) {
       this.payloadBytes = payloadOrParams;
@@ -310,14 +292,8 @@ export class ParamWindowedValueCoder<T, W extends BoundedWindow = BoundedWindow>
       this.payloadBytes = encodeToBytes(metaCoder, { value: new Uint8Array(0), ...this.params }, true);
     }
   }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
   override get payload(): Uint8Array {
     return this.payloadBytes;
-  }
-  override get deterministic(): boolean {
-    return this.valueCoder.deterministic;
   }
   encode(value: WindowedValue<T>, out: ByteWriter, nested: boolean): void {
     this.valueCoder.encode(value.value, out, nested);
@@ -365,19 +341,11 @@ export type Timer<K> = SetTimer<K> | ClearedTimer<K>;
  */
 export class TimerCoder<K, W extends BoundedWindow = BoundedWindow> extends AbstractCoder<Timer<K>> {
   readonly urn = CoderUrns.TIMER;
-  private readonly comps: readonly Coder<unknown>[];
   constructor(
     readonly keyCoder: Coder<K>,
     readonly windowCoder: Coder<W>,
   ) {
-    super();
-    this.comps = Object.freeze([keyCoder, windowCoder]);
-  }
-  override get components(): readonly Coder<unknown>[] {
-    return this.comps;
-  }
-  override get deterministic(): boolean {
-    return this.keyCoder.deterministic && this.windowCoder.deterministic;
+    super([keyCoder, windowCoder]);
   }
   encode(value: Timer<K>, out: ByteWriter, _nested: boolean): void {
     this.keyCoder.encode(value.userKey, out, true);

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
@@ -287,7 +287,7 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
     const shards = sink.numShards || 1;
     const written = input
       .apply("Unwindow", WindowInto(GlobalWindows()))
-      .apply("Shard", Map((v: unknown, c): [number, string] => [shardOf(c.window, shards), formatLine(v)]))
+      .apply("Shard", Map((v: unknown): [number, string] => [nextShard(shards), formatLine(v)]))
       .apply("GroupByShard", GroupByKey<number, string>())
       .apply(
         "WriteShards",
@@ -325,7 +325,8 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
 }
 
 let roundRobin = 0;
-function shardOf(_window: unknown, shards: number): number {
+/** Spreads elements over shards in turn. */
+function nextShard(shards: number): number {
   roundRobin = (roundRobin + 1) % shards;
   return roundRobin;
 }
@@ -338,12 +339,3 @@ export function WriteToText(prefix: string, options: WriteToTextOptions = {}): P
   return new WriteToTextTransform(prefix, options);
 }
 
-/** Whether a path exists (for tests and checks). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
