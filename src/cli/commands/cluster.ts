@@ -1,0 +1,506 @@
+/**
+ * `sluice cluster up|down|status|logs|scale|compose|k8s`: the seed's Flink + Beam stack on this
+ * machine as supervised processes (src/cluster/), and the same stack written out for Docker Compose
+ * or the Flink Kubernetes Operator. Argument parsing and printing only.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { SluiceError } from "../../internal/errors.js";
+import { controlSocket, sendControl, serveControl } from "../../cluster/control.js";
+import { type ClusterPorts, DEFAULT_PORTS, DEFAULT_SLOTS, DEFAULT_TASKMANAGERS } from "../../cluster/defaults.js";
+import { composeFile } from "../../cluster/emit/compose.js";
+import { k8sManifests } from "../../cluster/emit/k8s.js";
+import { clusterDown, clusterStatus, type ClusterStatus, logFiles } from "../../cluster/ops.js";
+import { cacheDir, stateDir } from "../../cluster/paths.js";
+import { liveCluster, readState } from "../../cluster/state.js";
+import { ClusterSupervisor, logTail } from "../../cluster/supervisor.js";
+import { flinkMinor, stackVersions } from "../../cluster/versions.js";
+import { projectRoot } from "../../runners/portable/services.js";
+import { EXIT, type CliContext, type Command } from "../command.js";
+import { formatError } from "../report.js";
+
+/** Set in the environment of the background supervisor `up --detach` starts. */
+const SUPERVISOR_ENV = "SLUICE_CLUSTER_SUPERVISOR";
+
+type Flags = Map<string, string | true>;
+
+/** Parses `--name value`, `--name=value` and boolean `--name`; positional arguments returned apart. */
+function parse(args: readonly string[], valued: readonly string[], booleans: readonly string[], usage: string): { flags: Flags; positional: string[] } {
+  const flags: Flags = new Map();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "-h" || arg === "--help") {
+      flags.set("help", true);
+      continue;
+    }
+    if (arg === "-f") {
+      flags.set("follow", true);
+      continue;
+    }
+    if (!arg.startsWith("--")) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (booleans.includes(name)) {
+      if (eq >= 0) throw usageError(`--${name} takes no value`, usage);
+      flags.set(name, true);
+    } else if (valued.includes(name)) {
+      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+      if (value === undefined || value === "") throw usageError(`--${name} needs a value`, usage);
+      flags.set(name, value);
+    } else {
+      throw usageError(`unknown option ${arg}`, usage);
+    }
+  }
+  return { flags, positional };
+}
+
+function usageError(message: string, usage: string): SluiceError {
+  return new SluiceError("INVALID_ARGUMENT", message, { hint: `usage: ${usage}` });
+}
+
+function intFlag(flags: Flags, name: string, fallback: number, min: number, max: number, usage: string): number {
+  const raw = flags.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw === true || !/^\d+$/.test(raw) || n < min || n > max) {
+    throw usageError(`--${name} must be a whole number from ${min} to ${max}, not "${String(raw)}"`, usage);
+  }
+  return n;
+}
+
+const UP_USAGE =
+  "sluice cluster up [--taskmanagers N] [--slots S] [--python] [--flink-version X] [--detach] [--expose] [--web-submit] [--rest-port P] [--rpc-port P] [--job-port P] [--artifact-port P] [--expansion-port P] [--pool-port P] [--python-port P]";
+
+const PORT_FLAGS: Readonly<Record<string, keyof ClusterPorts>> = {
+  "rest-port": "flinkRest",
+  "rpc-port": "flinkRpc",
+  "job-port": "jobServer",
+  "artifact-port": "artifacts",
+  "expansion-port": "expansion",
+  "pool-port": "sluicePool",
+  "python-port": "pythonPool",
+};
+
+async function up(args: readonly string[], ctx: CliContext): Promise<number> {
+  const { flags, positional } = parse(args, ["taskmanagers", "slots", "flink-version", ...Object.keys(PORT_FLAGS)], ["python", "detach", "expose", "web-submit"], UP_USAGE);
+  if (flags.has("help")) {
+    ctx.out(clusterHelp(ctx));
+    return EXIT.OK;
+  }
+  if (positional.length > 0) throw usageError(`unexpected argument ${positional[0]}`, UP_USAGE);
+  const versions = stackVersions();
+  const fv = flags.get("flink-version");
+  if (typeof fv === "string" && fv !== versions.flink && fv !== flinkMinor(versions.flink)) {
+    throw new SluiceError("UNSUPPORTED", `--flink-version ${fv} is not available: the cluster runs Flink ${versions.flink}, the release Beam ${versions.jobServer.beam}'s Flink job server is built against`, {
+      hint: `Use --flink-version ${flinkMinor(versions.flink)} (or leave it out). Other Flink minors need another job server build; see versions.json.`,
+    });
+  }
+  const ports = { ...DEFAULT_PORTS } as { -readonly [K in keyof ClusterPorts]: number };
+  for (const [flag, key] of Object.entries(PORT_FLAGS)) ports[key] = intFlag(flags, flag, DEFAULT_PORTS[key], 1, 65535, UP_USAGE);
+  const taskmanagers = intFlag(flags, "taskmanagers", DEFAULT_TASKMANAGERS, 1, 64, UP_USAGE);
+  const slots = intFlag(flags, "slots", DEFAULT_SLOTS, 1, 64, UP_USAGE);
+  const dir = stateDir(ctx.env);
+  const say = (line: string): void => ctx.err(`sluice cluster: ${line}\n`);
+
+  const running = liveCluster(dir);
+  if (running) {
+    throw new SluiceError("ALREADY_EXISTS", `a cluster is already running (supervisor pid ${running.supervisor.pid}, state in ${dir})`, {
+      hint: "See it with `sluice cluster status`; stop it with `sluice cluster down`.",
+    });
+  }
+  const stale = readState(dir);
+  if (stale) {
+    say(`found a stale state file (its supervisor, pid ${stale.supervisor.pid}, is gone): cleaning up first`);
+    await clusterDown(dir, say);
+  }
+  if (flags.has("expose")) {
+    say(
+      "warning: --expose binds every listener on all interfaces. Whoever can reach this machine can submit jobs to the job server " +
+        "and make the worker pools run code, over unauthenticated plaintext: use it only on a network you trust.",
+    );
+  }
+
+  if (flags.has("detach") && ctx.env[SUPERVISOR_ENV] === undefined) return detach(args, dir, ctx);
+
+  const inSupervisor = ctx.env[SUPERVISOR_ENV] !== undefined && typeof process.send === "function";
+  const report = (line: string): void => {
+    if (inSupervisor) process.send?.({ type: "log", line });
+    say(line);
+  };
+  const abort = new AbortController();
+  let ready = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!ready) {
+      report(`${signal}: stopping what was started`);
+      abort.abort();
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+  // A detached supervisor whose `up` was killed before the cluster was ready leaves nothing behind.
+  if (inSupervisor) process.once("disconnect", () => ready || abort.abort());
+
+  const started = Date.now();
+  let cluster: ClusterSupervisor;
+  try {
+    cluster = await ClusterSupervisor.up({
+      stateDir: dir,
+      cacheDir: cacheDir(ctx.env),
+      versions,
+      taskmanagers,
+      slots,
+      python: flags.has("python"),
+      expose: flags.has("expose"),
+      webSubmit: flags.has("web-submit"),
+      ports,
+      log: report,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
+    if (inSupervisor) process.send?.({ type: "failed", message: formatError(err, ctx.verbose) });
+    ctx.err(formatError(err, ctx.verbose));
+    return EXIT.FAILURE;
+  }
+  ready = true;
+  const control = await serveControl(dir, async (req) => {
+    if (req.cmd === "scale") {
+      await cluster.scale(req.taskmanagers);
+      cluster.save();
+      return `${req.taskmanagers} TaskManager${req.taskmanagers === 1 ? "" : "s"} running`;
+    }
+    if (req.cmd === "down") {
+      await cluster.stopAll();
+      return "stopped";
+    }
+    return "pong";
+  });
+  const summary = readySummary(clusterStatus(dir), (Date.now() - started) / 1000, !inSupervisor);
+  if (inSupervisor) process.send?.({ type: "ready", summary });
+  else ctx.out(summary);
+
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  process.off("SIGHUP", onSignal);
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    say(`${signal}: stopping the cluster (again to force)`);
+    process.once(signal, () => process.exit(130));
+    void cluster.stopAll();
+  };
+  process.once("SIGINT", stopOnSignal);
+  process.once("SIGTERM", stopOnSignal);
+  process.once("SIGHUP", stopOnSignal);
+  await cluster.whenStopped();
+  control.close();
+  say("cluster stopped");
+  // The control socket's last reply must flush before the process ends.
+  setTimeout(() => process.exit(0), 200).unref();
+  return EXIT.OK;
+}
+
+/**
+ * `up --detach`: runs the supervisor as a background process and relays its progress until it is
+ * ready (or failed). Killing this command before then makes the supervisor stop everything.
+ */
+function detach(args: readonly string[], dir: string, ctx: CliContext): Promise<number> {
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  const logFile = join(dir, "logs", "supervisor.log");
+  const fd = openSync(logFile, "a");
+  const child = spawn(process.execPath, [join(projectRoot, "bin", "sluice.js"), "cluster", "up", ...args.filter((a) => a !== "--detach")], {
+    detached: true,
+    stdio: ["ignore", fd, fd, "ipc"],
+    env: { ...process.env, ...ctx.env, [SUPERVISOR_ENV]: "1" },
+    cwd: ctx.cwd,
+  });
+  closeSync(fd);
+  return new Promise((resolveExit) => {
+    let done = false;
+    child.on("message", (m: { type: string; line?: string; summary?: string; message?: string }) => {
+      if (m.type === "log") ctx.err(`sluice cluster: ${m.line}\n`);
+      else if (m.type === "ready") {
+        done = true;
+        ctx.out(m.summary ?? "");
+        ctx.out(`The cluster runs in the background (supervisor pid ${child.pid}, log ${logFile}).\n`);
+        child.disconnect();
+        child.unref();
+        resolveExit(EXIT.OK);
+      } else if (m.type === "failed") {
+        done = true;
+        ctx.err(m.message ?? "");
+        resolveExit(EXIT.FAILURE);
+      }
+    });
+    child.once("exit", (code, signal) => {
+      if (done) return;
+      done = true;
+      ctx.err(formatError(new SluiceError("UNAVAILABLE", `the cluster supervisor ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before the cluster was ready${logTail(logFile, "supervisor log")}`), ctx.verbose));
+      resolveExit(EXIT.FAILURE);
+    });
+  });
+}
+
+function readySummary(s: ClusterStatus, seconds: number, foreground: boolean): string {
+  const v = s.versions;
+  const rows: [string, string][] = [
+    ["Flink dashboard", `${s.flinkDashboard}  (Flink ${v?.flink}, ${s.taskmanagers} TaskManager${s.taskmanagers === 1 ? "" : "s"} × ${s.slots} slots)`],
+    ["Beam job server", `${s.jobEndpoint}  (Beam ${v?.jobServer.beam})`],
+    ["Sluice worker pool", `${s.sluicePool}`],
+  ];
+  if (s.pythonPool) rows.push(["Python worker pool", `${s.pythonPool}  (apache-beam ${v?.pythonSdk})`]);
+  if (s.pythonExecutable) rows.push(["Python interpreter", s.pythonExecutable]);
+  rows.push(["logs", join(s.stateDir, "logs")]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = [`sluice cluster: ready in ${seconds.toFixed(1)} s`, ...rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val}`), ""];
+  lines.push("Run a TypeScript pipeline on it:", "  sluice run examples/seed.ts --runner=flink");
+  if (s.pythonPool) {
+    lines.push(
+      "Run a Python pipeline on it:",
+      `  ${s.pythonExecutable ?? "python"} pipeline.py --runner=PortableRunner --job_endpoint=${s.jobEndpoint} --environment_type=EXTERNAL --environment_config=${s.pythonPool}`,
+    );
+  }
+  lines.push(`Stop it: sluice cluster down${foreground ? " (or Ctrl-C here)" : ""}`, "");
+  return lines.join("\n");
+}
+
+async function down(args: readonly string[], ctx: CliContext): Promise<number> {
+  const { flags, positional } = parse(args, [], [], "sluice cluster down");
+  if (flags.has("help")) {
+    ctx.out(clusterHelp(ctx));
+    return EXIT.OK;
+  }
+  if (positional.length > 0) throw usageError(`unexpected argument ${positional[0]}`, "sluice cluster down");
+  const dir = stateDir(ctx.env);
+  const say = (line: string): void => ctx.err(`sluice cluster: ${line}\n`);
+  const report = await clusterDown(dir, say);
+  if (!report.wasRunning) ctx.out("sluice cluster: no cluster is running (nothing to stop)\n");
+  else ctx.out(`sluice cluster: stopped${report.swept.length ? ` (stopped directly: ${report.swept.join(", ")})` : ""}; no component process or port is left\n`);
+  return EXIT.OK;
+}
+
+async function status(args: readonly string[], ctx: CliContext): Promise<number> {
+  const { flags } = parse(args, [], ["json"], "sluice cluster status [--json]");
+  if (flags.has("help")) {
+    ctx.out(clusterHelp(ctx));
+    return EXIT.OK;
+  }
+  const s = clusterStatus(stateDir(ctx.env));
+  if (flags.has("json")) {
+    ctx.out(`${JSON.stringify(s, null, 2)}\n`);
+    return s.status === "running" ? EXIT.OK : EXIT.FAILURE;
+  }
+  if (s.status === "down") {
+    ctx.out(`sluice cluster: not running (state directory ${s.stateDir}). Start it with \`sluice cluster up\`.\n`);
+    return EXIT.FAILURE;
+  }
+  const lines = [
+    s.status === "running"
+      ? `sluice cluster: ${s.phase} (supervisor pid ${s.supervisorPid}, since ${s.startedAt}, listening on ${s.bindHost})`
+      : `sluice cluster: STALE state — its supervisor (pid ${s.supervisorPid}) is gone. Run \`sluice cluster down\` to clean up.`,
+  ];
+  const rows = s.components.map((c) => [c.name, c.alive ? c.state : "dead", String(c.pid), Object.entries(c.ports).map(([k, p]) => `${k}:${p}`).join(" ") || "-", c.version, c.log]);
+  const head = ["COMPONENT", "STATE", "PID", "PORTS", "VERSION", "LOG"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  for (const r of [head, ...rows]) lines.push(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] as number))).join("  "));
+  if (s.pythonExecutable) lines.push(`pythonExecutable: ${s.pythonExecutable}`);
+  lines.push(`Flink dashboard: ${s.flinkDashboard}   job endpoint: ${s.jobEndpoint}   Sluice pool: ${s.sluicePool}${s.pythonPool ? `   Python pool: ${s.pythonPool}` : ""}`);
+  ctx.out(`${lines.join("\n")}\n`);
+  return s.status === "running" ? EXIT.OK : EXIT.FAILURE;
+}
+
+async function logs(args: readonly string[], ctx: CliContext): Promise<number> {
+  const usage = "sluice cluster logs [component] [-f] [--lines N]";
+  const { flags, positional } = parse(args, ["lines"], ["follow"], usage);
+  if (flags.has("help")) {
+    ctx.out(clusterHelp(ctx));
+    return EXIT.OK;
+  }
+  const lines = intFlag(flags, "lines", 40, 1, 100_000, usage);
+  const files = logFiles(stateDir(ctx.env));
+  const name = positional[0];
+  let chosen = [...files.entries()];
+  if (name !== undefined) {
+    const file = files.get(name);
+    if (!file) {
+      throw new SluiceError("NOT_FOUND", `no log for component "${name}"`, {
+        hint: files.size ? `Components with logs: ${[...files.keys()].join(", ")}` : "No cluster has run yet: start one with `sluice cluster up`.",
+      });
+    }
+    chosen = [[name, file]];
+  }
+  if (chosen.length === 0) {
+    ctx.out("sluice cluster: no logs yet (start a cluster with `sluice cluster up`)\n");
+    return EXIT.OK;
+  }
+  const prefix = chosen.length > 1;
+  const offsets = new Map<string, number>();
+  for (const [n, f] of chosen) {
+    const tail = logTail(f, n, lines);
+    ctx.out(prefix ? `${tail.replace(/^\n/, "")}\n` : `${tail.split("\n").slice(2).join("\n")}\n`);
+    offsets.set(n, statSync(f).size);
+  }
+  if (!flags.has("follow")) return EXIT.OK;
+  // -f: print what each log gains until Ctrl-C.
+  await new Promise<void>((resolveFollow) => {
+    const timer = setInterval(() => {
+      for (const [n, f] of chosen) {
+        if (!existsSync(f)) continue;
+        const size = statSync(f).size;
+        const from = offsets.get(n) ?? 0;
+        if (size < from) offsets.set(n, 0);
+        if (size <= from) continue;
+        const buf = Buffer.alloc(size - from);
+        const fd = openSync(f, "r");
+        readSync(fd, buf, 0, buf.length, from);
+        closeSync(fd);
+        offsets.set(n, size);
+        const text = buf.toString("utf8");
+        ctx.out(prefix ? text.replace(/^(?=.)/gm, `[${n}] `) : text);
+      }
+    }, 300);
+    process.once("SIGINT", () => {
+      clearInterval(timer);
+      resolveFollow();
+    });
+  });
+  return EXIT.OK;
+}
+
+async function scale(args: readonly string[], ctx: CliContext): Promise<number> {
+  const usage = "sluice cluster scale N";
+  const { flags, positional } = parse(args, [], [], usage);
+  if (flags.has("help")) {
+    ctx.out(clusterHelp(ctx));
+    return EXIT.OK;
+  }
+  const raw = positional[0];
+  if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 64) {
+    throw usageError(`give the number of TaskManagers, a whole number from 1 to 64${raw === undefined ? "" : `, not "${raw}"`}`, usage);
+  }
+  const dir = stateDir(ctx.env);
+  const state = liveCluster(dir);
+  if (!state || !existsSync(controlSocket(dir))) {
+    throw new SluiceError("FAILED_PRECONDITION", "no cluster is running", { hint: "Start one with `sluice cluster up`." });
+  }
+  ctx.err(`sluice cluster: scaling to ${raw} TaskManagers (${state.slots} slots each)\n`);
+  const reply = await sendControl(dir, { cmd: "scale", taskmanagers: Number(raw) });
+  if (!reply.ok) throw new SluiceError("FAILED_PRECONDITION", `scaling failed: ${reply.error}`, { hint: "See `sluice cluster logs`." });
+  ctx.out(`sluice cluster: ${reply.message ?? "scaled"}\n`);
+  return EXIT.OK;
+}
+
+async function emit(kind: "compose" | "k8s", args: readonly string[], ctx: CliContext): Promise<number> {
+  const usage = `sluice cluster ${kind} [--output FILE] [--taskmanagers N] [--slots S] [--python] [--expose]${kind === "k8s" ? " [--name NAME] [--namespace NS]" : ""}`;
+  const { flags, positional } = parse(args, ["output", "taskmanagers", "slots", "name", "namespace"], ["python", "expose"], usage);
+  if (flags.has("help")) {
+    ctx.out(clusterHelp(ctx));
+    return EXIT.OK;
+  }
+  if (positional.length > 0) throw usageError(`unexpected argument ${positional[0]}`, usage);
+  const name = flags.get("name");
+  const namespace = flags.get("namespace");
+  const options = {
+    taskmanagers: intFlag(flags, "taskmanagers", DEFAULT_TASKMANAGERS, 1, 1000, usage),
+    slots: intFlag(flags, "slots", DEFAULT_SLOTS, 1, 1000, usage),
+    python: flags.has("python"),
+    expose: flags.has("expose"),
+    ...(typeof name === "string" ? { name } : {}),
+    ...(typeof namespace === "string" ? { namespace } : {}),
+  };
+  const text = kind === "compose" ? composeFile(options) : k8sManifests(options);
+  const output = flags.get("output");
+  if (typeof output === "string") {
+    const file = resolve(ctx.cwd, output);
+    writeFileSync(file, text);
+    ctx.err(`sluice cluster: wrote ${file}\n`);
+  } else {
+    ctx.out(text);
+  }
+  return EXIT.OK;
+}
+
+const SUBCOMMANDS: Readonly<Record<string, (args: readonly string[], ctx: CliContext) => Promise<number>>> = {
+  up,
+  down,
+  status,
+  logs,
+  scale,
+  compose: (args, ctx) => emit("compose", args, ctx),
+  k8s: (args, ctx) => emit("k8s", args, ctx),
+};
+
+export const clusterCommand: Command = {
+  name: "cluster",
+  synopsis: "up|down|status|logs|scale|compose|k8s [options]",
+  summary: "run the seed's Flink + Beam stack on this machine (no Docker), or write it out for Compose or Kubernetes",
+  help: clusterHelp,
+  async run(args, ctx) {
+    const [sub, ...rest] = args;
+    if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
+      (sub === undefined ? ctx.err : ctx.out)(clusterHelp(ctx));
+      return sub === undefined ? EXIT.USAGE : EXIT.OK;
+    }
+    const fn = SUBCOMMANDS[sub];
+    if (!fn) {
+      ctx.err(formatError(new SluiceError("INVALID_ARGUMENT", `unknown subcommand "cluster ${sub}"`, { hint: `one of: ${Object.keys(SUBCOMMANDS).join(", ")}` }), ctx.verbose));
+      return EXIT.USAGE;
+    }
+    try {
+      return await fn(rest, ctx);
+    } catch (err) {
+      ctx.err(formatError(err, ctx.verbose));
+      return SluiceError.is(err, "INVALID_ARGUMENT") ? EXIT.USAGE : EXIT.FAILURE;
+    }
+  },
+};
+
+function clusterHelp(ctx: CliContext): string {
+  const p = DEFAULT_PORTS;
+  return [
+    `sluice ${ctx.version}`,
+    "",
+    "Usage: sluice cluster <subcommand> [options]",
+    "",
+    "The seed's stack on this machine, without Docker, as processes this command supervises: a Flink",
+    "session cluster (JobManager + N TaskManagers), Beam's Flink job server pointed at it, the Sluice",
+    "worker pool and, with --python, Beam's Python worker pool. Versions are pinned in versions.json",
+    "and checked against each other; first use downloads Flink and the Python SDK into the cache.",
+    "",
+    "Subcommands:",
+    "  up        start the cluster; waits until every component is ready, then supervises it",
+    "            (Ctrl-C stops it; --detach leaves it running in the background)",
+    `              --taskmanagers N   TaskManagers (default ${DEFAULT_TASKMANAGERS})`,
+    `              --slots S          slots per TaskManager (default ${DEFAULT_SLOTS})`,
+    `              --python           also Beam's Python worker pool on ${p.pythonPool}, with a managed interpreter`,
+    "              --flink-version X  check the Flink version (only the pinned one is available)",
+    "              --detach           return once ready; the supervisor keeps running in the background",
+    "              --expose           listen on all interfaces instead of 127.0.0.1 (warns)",
+    "              --web-submit       allow jar uploads in Flink's dashboard (off by default)",
+    `              --rest-port ${p.flinkRest}  --rpc-port ${p.flinkRpc}  --job-port ${p.jobServer}  --artifact-port ${p.artifacts}`,
+    `              --expansion-port ${p.expansion}  --pool-port ${p.sluicePool}  --python-port ${p.pythonPool}`,
+    "  down      stop everything, reverse order, graceful then forced (also cleans a stale state)",
+    "  status    each component's state, pid, ports, version and log (--json for scripts)",
+    "  logs      [component] [-f] [--lines N]: component logs (jobmanager, taskmanager-1, jobserver, …)",
+    "  scale N   run N TaskManagers",
+    "  compose   write a docker-compose file for the same stack (--output FILE, --taskmanagers, --python)",
+    "  k8s       write Flink Kubernetes Operator manifests for the same stack (--output FILE, --name, --namespace)",
+    "",
+    `State (pids, config, logs, artifacts): ${stateDir(ctx.env)}   (SLUICE_STATE_DIR overrides)`,
+    `Downloads: ${cacheDir(ctx.env)}   (SLUICE_CACHE_DIR overrides)`,
+    "",
+    "Example:",
+    "  sluice cluster up --python --detach",
+    "  sluice run examples/seed.ts --runner=flink",
+    "  sluice jobs list",
+    "  sluice cluster down",
+    "",
+  ].join("\n");
+}
+

@@ -1,0 +1,179 @@
+/**
+ * A Flink session cluster as plain JVMs: the configuration directory we write (config.yaml and a
+ * console log4j config), and the JobManager and TaskManager command lines, launched directly (not
+ * through Flink's scripts, which daemonize and keep pid files in /tmp) so the supervisor owns the
+ * JVM's pid. Memory sizes come from Flink's own calculator (BashJavaUtils, what the scripts call),
+ * so the TaskManager gets every memory option it insists on.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { parse } from "yaml";
+import { SluiceError } from "../internal/errors.js";
+import type { ClusterPorts } from "./defaults.js";
+
+const run = promisify(execFile);
+
+export interface FlinkConfOptions {
+  readonly home: string;
+  readonly confDir: string;
+  /** Scratch space for Flink (io.tmp.dirs, blobs, web uploads): under the state directory, not /tmp. */
+  readonly workDir: string;
+  readonly ports: ClusterPorts;
+  readonly slots: number;
+  /** The address every Flink listener binds (127.0.0.1 unless --expose). */
+  readonly bindHost: string;
+  /** Allow jar uploads through the dashboard (off unless asked for). */
+  readonly webSubmit: boolean;
+  /** Restart strategy for jobs: fixed-delay attempts. */
+  readonly restartAttempts: number;
+}
+
+/** The configuration the cluster runs with, as flat Flink keys (what `config.yaml` holds). */
+export function flinkConfiguration(o: FlinkConfOptions): Record<string, string | number | boolean> {
+  return {
+    // The Java 17 module flags Flink's distribution ships with (its default config.yaml).
+    "env.java.opts.all": defaultJavaOpts(o.home),
+    "jobmanager.rpc.address": "127.0.0.1",
+    "jobmanager.rpc.port": o.ports.flinkRpc,
+    "jobmanager.bind-host": o.bindHost,
+    "jobmanager.memory.process.size": "1024m",
+    "jobmanager.execution.failover-strategy": "region",
+    "taskmanager.host": "127.0.0.1",
+    "taskmanager.bind-host": o.bindHost,
+    "taskmanager.numberOfTaskSlots": o.slots,
+    "taskmanager.memory.process.size": "1600m",
+    "rest.address": "127.0.0.1",
+    "rest.bind-address": o.bindHost,
+    "rest.port": o.ports.flinkRest,
+    "parallelism.default": 1,
+    "web.submit.enable": o.webSubmit,
+    "web.cancel.enable": true,
+    // Batch jobs the Beam job server submits use the cluster's restart strategy: retry them.
+    "restart-strategy.type": "fixed-delay",
+    "restart-strategy.fixed-delay.attempts": o.restartAttempts,
+    "restart-strategy.fixed-delay.delay": "2 s",
+    // A lost TaskManager is noticed in seconds, not Flink's default 50, on one machine.
+    "heartbeat.interval": 2000,
+    "heartbeat.timeout": 12000,
+    "io.tmp.dirs": join(o.workDir, "io"),
+    "blob.storage.directory": join(o.workDir, "blobs"),
+    "web.tmpdir": join(o.workDir, "web"),
+    "web.upload.dir": join(o.workDir, "web-uploads"),
+  };
+}
+
+/** Writes `config.yaml` and `log4j-console.properties` into the conf dir. */
+export function writeFlinkConf(o: FlinkConfOptions): void {
+  mkdirSync(o.confDir, { recursive: true });
+  for (const d of ["io", "blobs", "web", "web-uploads"]) mkdirSync(join(o.workDir, d), { recursive: true });
+  const conf = flinkConfiguration(o);
+  const lines = Object.entries(conf).map(([k, v]) => `${k}: ${typeof v === "string" ? JSON.stringify(v) : String(v)}`);
+  writeFileSync(join(o.confDir, "config.yaml"), `# Written by sluice cluster up; regenerated on every start.\n${lines.join("\n")}\n`);
+  writeFileSync(
+    join(o.confDir, "log4j-console.properties"),
+    [
+      "rootLogger.level = INFO",
+      "rootLogger.appenderRef.console.ref = ConsoleAppender",
+      "appender.console.name = ConsoleAppender",
+      "appender.console.type = CONSOLE",
+      "appender.console.layout.type = PatternLayout",
+      "appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n",
+      "logger.netty.name = org.jboss.netty.channel.DefaultChannelPipeline",
+      "logger.netty.level = OFF",
+      "",
+    ].join("\n"),
+  );
+}
+
+function defaultJavaOpts(home: string): string {
+  const text = readFileSync(join(home, "conf", "config.yaml"), "utf8");
+  const doc = parse(text) as { env?: { java?: { opts?: { all?: string } } } } | null;
+  const opts = doc?.env?.java?.opts?.all ?? (doc as Record<string, string> | null)?.["env.java.opts.all"];
+  return typeof opts === "string" ? opts : "";
+}
+
+export interface JvmLaunch {
+  readonly command: string;
+  readonly args: string[];
+  readonly env: NodeJS.ProcessEnv;
+}
+
+interface ResourceParams {
+  readonly jvm: string[];
+  readonly dynamic: string[];
+}
+
+/** Flink's memory calculator: JVM flags and the `-D k=v` options for a JobManager or TaskManager. */
+export async function resourceParams(home: string, confDir: string, kind: "JM" | "TM"): Promise<ResourceParams> {
+  const cp = `${join(home, "bin", "bash-java-utils.jar")}:${join(home, "lib", "*")}`;
+  let stdout: string;
+  try {
+    ({ stdout } = await run("java", ["-cp", cp, "org.apache.flink.runtime.util.bash.BashJavaUtils", `GET_${kind}_RESOURCE_PARAMS`, "--configDir", confDir], {
+      maxBuffer: 8 << 20,
+    }));
+  } catch (err) {
+    const e = err as { code?: string; stdout?: string; stderr?: string };
+    throw new SluiceError(
+      "FAILED_PRECONDITION",
+      e.code === "ENOENT" ? "java is not on PATH: Flink needs Java 11 or newer (17 recommended)" : `Flink could not compute its ${kind === "JM" ? "JobManager" : "TaskManager"} memory from ${confDir}/config.yaml\n${String(e.stdout ?? "").slice(-1500)}${String(e.stderr ?? "").slice(-1500)}`,
+      { hint: "Install a JDK 17 (see sluice doctor).", cause: err },
+    );
+  }
+  const results = stdout
+    .split("\n")
+    .filter((l) => l.startsWith("BASH_JAVA_UTILS_EXEC_RESULT:"))
+    .map((l) => l.slice("BASH_JAVA_UTILS_EXEC_RESULT:".length).trim());
+  const [jvm, dynamic] = results;
+  if (jvm === undefined || dynamic === undefined) {
+    throw new SluiceError("INTERNAL", `Flink's memory calculator printed no result for the ${kind === "JM" ? "JobManager" : "TaskManager"}:\n${stdout.slice(-1500)}`);
+  }
+  return { jvm: jvm.split(/\s+/).filter(Boolean), dynamic: dynamic.split(/\s+/).filter(Boolean) };
+}
+
+function launch(home: string, confDir: string, javaOpts: string, params: ResourceParams, mainClass: string, extra: string[]): JvmLaunch {
+  return {
+    command: "java",
+    args: [
+      ...javaOpts.split(/\s+/).filter(Boolean),
+      ...params.jvm,
+      `-Dlog4j.configurationFile=file:${join(confDir, "log4j-console.properties")}`,
+      "-cp",
+      join(home, "lib", "*"),
+      mainClass,
+      "--configDir",
+      confDir,
+      ...extra,
+      ...params.dynamic,
+    ],
+    env: { ...process.env, FLINK_CONF_DIR: confDir, FLINK_HOME: home, FLINK_PLUGINS_DIR: join(home, "plugins"), FLINK_LIB_DIR: join(home, "lib") },
+  };
+}
+
+/** The JobManager (StandaloneSessionClusterEntrypoint). */
+export async function jobManagerLaunch(home: string, confDir: string): Promise<JvmLaunch> {
+  const params = await resourceParams(home, confDir, "JM");
+  return launch(home, confDir, defaultJavaOpts(home), params, "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint", ["--executionMode", "cluster"]);
+}
+
+/** A TaskManager, named `resourceId` on the dashboard; every TaskManager uses the same memory sizes. */
+export function taskManagerLaunch(home: string, confDir: string, params: ResourceParams, resourceId: string): JvmLaunch {
+  return launch(home, confDir, defaultJavaOpts(home), params, "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", ["-D", `taskmanager.resource-id=${resourceId}`]);
+}
+
+/** Flink's REST API, for readiness, jobs and status. */
+export async function flinkRest<T>(restPort: number, path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${restPort}${path}`, { ...init, signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new SluiceError("UNAVAILABLE", `Flink REST ${init?.method ?? "GET"} ${path} on 127.0.0.1:${restPort} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  const text = await res.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+export interface FlinkOverview {
+  readonly taskmanagers: number;
+  readonly "slots-total": number;
+  readonly "slots-available": number;
+  readonly "jobs-running": number;
+  readonly "flink-version": string;
+}

@@ -1,0 +1,134 @@
+/**
+ * Processes the supervisor owns. Each component starts in its own process group (so stopping it
+ * also stops what it started, like the Python pool's workers), with its output appended to its log
+ * file, and — through util-linux's `setpriv --pdeathsig KILL` where available — dies with the
+ * supervisor even if the supervisor is SIGKILLed. A process is identified by pid *and* start time
+ * (/proc/<pid>/stat), so a stale pid file never makes us signal an unrelated process that reused
+ * the pid.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
+
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Start time in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+  readonly startTime: number;
+}
+
+/** The start time of `pid`, or undefined when no such process exists (or it is a zombie). */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return undefined;
+    const start = Number(fields[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process that `id` names is still the one running under its pid. */
+export function isAlive(id: ProcessIdentity | undefined): boolean {
+  return id !== undefined && id.pid > 0 && processStartTime(id.pid) === id.startTime;
+}
+
+let setprivAvailable: boolean | undefined;
+function hasSetpriv(): boolean {
+  if (setprivAvailable === undefined) {
+    setprivAvailable = spawnSync("setpriv", ["--pdeathsig", "KILL", "--", "true"], { stdio: "ignore" }).status === 0;
+  }
+  return setprivAvailable;
+}
+
+export interface Spawned {
+  readonly child: ChildProcess;
+  readonly identity: ProcessIdentity;
+}
+
+/** Starts `command` in a new process group, output appended to `logFile`, tied to our life. */
+export function spawnComponent(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd: string; logFile: string }): Spawned {
+  const fd = openSync(options.logFile, "a");
+  try {
+    const [cmd, argv] = hasSetpriv() ? ["setpriv", ["--pdeathsig", "KILL", "--", command, ...args]] : [command, [...args]];
+    const child = spawn(cmd as string, argv as string[], { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", fd, fd] });
+    const pid = child.pid ?? -1;
+    return { child, identity: { pid, startTime: processStartTime(pid) ?? 0 } };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Signals the process group of `id` (the component and whatever it started), if it is still ours. */
+export function signalGroup(id: ProcessIdentity, signal: NodeJS.Signals): boolean {
+  if (!isAlive(id)) return false;
+  try {
+    process.kill(-id.pid, signal);
+    return true;
+  } catch {
+    try {
+      process.kill(id.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Any process left in the group `pgid` (a component's children outliving it). */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] !== "Z" && Number(fields[2]) === pgid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Stops a component: SIGTERM to its group, up to `graceMs` for it to exit, then SIGKILL to the
+ * whole group (stragglers included). Resolves once nothing of the group is left.
+ */
+export async function stopGroup(id: ProcessIdentity, graceMs: number): Promise<"stopped" | "killed" | "gone"> {
+  if (!isAlive(id)) {
+    // The leader is gone; its children may not be.
+    for (const pid of groupMembers(id.pid)) safeKill(pid, "SIGKILL");
+    return "gone";
+  }
+  signalGroup(id, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(id) && groupMembers(id.pid).length === 0) return "stopped";
+    await sleep(100);
+  }
+  signalGroup(id, "SIGKILL");
+  for (const pid of groupMembers(id.pid)) safeKill(pid, "SIGKILL");
+  const hard = Date.now() + 5000;
+  while (Date.now() < hard && (isAlive(id) || groupMembers(id.pid).length > 0)) await sleep(50);
+  return "killed";
+}
+
+function safeKill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
