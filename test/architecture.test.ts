@@ -35,6 +35,7 @@ const rules: { folder: string; mayImport: readonly string[] }[] = [
   { folder: "model/", mayImport: ["internal/", "model/"] },
   { folder: "harness/", mayImport: ["internal/", "sdk/", "model/", "harness/", "runners/direct/", "runners/portable/refs.ts"] },
   { folder: "runners/portable/", mayImport: ["internal/", "sdk/", "model/", "harness/", "runners/portable/"] },
+  { folder: "cluster/", mayImport: ["internal/", "model/", "runners/portable/", "cluster/"] },
 ];
 
 describe("import rules", () => {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
 import { createClient } from "../model/grpc.js";
 import { FnApi, JobApi } from "../model/protos.js";
-import { flinkJobServerClasspath } from "../runners/portable/flink.js";
+import { flinkJobServerClasspath, JOB_SERVER_MAIN } from "../runners/portable/flink.js";
 import { projectRoot } from "../runners/portable/services.js";
 import { type ClusterPorts, PORT_NAMES } from "./defaults.js";
 import { type FlinkOverview, flinkRest, jobManagerLaunch, resourceParams, taskManagerLaunch, writeFlinkConf } from "./flink.js";
@@ -186,7 +186,7 @@ export class ClusterSupervisor {
         args: [
           "-cp",
           classpath,
-          "org.apache.beam.runners.flink.FlinkJobServerDriver",
+          JOB_SERVER_MAIN,
           `--job-host=${o.expose ? "0.0.0.0" : "127.0.0.1"}`,
           `--job-port=${jobServerPort}`,
           `--artifact-port=${o.ports.artifacts}`,

@@ -27,6 +27,22 @@ const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<Pip
       });
     }
     if (options.jobEndpoint) return new PortableRunner(options.jobEndpoint, { serviceLabel: `the Flink job server at ${options.jobEndpoint}` });
+    // A running `sluice cluster` (this user's): submit to its job server, and run the pipeline's
+    // code in its worker pool when the pipeline file can be shipped (started by `sluice run`).
+    const { runningClusterEndpoints } = await import("../cluster/state.js");
+    const cluster = options.flinkMaster ? undefined : runningClusterEndpoints();
+    if (cluster) {
+      const { getLaunchContext } = await import("../sdk/options.js");
+      const shippable = getLaunchContext()?.file !== undefined;
+      process.stderr.write(
+        `sluice: using the running sluice cluster: job server ${cluster.jobEndpoint}, Flink ${cluster.flinkRest}` +
+          `${options.environmentType === undefined && shippable ? `, worker pool ${cluster.sluicePool}` : ""}\n`,
+      );
+      return new PortableRunner(cluster.jobEndpoint, {
+        serviceLabel: `the sluice cluster's job server at ${cluster.jobEndpoint} (see \`sluice cluster status\` and \`sluice cluster logs jobserver\`)`,
+        ...(shippable ? { defaultEnvironment: { type: "EXTERNAL" as const, config: cluster.sluicePool } } : {}),
+      });
+    }
     const { startFlinkJobServer } = await import("./portable/flink.js");
     return {
       name: "flink",

@@ -128,8 +128,12 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
   if (flags.has("detach") && ctx.env[SUPERVISOR_ENV] === undefined) return detach(args, dir, ctx);
 
   const inSupervisor = ctx.env[SUPERVISOR_ENV] !== undefined && typeof process.send === "function";
+  // Progress goes to the `up --detach` command while it waits (over IPC), and to the supervisor's log.
+  const tell = (message: object): void => {
+    if (inSupervisor && process.connected) process.send?.(message);
+  };
   const report = (line: string): void => {
-    if (inSupervisor) process.send?.({ type: "log", line });
+    tell({ type: "log", line });
     say(line);
   };
   const abort = new AbortController();
@@ -166,7 +170,7 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
-    if (inSupervisor) process.send?.({ type: "failed", message: formatError(err, ctx.verbose) });
+    tell({ type: "failed", message: formatError(err, ctx.verbose) });
     ctx.err(formatError(err, ctx.verbose));
     return EXIT.FAILURE;
   }
@@ -184,7 +188,7 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
     return "pong";
   });
   const summary = readySummary(clusterStatus(dir), (Date.now() - started) / 1000, !inSupervisor);
-  if (inSupervisor) process.send?.({ type: "ready", summary });
+  if (inSupervisor) tell({ type: "ready", summary });
   else ctx.out(summary);
 
   process.off("SIGINT", onSignal);

@@ -1,7 +1,8 @@
 /**
  * Beam's Flink job server as a local process: its classpath resolved by Maven from the pinned
  * `beam-runners-flink-<minor>` artifact (cached under build/tools/), started on a free loopback
- * port with `--flink-master` ([local]: an embedded Flink MiniCluster; host:port: a real cluster).
+ * port with `--flink-master` ([local]: an embedded Flink MiniCluster; host:port: a real cluster),
+ * through our driver (java/…/BoundFlinkJobServer.java) so its gRPC services bind --job-host only.
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,7 +27,7 @@ export function pinnedFlinkJobServer(): FlinkJobServerVersion {
 export async function flinkJobServerClasspath(version: FlinkJobServerVersion = pinnedFlinkJobServer(), log: (m: string) => void = () => undefined): Promise<string> {
   const dir = join(projectRoot, "build", "tools", `flink-job-server-${version.beam}-flink-${version.flink}`);
   const cp = join(dir, "classpath.txt");
-  if (existsSync(cp)) return readFileSync(cp, "utf8").trim();
+  if (existsSync(cp)) return withDriver(dir, readFileSync(cp, "utf8").trim(), log);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, "pom.xml"),
@@ -55,7 +56,44 @@ export async function flinkJobServerClasspath(version: FlinkJobServerVersion = p
   }
   const { renameSync } = await import("node:fs");
   renameSync(`${cp}.tmp`, cp);
-  return readFileSync(cp, "utf8").trim();
+  return withDriver(dir, readFileSync(cp, "utf8").trim(), log);
+}
+
+/** The main class: Beam's job server with its gRPC services bound to --job-host (java/…/BoundFlinkJobServer.java). */
+export const JOB_SERVER_MAIN = "dev.sluice.jobserver.BoundFlinkJobServer";
+const DRIVER_SOURCE = join(projectRoot, "src", "runners", "portable", "java", "dev", "sluice", "jobserver", "BoundFlinkJobServer.java");
+
+/**
+ * Compiles our driver against the job server's classpath into a jar (once per source change) and
+ * puts it first. A jar, not a class directory: the Flink runner ships every classpath entry to the
+ * cluster as a file.
+ */
+async function withDriver(dir: string, classpath: string, log: (m: string) => void): Promise<string> {
+  const jar = join(dir, "sluice-job-server-driver.jar");
+  const stamp = `${jar}.source`;
+  const source = readFileSync(DRIVER_SOURCE, "utf8");
+  if (!existsSync(jar) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== source) {
+    log("sluice: compiling the job server driver (javac, once)");
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const classes = mkdtempSync(join(dir, "classes-"));
+    try {
+      await run("javac", ["-d", classes, "-cp", classpath, DRIVER_SOURCE], { maxBuffer: 8 << 20 });
+      await run("jar", ["cf", `${jar}.tmp`, "-C", classes, "."]);
+    } catch (err) {
+      const e = err as { code?: string; stderr?: string };
+      throw new SluiceError(
+        "UNAVAILABLE",
+        e.code === "ENOENT" ? "javac or jar is not on PATH; Sluice compiles a small job server driver with them" : `could not compile ${DRIVER_SOURCE}:\n${String(e.stderr ?? "").slice(-1500)}`,
+        { hint: "Install a JDK 17 (not only a JRE): sluice doctor checks it.", cause: err },
+      );
+    } finally {
+      rmSync(classes, { recursive: true, force: true });
+    }
+    const { renameSync } = await import("node:fs");
+    renameSync(`${jar}.tmp`, jar);
+    writeFileSync(stamp, source);
+  }
+  return `${jar}:${classpath}`;
 }
 
 export interface FlinkJobServerOptions {
@@ -74,7 +112,7 @@ export async function startFlinkJobServer(options: FlinkJobServerOptions = {}): 
   const args = [
     "-cp",
     classpath,
-    "org.apache.beam.runners.flink.FlinkJobServerDriver",
+    JOB_SERVER_MAIN,
     "--job-host=127.0.0.1",
     `--job-port=${port}`,
     "--artifact-port=0",

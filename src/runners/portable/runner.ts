@@ -33,6 +33,11 @@ export interface PortableRunnerOptions {
   readonly connectTimeoutMs?: number;
   /** Called with the job endpoint's description for error hints (e.g. "the Flink job server"). */
   readonly serviceLabel?: string;
+  /**
+   * The environment when the pipeline's options set no --environment_type (default LOOPBACK):
+   * e.g. the running sluice cluster's worker pool.
+   */
+  readonly defaultEnvironment?: { readonly type: "EXTERNAL"; readonly config: string };
 }
 
 /** Pipeline options as the Job API carries them: `beam:option:<snake_case>:v1` keys. */
@@ -70,7 +75,9 @@ export class PortableRunner implements PipelineRunner {
   async run(pipeline: Pipeline): Promise<PipelineResult> {
     const started = Date.now();
     const opts = pipeline.options;
-    const envType = (opts.environmentType ?? "LOOPBACK").toUpperCase();
+    const fallback = opts.environmentType === undefined ? this.options.defaultEnvironment : undefined;
+    const envType = (opts.environmentType ?? fallback?.type ?? "LOOPBACK").toUpperCase();
+    const envConfig = fallback?.config ?? opts.environmentConfig;
     const label = this.options.serviceLabel ?? `the Beam job service at ${this.endpoint}`;
     let pool: WorkerPoolHandle | undefined;
     let cleanup: (() => Promise<void>) | undefined;
@@ -85,7 +92,7 @@ export class PortableRunner implements PipelineRunner {
         pool = await startLoopbackPool(pipeline, (m) => this.log(`sluice: ${m}`));
         environment = externalEnvironment(pool.address.address);
       } else if (envType === "EXTERNAL") {
-        const address = opts.environmentConfig;
+        const address = envConfig;
         if (!address) {
           throw new SluiceError("INVALID_ARGUMENT", "--environment_type=EXTERNAL needs --environment_config=<host:port> of a worker pool", {
             hint: "Start one with `sluice worker-pool --port 50000` and pass --environment_config=localhost:50000.",
@@ -95,7 +102,7 @@ export class PortableRunner implements PipelineRunner {
         environment = externalEnvironment(address, [shipped.artifact]);
       } else if (envType === "PROCESS") {
         shipped = await shipLaunchedPipeline(envType);
-        let command = opts.environmentConfig;
+        let command = envConfig;
         if (!command) {
           const launcher = await workerLauncher();
           command = launcher.command;
@@ -151,7 +158,7 @@ export class PortableRunner implements PipelineRunner {
             state === "CANCELLED"
               ? "It was cancelled."
               : envType === "EXTERNAL"
-                ? `See the messages above, the runner's logs (${label}), and the output of the worker pool at ${opts.environmentConfig} (it logs each worker's exit code and last stderr lines: a worker that crashed shows there).`
+                ? `See the messages above, the runner's logs (${label}), and the output of the worker pool at ${envConfig} (it logs each worker's exit code and last stderr lines: a worker that crashed shows there).`
                 : `See the messages above and the runner's logs (${label}).`,
         });
       }
