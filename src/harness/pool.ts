@@ -25,23 +25,35 @@ export interface WorkerPoolHandle {
 
 /** Starts a pool that runs workers in this process for `pipeline` (LOOPBACK). Binds 127.0.0.1. */
 export async function startLoopbackPool(pipeline: Pipeline, log: (m: string) => void): Promise<WorkerPoolHandle> {
-  const workers = new Map<string, { worker: FnWorker; done: Promise<void>; close(): void }>();
+  // Keyed by worker id and control endpoint: runners number workers per process ("1-1"), so two
+  // TaskManagers (or a restarted one) send the same id.
+  const workers = new Map<string, { id: string; worker: FnWorker; done: Promise<void>; close(): void }>();
   const server: GrpcServer = createServer();
   server.addService(FnApi.BeamFnExternalWorkerPool, {
     startWorker(request) {
       const url = request.controlEndpoint?.url;
       if (!url) return { error: "StartWorker: no control endpoint given" };
-      if (workers.has(request.workerId)) return {};
+      const key = `${request.workerId} ${url}`;
+      if (workers.has(key)) return {};
       const transport = grpcFnTransport(request.workerId, url);
       const worker = new FnWorker({ workerId: request.workerId, transport, pipeline, log });
-      const done = worker.serve().catch((err: unknown) => log(`worker ${request.workerId} stopped: ${String(err)}`));
-      workers.set(request.workerId, { worker, done, close: () => transport.close() });
+      const done = worker
+        .serve()
+        .catch((err: unknown) => log(`worker ${request.workerId} stopped: ${String(err)}`))
+        .finally(() => {
+          if (workers.get(key)?.worker === worker) workers.delete(key);
+        });
+      workers.set(key, { id: request.workerId, worker, done, close: () => transport.close() });
       return {};
     },
     async stopWorker(request) {
-      const w = workers.get(request.workerId);
-      if (w) {
-        workers.delete(request.workerId);
+      // Only the id is given: stop the worker when it is the only one with that id; otherwise each
+      // ends when its runner closes the control stream.
+      const matching = [...workers.entries()].filter(([, w]) => w.id === request.workerId);
+      const only = matching.length === 1 ? matching[0] : undefined;
+      if (only) {
+        const [key, w] = only;
+        workers.delete(key);
         w.worker.stop();
         await Promise.race([w.done, new Promise((r) => setTimeout(r, 5000))]);
         w.close();
@@ -105,6 +117,8 @@ class WorkerProcess {
 
   constructor(
     readonly id: string,
+    /** The pool's key: the id and the runner's provision endpoint. */
+    readonly key: string,
     readonly child: ChildProcess,
     /** The worker's scratch directory (--semi_persist_dir). */
     readonly scratch: string,
@@ -180,7 +194,7 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
   let started = 0;
 
   const onExit = (w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void => {
-    if (workers.get(w.id) === w) workers.delete(w.id);
+    if (workers.get(w.key) === w) workers.delete(w.key);
     void rm(w.scratch, { recursive: true, force: true });
     const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
     const tail = w.stderrTail();
@@ -196,7 +210,10 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
       if (closing) return { error: `the Sluice worker pool at ${where} is shutting down; worker ${id} was not started` };
       if (!id) return { error: `StartWorker sent to the Sluice worker pool at ${where} named no worker_id` };
       if (!provision) return { error: `StartWorker for worker ${id} gave no provision endpoint; the Sluice worker needs one to fetch the pipeline` };
-      if (workers.has(id)) return {};
+      // Runners number workers per process ("1-1"): two TaskManagers, or one restarted, send the
+      // same id. Only the same id for the same runner endpoint is a repeated request.
+      const key = `${id} ${provision}`;
+      if (workers.has(key)) return {};
       if (!existsSync(workerMain)) {
         return { error: `cannot start Sluice worker ${id}: the worker program ${workerMain} is missing (sluice is not built); run \`npm run build\` where sluice is installed` };
       }
@@ -218,14 +235,18 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
         log(`worker ${id} could not be started: ${message}`);
         return { error: `cannot start Sluice worker ${id} (${process.execPath} ${workerMain}): ${message}` };
       }
-      const w = new WorkerProcess(id, child, dir, (stream, line) => output(id, stream, line), onExit);
-      workers.set(id, w);
+      const w = new WorkerProcess(id, key, child, dir, (stream, line) => output(id, stream, line), onExit);
+      workers.set(key, w);
       log(`worker ${id} started (pid ${child.pid}) for the runner at ${provision}`);
       return {};
     },
     async stopWorker(request) {
-      const w = workers.get(request.workerId);
-      if (w) await w.stop(stopTimeoutMs);
+      // StopWorker names only the id. With one worker of that id, stop it; with several (the same
+      // id from different runners) we cannot tell whose it is: each exits by itself when its
+      // runner closes the control stream.
+      const matching = [...workers.values()].filter((w) => w.id === request.workerId);
+      if (matching.length === 1) await matching[0]?.stop(stopTimeoutMs);
+      else if (matching.length > 1) log(`StopWorker ${request.workerId}: ${matching.length} workers have that id (from different runners); each stops when its runner closes its control stream`);
       return {};
     },
   });
@@ -233,7 +254,7 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
   where = address.address;
   return {
     address,
-    workerIds: () => [...workers.keys()],
+    workerIds: () => [...workers.values()].map((w) => w.id),
     async close() {
       closing = true;
       const stopping = Promise.all([...workers.values()].map((w) => w.stop(stopTimeoutMs)));
