@@ -64,6 +64,8 @@ export function clusterStatus(stateDir: string): ClusterStatus {
 
 export interface DownReport {
   readonly wasRunning: boolean;
+  /** What the supervisor reported ("stopped python-pool, sluice-pool, …"), when it answered. */
+  readonly supervisorReply?: string;
   /** Components stopped here (from a stale state file or after the supervisor did not finish). */
   readonly swept: readonly string[];
   /** Ports of the cluster still bound afterwards (should be none), with their holders. */
@@ -79,11 +81,13 @@ export async function clusterDown(stateDir: string, log: (line: string) => void)
   const state = readState(stateDir);
   if (!state) return { wasRunning: false, swept: [], portsLeft: [] };
   const swept: string[] = [];
+  let supervisorReply: string | undefined;
   if (isAlive(state.supervisor)) {
     log(`stopping the cluster (supervisor pid ${state.supervisor.pid})`);
     try {
       const reply = await sendControl(stateDir, { cmd: "down" }, 120_000);
       if (!reply.ok) log(`the supervisor reported: ${reply.error}`);
+      else supervisorReply = reply.message;
     } catch (err) {
       log(`${(err as Error).message}; stopping the supervisor directly`);
     }
@@ -113,7 +117,7 @@ export async function clusterDown(stateDir: string, log: (line: string) => void)
   if (portsLeft.length > 0) {
     throw new SluiceError("INTERNAL", `the cluster stopped, but ports are still bound: ${portsLeft.join(", ")}`, { hint: "Stop those processes by hand." });
   }
-  return { wasRunning: true, swept, portsLeft };
+  return { wasRunning: true, swept, portsLeft, ...(supervisorReply ? { supervisorReply } : {}) };
 }
 
 /** The log files of the cluster's components (`<state dir>/logs/<name>.log`), by component name. */

@@ -72,6 +72,8 @@ export class ClusterSupervisor {
   private readonly startedAt = new Date().toISOString();
   private readonly bindHost: string;
   private readonly stoppedListeners: (() => void)[] = [];
+  /** Components in the order they were stopped (for `down`'s report). */
+  readonly stopOrder: string[] = [];
 
   private constructor(private readonly o: UpOptions) {
     this.taskmanagers = o.taskmanagers;
@@ -397,6 +399,7 @@ export class ClusterSupervisor {
   stopAll(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.phase === "ready") this.phase = "stopping";
+      this.stopOrder.length = 0;
       this.save();
       const order: ComponentKind[][] = [["python-pool", "sluice-pool"], ["jobserver"], ["taskmanager"], ["jobmanager"]];
       for (const kinds of order) {
@@ -413,6 +416,7 @@ export class ClusterSupervisor {
     c.phase = "stopping";
     const how = await stopGroup(c.identity, c.kind === "jobserver" || c.kind === "jobmanager" || c.kind === "taskmanager" ? 15_000 : 8_000);
     c.phase = "stopped";
+    this.stopOrder.push(c.name);
     if (how !== "gone") this.o.log(`${c.name} ${how === "stopped" ? "stopped" : "did not stop within its grace period: killed"}`);
   }
 

@@ -183,7 +183,7 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
     }
     if (req.cmd === "down") {
       await cluster.stopAll();
-      return "stopped";
+      return `stopped ${cluster.stopOrder.join(", ")}`;
     }
     return "pong";
   });
@@ -285,7 +285,10 @@ async function down(args: readonly string[], ctx: CliContext): Promise<number> {
   const say = (line: string): void => ctx.err(`sluice cluster: ${line}\n`);
   const report = await clusterDown(dir, say);
   if (!report.wasRunning) ctx.out("sluice cluster: no cluster is running (nothing to stop)\n");
-  else ctx.out(`sluice cluster: stopped${report.swept.length ? ` (stopped directly: ${report.swept.join(", ")})` : ""}; no component process or port is left\n`);
+  else {
+    const how = [report.supervisorReply, report.swept.length ? `stopped directly: ${report.swept.join(", ")}` : undefined].filter(Boolean).join("; ");
+    ctx.out(`sluice cluster: ${how || "stopped"}; no component process or port is left\n`);
+  }
   return EXIT.OK;
 }
 
