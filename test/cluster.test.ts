@@ -239,6 +239,22 @@ describe("sluice cluster", () => {
     expect(await outputLines(join(work, "wc-flink", "counts"))).toEqual(expected);
   }, 360_000);
 
+  it("sluice jobs lists Beam job ids next to Flink JobIDs and shows per-vertex progress", async () => {
+    const r = await cli(["jobs", "list", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const listing = JSON.parse(r.stdout) as { jobs: { beamJobId: string | null; flinkJobId: string | null; name: string; beamState: string; flinkState: string }[] };
+    const seed = listing.jobs.find((j) => j.name === "SimpleExample");
+    expect(seed?.beamJobId).toMatch(/^SimpleExample_/);
+    expect(seed?.flinkJobId).toMatch(/^[0-9a-f]{32}$/);
+    expect([seed?.beamState, seed?.flinkState]).toEqual(["DONE", "FINISHED"]);
+    expect(listing.jobs.filter((j) => j.beamJobId && j.flinkJobId).length).toBeGreaterThanOrEqual(3);
+    const show = await cli(["jobs", "show", seed?.flinkJobId as string]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(seed?.beamJobId as string);
+    expect(show.stdout).toMatch(/VERTEX\s+STATUS/);
+    expect(show.stdout).toContain("FINISHED");
+  });
+
   it("scale 2 adds a TaskManager, scale 1 removes it", async () => {
     const up = await cli(["cluster", "scale", "2"], { timeout: 180_000 });
     expect(up.code, up.stderr).toBe(0);

@@ -5,10 +5,14 @@
  * The two know the same job under different ids. Beam's Flink job server names the Flink job after
  * the Beam job's name (`JobInfo.job_name`: `BeamApp-<user>-<MMddHHmmss>-<hash>` by default, or
  * `--job_name`), and the Beam job id is that name, `_`, and a UUID. `joinJobs` pairs them by name;
- * when a name is not unique (a user's `--job_name` reused) it pairs by time: the Beam job's RUNNING
- * (or creation) time against the Flink job's start, and both end times. Jobs the job server no longer
- * remembers (it keeps a few) or never saw (submitted to Flink directly) have no Beam id; Beam jobs
- * not (yet) submitted to Flink, or expired from Flink's history, have no Flink JobID.
+ * when a name is not unique (a user's `--job_name` reused) it pairs by the options id both sides
+ * carry, else by time in submission order. Jobs the job server no longer remembers (it keeps its
+ * last 10 finished ones) or never saw (submitted to Flink directly) have no Beam id; Beam jobs not
+ * (yet) submitted to Flink, or expired from Flink's history (an hour), have no Flink JobID.
+ *
+ * Cancelling: the Job API's Cancel marks the Beam job CANCELLED, but Beam 2.62's Flink job server
+ * leaves a batch job it submitted to a session cluster running on Flink (and still submits one it
+ * was uploading), so `cancel` also cancels the Flink job through Flink's REST API.
  *
  * The pure parts (joining, id resolution, vertex names, formatting) are exported for tests; the
  * CLI (`sluice jobs`) only parses arguments and prints.
@@ -85,6 +89,8 @@ export interface BeamJob {
   readonly state: BeamState;
   /** Absent when the state history could not be read. */
   readonly times?: BeamJobTimes | undefined;
+  /** The job server's `beam:option:options_id:v1` (unique within one job server's life). */
+  readonly optionsId?: string | undefined;
 }
 
 /** One job as Flink's `/jobs/overview` lists it. */
@@ -100,6 +106,8 @@ export interface FlinkJob {
   readonly durationMs: number;
   /** Task counts by state (`finished`, `running`, `total`, …). */
   readonly tasks: Readonly<Record<string, number>>;
+  /** `optionsId` of the Beam pipeline options in the job's config (fetched only when needed to join). */
+  readonly optionsId?: string | undefined;
 }
 
 /** One row of `sluice jobs list`: a Beam job, a Flink job, or both joined. */
@@ -113,8 +121,11 @@ export interface JobRow {
   readonly startTime?: number | undefined;
   readonly endTime?: number | undefined;
   readonly durationMs?: number | undefined;
-  /** How the two sides were paired: the only job of that name on each side, or by time among several. */
-  readonly matchedBy?: "name" | "time" | undefined;
+  /**
+   * How the two sides were paired: the only job of that name on each side ("name"), the same
+   * options id ("options-id"), or by time among several of a name ("time").
+   */
+  readonly matchedBy?: "name" | "options-id" | "time" | undefined;
   /** Task counts from Flink. */
   readonly tasks?: Readonly<Record<string, number>> | undefined;
 }
@@ -169,24 +180,92 @@ export function parseFlinkJobsOverview(body: unknown): FlinkJob[] {
  */
 const SKEW_MS = 5_000;
 
-/** Whether `flink` can be `beam`'s Flink job, by their times (true when times are unknown). */
+/** What leaving a job unpaired costs in `alignByTime`, against the time distance of a pair (ms). */
+const UNPAIRED_COST_MS = 30 * 60_000;
+
+/**
+ * Leaving a Beam job unpaired: a DONE job ran on Flink, so it costs double; a job still starting
+ * or running may not be submitted yet, and a failed or cancelled one may never have been.
+ */
+function unpairedBeamCost(beam: BeamJob): number {
+  return beam.state === "DONE" ? 2 * UNPAIRED_COST_MS : UNPAIRED_COST_MS;
+}
+
+/** Whether `flink` can be `beam`'s Flink job, by their times and options ids (true when unknown). */
 function compatible(beam: BeamJob, flink: FlinkJob): boolean {
+  if (beam.optionsId !== undefined && flink.optionsId !== undefined && beam.optionsId !== flink.optionsId) return false;
   const t = beam.times;
   if (t === undefined || flink.startTime < 0) return true;
   const first = t.created ?? t.running;
   if (first !== undefined && flink.startTime < first - SKEW_MS) return false;
-  if (t.ended !== undefined && flink.startTime > t.ended + SKEW_MS) return false;
+  // A Beam job that finished or failed did so after its Flink job ran; one cancelled through the
+  // Job API may still get its Flink job afterwards (the job server goes on submitting it).
+  if (t.ended !== undefined && beam.state !== "CANCELLED" && flink.startTime > t.ended + SKEW_MS) return false;
   return true;
 }
 
-/** How far apart the two jobs' times are, or undefined when the Beam job's times are unknown. */
-function distance(beam: BeamJob, flink: FlinkJob): number | undefined {
-  const t = beam.times;
-  const began = t?.running ?? t?.created;
-  if (began === undefined || flink.startTime < 0) return undefined;
-  let d = Math.abs(flink.startTime - began);
-  if (t?.ended !== undefined && flink.endTime !== undefined) d += Math.abs(flink.endTime - t.ended);
+/** When the Beam job began, for ordering: its RUNNING time, else its creation. */
+function began(beam: BeamJob): number | undefined {
+  return beam.times?.running ?? beam.times?.created;
+}
+
+/**
+ * How far apart the two jobs' times are: the wait from the Beam job's RUNNING to the Flink job's
+ * start (the job server translates and uploads its jar in between: 10–20 s seen), plus the
+ * difference of their ends when both ended by themselves (within a second or two when paired).
+ */
+function distance(beam: BeamJob, flink: FlinkJob): number {
+  const delay = flink.startTime - (began(beam) as number);
+  // A Flink job cannot start before its Beam job runs; within the clock skew it costs ten times more.
+  let d = delay >= 0 ? delay : -10 * delay;
+  const ended = beam.times?.ended;
+  if (ended !== undefined && flink.endTime !== undefined && beam.state !== "CANCELLED") d += Math.abs(flink.endTime - ended);
   return d;
+}
+
+/**
+ * Pairs same-named jobs by time, keeping order: the job server submits to Flink in the order it
+ * starts invocations, so the k-th Beam job (by RUNNING time) goes with the k-th Flink job (by start
+ * time), skipping jobs the other side lacks. An alignment (dynamic programming over both sorted
+ * lists) minimising the pairs' time distances plus a cost per unpaired job. Nearest-first pairing
+ * gets this wrong: the upload delay can be longer than the gap between two submissions.
+ */
+export function alignByTime(beams: readonly BeamJob[], flinks: readonly FlinkJob[]): [BeamJob, FlinkJob][] {
+  const b = beams.filter((x) => began(x) !== undefined).sort((x, y) => (began(x) as number) - (began(y) as number));
+  const f = flinks.filter((x) => x.startTime >= 0).sort((x, y) => x.startTime - y.startTime);
+  const n = b.length;
+  const m = f.length;
+  // cost[i][j]: the best alignment of b[0..i) with f[0..j).
+  const cost: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(Infinity));
+  const move: ("pair" | "skipB" | "skipF")[][] = Array.from({ length: n + 1 }, () => new Array<"pair" | "skipB" | "skipF">(m + 1).fill("skipB"));
+  (cost[0] as number[])[0] = 0;
+  for (let i = 0; i <= n; i++) {
+    for (let j = 0; j <= m; j++) {
+      const here = (cost[i] as number[])[j] as number;
+      if (here === Infinity) continue;
+      const relax = (ii: number, jj: number, c: number, how: "pair" | "skipB" | "skipF"): void => {
+        const row = cost[ii] as number[];
+        if (c < (row[jj] as number)) {
+          row[jj] = c;
+          (move[ii] as ("pair" | "skipB" | "skipF")[])[jj] = how;
+        }
+      };
+      if (i < n) relax(i + 1, j, here + unpairedBeamCost(b[i] as BeamJob), "skipB");
+      if (j < m) relax(i, j + 1, here + UNPAIRED_COST_MS, "skipF");
+      if (i < n && j < m && compatible(b[i] as BeamJob, f[j] as FlinkJob)) relax(i + 1, j + 1, here + distance(b[i] as BeamJob, f[j] as FlinkJob), "pair");
+    }
+  }
+  const pairs: [BeamJob, FlinkJob][] = [];
+  for (let i = n, j = m; i > 0 || j > 0; ) {
+    const how = (move[i] as ("pair" | "skipB" | "skipF")[])[j];
+    if (how === "pair") {
+      pairs.push([b[i - 1] as BeamJob, f[j - 1] as FlinkJob]);
+      i--;
+      j--;
+    } else if (how === "skipB") i--;
+    else j--;
+  }
+  return pairs.reverse();
 }
 
 function joinedRow(beam: BeamJob | undefined, flink: FlinkJob | undefined, matchedBy: JobRow["matchedBy"], now: number): JobRow {
@@ -210,10 +289,20 @@ function joinedRow(beam: BeamJob | undefined, flink: FlinkJob | undefined, match
   };
 }
 
+/** Names that more than one job on a side has, while the other side has that name too. */
+export function ambiguousNames(beamJobs: readonly BeamJob[], flinkJobs: readonly FlinkJob[]): Set<string> {
+  const count = (names: string[]): Map<string, number> => names.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
+  const b = count(beamJobs.map((j) => j.name));
+  const f = count(flinkJobs.map((j) => j.name));
+  return new Set([...b.keys()].filter((n) => f.has(n) && ((b.get(n) as number) > 1 || (f.get(n) as number) > 1)));
+}
+
 /**
- * Joins the Job API's jobs with Flink's: one row per job, newest first. Same name and the only
- * one of that name on each side (and not contradicted by the times) → one row; several of a name
- * → paired by closest times, greedily; whatever is left stays alone on its side.
+ * Joins the Job API's jobs with Flink's: one row per job, newest first. A name that only one job
+ * on each side has → one row (unless their times or options ids contradict it). Several jobs of a
+ * name → first by options id (the job server's `options_id`, which Flink's job config carries as
+ * `optionsId`) where it is unique on both sides, then by time (`alignByTime`). Whatever is left
+ * stays alone on its side.
  */
 export function joinJobs(beamJobs: readonly BeamJob[], flinkJobs: readonly FlinkJob[], now: number = Date.now()): JobRow[] {
   const names = new Set([...beamJobs.map((b) => b.name), ...flinkJobs.map((f) => f.name)]);
@@ -223,28 +312,24 @@ export function joinJobs(beamJobs: readonly BeamJob[], flinkJobs: readonly Flink
     const flinks = flinkJobs.filter((f) => f.name === name);
     const pairedBeam = new Set<BeamJob>();
     const pairedFlink = new Set<FlinkJob>();
+    const pair = (b: BeamJob, f: FlinkJob, how: JobRow["matchedBy"]): void => {
+      rows.push(joinedRow(b, f, how, now));
+      pairedBeam.add(b);
+      pairedFlink.add(f);
+    };
     if (beams.length === 1 && flinks.length === 1) {
       const [b, f] = [beams[0] as BeamJob, flinks[0] as FlinkJob];
-      if (compatible(b, f)) {
-        rows.push(joinedRow(b, f, "name", now));
-        pairedBeam.add(b);
-        pairedFlink.add(f);
-      }
+      if (compatible(b, f)) pair(b, f, b.optionsId !== undefined && b.optionsId === f.optionsId ? "options-id" : "name");
     } else if (beams.length > 0 && flinks.length > 0) {
-      const candidates: { b: BeamJob; f: FlinkJob; d: number }[] = [];
       for (const b of beams) {
-        for (const f of flinks) {
-          const d = distance(b, f);
-          if (d !== undefined && compatible(b, f)) candidates.push({ b, f, d });
-        }
+        if (b.optionsId === undefined) continue;
+        const sameB = beams.filter((x) => x.optionsId === b.optionsId);
+        const sameF = flinks.filter((x) => x.optionsId === b.optionsId);
+        if (sameB.length === 1 && sameF.length === 1 && compatible(b, sameF[0] as FlinkJob)) pair(b, sameF[0] as FlinkJob, "options-id");
       }
-      candidates.sort((x, y) => x.d - y.d);
-      for (const { b, f } of candidates) {
-        if (pairedBeam.has(b) || pairedFlink.has(f)) continue;
-        rows.push(joinedRow(b, f, "time", now));
-        pairedBeam.add(b);
-        pairedFlink.add(f);
-      }
+      const restB = beams.filter((b) => !pairedBeam.has(b));
+      const restF = flinks.filter((f) => !pairedFlink.has(f));
+      for (const [b, f] of alignByTime(restB, restF)) pair(b, f, "time");
     }
     for (const b of beams) if (!pairedBeam.has(b)) rows.push(joinedRow(b, undefined, undefined, now));
     for (const f of flinks) if (!pairedFlink.has(f)) rows.push(joinedRow(undefined, f, undefined, now));
@@ -350,7 +435,8 @@ function operatorLabel(part: string): { label: string; plumbing: boolean } {
   inner = inner.replace(/^Source: /, "").replace(/^GroupCombine: /, "");
   inner = fusedStage(inner.trim());
   const plumbing = PLUMBING.some((re) => re.test(inner));
-  if (kind === "GroupCombine") return { label: `${inner} (combine)`, plumbing };
+  // The pre-combine of the grouping in the next vertex, which shows the full name.
+  if (kind === "GroupCombine") return { label: `${inner.slice(inner.lastIndexOf("/") + 1)} (combine)`, plumbing };
   if (kind === "GroupReduce") return { label: `${inner} (group)`, plumbing };
   return { label: inner, plumbing };
 }
@@ -367,9 +453,9 @@ export function truncate(s: string, max: number): string {
  * `CHAIN MapPartition (MapPartition at [4]{Create words, Split words, Write to file}) -> FlatMap
  * (FlatMap at ExtractOutput[0]) -> Map (Key Extractor) -> GroupCombine (GroupCombine at
  * GroupCombine: Write to file/GroupByShard) -> Map (Key Extractor)` becomes
- * `Create words, Split words, Write to file > Write to file/GroupByShard (combine)`.
+ * `Create words, Split words, Write to file > GroupByShard (combine)`.
  */
-export function shortVertexName(name: string, max = 60): string {
+export function shortVertexName(name: string, max = 72): string {
   const chain = splitChain(name.trim().replace(/^CHAIN /, ""));
   const labels = chain.map(operatorLabel);
   const kept = labels.filter((l) => !l.plumbing);
@@ -406,15 +492,32 @@ export function vertexRows(details: unknown): VertexRow[] {
   });
 }
 
+/** A Java stack frame: `at pkg.Class.method(File.java:12)` (no space before the parenthesis). */
+const JAVA_FRAME = /^\s*at [^\s(]+\([^)]*\)\s*$/;
+/** Any other stack frame (Node's `at fn (file:line:col)`, `at file:line:col`). */
+const OTHER_FRAME = /^\s*at\s/;
+
 /**
  * The readable part of a Java stack trace: the exception line, its message lines and every
- * "Caused by:" line, without the `at …` frames; at most `maxLines` lines of at most 400 characters.
+ * "Caused by:" line, without Java's `at …` frames. An SDK error embedded in a message (a Node
+ * stack) keeps its first frame: where the user's code threw. Repeated lines (a wrapper repeats its
+ * cause's message) appear once. At most `maxLines` lines of at most 400 characters.
  */
 export function summarizeException(trace: string, maxLines = 20): string[] {
-  const lines = trace
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== "" && !/^\s+at\s/.test(l) && !/^\s*\.\.\. \d+ more\s*$/.test(l) && !/^\s*Suppressed: /.test(l))
-    .map((l) => truncate(l.trimEnd(), 400));
+  const kept: string[] = [];
+  let previousWasFrame = false;
+  for (const raw of trace.split(/\r?\n/)) {
+    const line = raw.trimEnd();
+    const frame = OTHER_FRAME.test(line);
+    if (line.trim() === "" || /^\s*\.\.\. \d+ more$/.test(line) || /^\s*Suppressed: /.test(line)) continue;
+    if (frame && (JAVA_FRAME.test(line) || previousWasFrame)) {
+      previousWasFrame = true;
+      continue;
+    }
+    previousWasFrame = frame;
+    kept.push(truncate(line, 400));
+  }
+  const lines = kept.filter((l, i) => /^\s*Caused by: /.test(l) || kept.indexOf(l) === i);
   if (lines.length <= maxLines) return lines;
   // Keep the head and the innermost cause, which usually says what went wrong.
   const lastCause = lines.map((l, i) => (/^\s*Caused by: /.test(l) ? i : -1)).filter((i) => i >= 0).pop();
@@ -640,6 +743,8 @@ export interface JobDetails {
 /** `cancel()`'s outcome. */
 export interface CancelReport {
   readonly job: JobRow;
+  /** The Flink job cancelled or waited for (also one that appeared only after the Beam job's cancel). */
+  readonly flinkJobId?: string | undefined;
   /** How the cancel was requested. */
   readonly via: readonly ("job-api" | "flink-rest")[];
   readonly beamState?: BeamState | undefined;
@@ -731,7 +836,14 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
     return Promise.all(
       infos.map(async (info) => {
         const state = beamStateName(info.state);
-        return { jobId: info.jobId, name: info.jobName || nameFromBeamJobId(info.jobId), state, times: await beamTimes(client, info.jobId, state) };
+        const optionsId = info.pipelineOptions?.["beam:option:options_id:v1"];
+        return {
+          jobId: info.jobId,
+          name: info.jobName || nameFromBeamJobId(info.jobId),
+          state,
+          times: await beamTimes(client, info.jobId, state),
+          optionsId: typeof optionsId === "number" || typeof optionsId === "string" ? String(optionsId) : undefined,
+        };
       }),
     );
   }
@@ -740,6 +852,18 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
     if (flinkRest === undefined) return [];
     const { body } = await flinkRestCall(flinkRest, "/jobs/overview", { timeoutMs });
     return parseFlinkJobsOverview(body);
+  }
+
+  /** `optionsId` from the Beam pipeline options Beam's Flink runner puts in the job's config. */
+  async function flinkOptionsId(jid: string): Promise<string | undefined> {
+    if (flinkRest === undefined) return undefined;
+    try {
+      const { body } = await flinkRestCall(flinkRest, `/jobs/${jid}/config`, { timeoutMs, allow404: true });
+      const id = record(record(record(body)["execution-config"])["user-config"])["optionsId"];
+      return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async function flinkState(jid: string): Promise<FlinkState | undefined> {
@@ -773,7 +897,14 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
           cause: problems[0],
         });
       }
-      return { rows: joinJobs(b.status === "fulfilled" ? b.value : [], f.status === "fulfilled" ? f.value : []), problems, asked };
+      const beamJobs = b.status === "fulfilled" ? b.value : [];
+      let flinkJobs = f.status === "fulfilled" ? f.value : [];
+      // Same-named jobs: read the options id from each such Flink job's config to pair them exactly.
+      const ambiguous = ambiguousNames(beamJobs, flinkJobs);
+      if (ambiguous.size > 0 && flinkRest !== undefined) {
+        flinkJobs = await Promise.all(flinkJobs.map(async (j) => (ambiguous.has(j.name) ? { ...j, optionsId: await flinkOptionsId(j.jid) } : j)));
+      }
+      return { rows: joinJobs(beamJobs, flinkJobs), problems, asked };
     },
 
     async find(query) {
@@ -843,12 +974,19 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
           hint: "See the jobs still running with `sluice jobs list`.",
         });
       }
+      // A Beam job with no Flink job yet (the job server translates and uploads its jar first) may
+      // still get one: remember the Flink jobs of its name now, to notice a new one afterwards.
+      let jid = job.flinkJobId;
+      const before =
+        jid === undefined && job.beamJobId !== undefined && flinkRest !== undefined
+          ? new Set((await listFlink().catch(() => [])).filter((f) => f.name === job.name).map((f) => f.jid))
+          : undefined;
       const via: ("job-api" | "flink-rest")[] = [];
       let beamAfter: BeamState | undefined;
       const cancelThroughFlink = async (why: string): Promise<void> => {
-        if (job.flinkJobId === undefined || flinkRest === undefined) return;
-        progress(`${why}cancelling Flink job ${job.flinkJobId} through Flink's REST API at ${flinkRest}`);
-        await flinkRestCall(flinkRest, `/jobs/${job.flinkJobId}?mode=cancel`, { method: "PATCH", timeoutMs });
+        if (jid === undefined || flinkRest === undefined) return;
+        progress(`${why}cancelling Flink job ${jid} through Flink's REST API at ${flinkRest}`);
+        await flinkRestCall(flinkRest, `/jobs/${jid}?mode=cancel`, { method: "PATCH", timeoutMs });
         via.push("flink-rest");
       };
 
@@ -860,40 +998,53 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
           via.push("job-api");
         } catch (err) {
           const e = explainGrpc(err);
-          if (job.flinkJobId === undefined || flinkRest === undefined) throw e;
+          if (jid === undefined || flinkRest === undefined) throw e;
           await cancelThroughFlink(`the Job API failed (${e.message}); `);
         }
       } else {
         await cancelThroughFlink("");
       }
 
-      // Wait for Flink. The job server cancels its invocation at once; the Flink job follows (or
-      // not: then cancel it through Flink's REST API after a grace period).
+      // Wait for Flink. The job server marks its invocation CANCELLED at once, but Beam 2.62's Flink
+      // job server does not stop a batch job it submitted to a remote cluster (observed: still
+      // RUNNING 45 s later): unless Flink is cancelling within a short grace, cancel it through
+      // Flink's REST API as well.
       let flink = job.flinkState;
-      const graceEnd = Date.now() + 10_000;
-      if (job.flinkJobId !== undefined && flinkRest !== undefined) {
-        for (;;) {
-          flink = (await flinkState(job.flinkJobId).catch(() => undefined)) ?? flink;
-          if (isFlinkTerminal(flink)) break;
-          if (Date.now() >= deadline) break;
-          if (!via.includes("flink-rest") && flink !== "CANCELLING" && Date.now() >= graceEnd) {
-            await cancelThroughFlink(`Flink still reports ${flink} ${Math.round((Date.now() - started) / 1000)} s after the Job API's cancel; `);
+      const graceEnd = Date.now() + 3_000;
+      const lateEnd = Math.min(deadline, Date.now() + 15_000);
+      if (before !== undefined) progress(`watching for its Flink job for up to ${Math.round((lateEnd - Date.now()) / 1000)} s (it had none yet)`);
+      while (flinkRest !== undefined) {
+        if (jid === undefined) {
+          if (before === undefined || Date.now() >= lateEnd) break;
+          const late = (await listFlink().catch(() => [])).find((f) => f.name === job.name && !before.has(f.jid));
+          if (late === undefined) {
+            await sleep(1000);
+            continue;
           }
-          await sleep(500);
+          jid = late.jid;
+          flink = late.state;
+          progress(`its Flink job ${jid} appeared (${flink})`);
         }
+        flink = (await flinkState(jid).catch(() => undefined)) ?? flink;
+        if (isFlinkTerminal(flink) || Date.now() >= deadline) break;
+        if (!via.includes("flink-rest") && flink !== "CANCELLING" && (!via.includes("job-api") || Date.now() >= graceEnd)) {
+          await cancelThroughFlink(via.includes("job-api") ? `Flink still reports ${flink} ${Math.round((Date.now() - started) / 1000)} s after the Job API's cancel; ` : "");
+        }
+        await sleep(500);
       }
       if (job.beamJobId !== undefined && jobEndpoint !== undefined) beamAfter = (await beamState(job.beamJobId)) ?? beamAfter;
       const report: CancelReport = {
         job,
+        flinkJobId: jid,
         via,
         beamState: beamAfter,
-        flinkState: flink,
+        flinkState: jid === undefined ? undefined : flink,
         waitedMs: Date.now() - started,
-        settled: job.flinkJobId === undefined ? isBeamTerminal(beamAfter) || beamAfter === "CANCELLING" : isFlinkTerminal(flink),
+        settled: jid === undefined ? isBeamTerminal(beamAfter) : isFlinkTerminal(flink),
       };
-      if (job.flinkJobId !== undefined && flinkRest !== undefined && flink !== "CANCELLING" && !isFlinkTerminal(flink)) {
-        throw new SluiceError("DEADLINE_EXCEEDED", `asked to cancel job ${id}, but Flink still reports ${flink ?? "nothing"} for ${job.flinkJobId} after ${Math.round(report.waitedMs / 1000)} s`, {
-          hint: `See \`sluice jobs show ${job.flinkJobId}\` and \`sluice cluster logs jobmanager\`; Flink's dashboard: http://${flinkRest}/#/job/running/${job.flinkJobId}/overview`,
+      if (jid !== undefined && flinkRest !== undefined && flink !== "CANCELLING" && !isFlinkTerminal(flink)) {
+        throw new SluiceError("DEADLINE_EXCEEDED", `asked to cancel job ${id}, but Flink still reports ${flink ?? "nothing"} for ${jid} after ${Math.round(report.waitedMs / 1000)} s`, {
+          hint: `See \`sluice jobs show ${jid}\` and \`sluice cluster logs jobmanager\`; Flink's dashboard: http://${flinkRest}/#/job/running/${jid}/overview`,
         });
       }
       return report;

@@ -7,7 +7,8 @@ import type { Command } from "../command.js";
 import { doctorCommand } from "./doctor.js";
 import { clusterCommand } from "./cluster.js";
 import { helpCommand } from "./help.js";
+import { jobsCommand } from "./jobs.js";
 import { runCommand } from "./run.js";
 import { workerPoolCommand } from "./worker-pool.js";
 
-export const COMMANDS: readonly Command[] = [runCommand, clusterCommand, workerPoolCommand, doctorCommand, helpCommand];
+export const COMMANDS: readonly Command[] = [runCommand, clusterCommand, jobsCommand, workerPoolCommand, doctorCommand, helpCommand];

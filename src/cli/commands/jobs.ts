@@ -241,12 +241,18 @@ async function cancel(args: readonly string[], ctx: CliContext): Promise<number>
   try {
     const { job } = await client.find(query);
     const report = await client.cancel(job, { progress: (line) => ctx.err(`sluice jobs: ${line}\n`) });
-    const states = [report.beamState && `Beam ${report.beamState}`, report.flinkState && `Flink ${report.flinkState}`].filter(Boolean).join(", ");
+    const flinkPart =
+      report.flinkJobId !== undefined
+        ? `Flink ${report.flinkState ?? "?"}${report.flinkJobId === job.beamJobId || job.beamJobId === undefined ? "" : ` (${report.flinkJobId})`}`
+        : client.endpoints.flinkRest !== undefined
+          ? "no Flink job"
+          : undefined;
+    const states = [report.beamState && `Beam ${report.beamState}`, flinkPart].filter(Boolean).join(", ");
     const id = job.beamJobId ?? job.flinkJobId ?? job.name;
     ctx.out(
       report.settled
-        ? `sluice jobs: cancelled ${id} (${states}) in ${formatDuration(report.waitedMs)}\n`
-        : `sluice jobs: cancelling ${id} (${states}); not finished after ${formatDuration(report.waitedMs)} — check with \`sluice jobs show ${job.flinkJobId ?? id}\`\n`,
+        ? `sluice jobs: cancelled ${id}: ${states}, after ${formatDuration(report.waitedMs)}\n`
+        : `sluice jobs: cancelling ${id}: ${states}; not done after ${formatDuration(report.waitedMs)}: check with \`sluice jobs show ${report.flinkJobId ?? id}\`\n`,
     );
     return EXIT.OK;
   } finally {
@@ -290,15 +296,17 @@ function jobsHelp(ctx: CliContext): string {
     "The jobs of the running cluster (`sluice cluster up`), joined from both places that know them:",
     "the Beam job server's Job API (Beam job ids and states) and Flink's REST API (Flink JobIDs,",
     "states, per-vertex progress). The Flink job of a Beam job has the Beam job's name; jobs of the",
-    "same name are paired by time. The job server remembers only its recent jobs, so older jobs (and",
-    "jobs submitted to Flink directly) show no Beam job id.",
+    "same name (--job_name reused) are told apart by options id and time. The job server remembers",
+    "only its last 10 finished jobs, so older jobs (and jobs submitted to Flink directly) show no",
+    "Beam job id; Flink forgets finished jobs after an hour.",
     "",
     "Subcommands:",
     "  list          one row per job: Beam job id, Flink JobID, name, both states, start, duration",
     "  show <id>     a job's states and each Flink vertex: status, parallelism, records and bytes in",
     "                and out, duration; the root exception when it failed",
-    "  cancel <id>   cancel through the Job API (Beam's state goes CANCELLED), or Flink's REST API",
-    "                for jobs without a Beam id; waits up to 30 s for Flink to report CANCELED",
+    "  cancel <id>   cancel through the Job API (Beam's state goes CANCELLED) and, as the job server",
+    "                leaves batch jobs running on Flink, through Flink's REST API too (alone for jobs",
+    "                without a Beam id); waits up to 30 s for Flink to report CANCELED",
     "",
     "<id>: a Beam job id, a Flink JobID, or a unique prefix of either.",
     "",
