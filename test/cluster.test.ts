@@ -28,6 +28,7 @@ const SEED_PORTS = [8081, 6123, 8099, 8098, 8097, 50000, 50001];
 
 let work: string;
 let env: NodeJS.ProcessEnv;
+let stateDir: string;
 
 interface StatusJson {
   status: string;
@@ -100,7 +101,9 @@ function seedPipeline(): { code: string; args: string[] } {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "sluice-cluster-test-"));
-  env = { ...process.env, SLUICE_STATE_DIR: join(work, "state") };
+  // A long state directory: its control socket path would pass the Unix socket limit (108 bytes).
+  stateDir = join(work, `state-${"long-".repeat(20)}dir`);
+  env = { ...process.env, SLUICE_STATE_DIR: stateDir };
   expect(await heldPorts(), "the seed's ports must be free for this test").toEqual([]);
 });
 
@@ -134,7 +137,7 @@ describe("sluice cluster", () => {
     // Kill it once Flink is up and more is starting (first use: after the downloads).
     await until("the JobManager to be ready", 900_000, () => err.includes("starting taskmanager-1") || child.exitCode !== null);
     expect(child.exitCode, err).toBeNull();
-    const state = JSON.parse(readFileSync(join(work, "state", "cluster.json"), "utf8")) as { components: { pid: number }[] };
+    const state = JSON.parse(readFileSync(join(stateDir, "cluster.json"), "utf8")) as { components: { pid: number }[] };
     const pids = state.components.map((c) => c.pid);
     expect(pids.length).toBeGreaterThan(0);
     child.kill("SIGKILL");
@@ -304,6 +307,6 @@ describe("sluice cluster", () => {
     expect(pids.filter(pidAlive)).toEqual([]);
     expect(await heldPorts()).toEqual([]);
     expect((await status()).status).toBe("down");
-    expect(existsSync(join(work, "state", "cluster.json"))).toBe(false);
+    expect(existsSync(join(stateDir, "cluster.json"))).toBe(false);
   }, 200_000);
 });

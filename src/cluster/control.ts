@@ -1,18 +1,28 @@
 /**
  * The supervisor's control socket (`<state dir>/control.sock`, a Unix socket: no TCP port, and only
- * this user can reach it): `scale` and `down` from other terminals reach the running supervisor,
+ * this user can reach it, mode 0600): `scale` and `down` from other terminals reach the running supervisor,
  * foreground or detached. One JSON request per connection, one JSON reply.
  */
-import { rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
 
 export type ControlRequest = { readonly cmd: "scale"; readonly taskmanagers: number } | { readonly cmd: "down" } | { readonly cmd: "ping" };
 export type ControlReply = { readonly ok: true; readonly message?: string } | { readonly ok: false; readonly error: string };
 
+/**
+ * `<state dir>/control.sock`; when that path is too long for a Unix socket (108 bytes on Linux,
+ * beyond which it would be silently truncated), a name derived from the state directory in the
+ * temporary directory instead.
+ */
 export function controlSocket(stateDir: string): string {
-  return join(stateDir, "control.sock");
+  const path = join(stateDir, "control.sock");
+  if (Buffer.byteLength(path) <= 100) return path;
+  const hash = createHash("sha256").update(stateDir).digest("hex").slice(0, 16);
+  return join(tmpdir(), `sluice-${process.getuid?.() ?? "user"}-${hash}.sock`);
 }
 
 /** Serves control requests with `handle`; the socket file is removed on close. */
@@ -42,7 +52,10 @@ export function serveControl(stateDir: string, handle: (req: ControlRequest) => 
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(path, () => resolve(server));
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolve(server);
+    });
   });
 }
 

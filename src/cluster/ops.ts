@@ -100,10 +100,10 @@ export async function clusterDown(stateDir: string, log: (line: string) => void)
   // Whatever is still alive (a stale state, or a supervisor that died mid-stop), in reverse order.
   for (const c of [...state.components].reverse()) {
     const id = { pid: c.pid, startTime: c.startTime };
-    if (isAlive(id)) {
-      await stopGroup(id, 10_000);
-      swept.push(c.name);
-    }
+    const alive = isAlive(id);
+    // Also for a dead leader: stopGroup then removes what is left of its process group.
+    await stopGroup(id, 10_000);
+    if (alive) swept.push(c.name);
   }
   const portsLeft: string[] = [];
   const ports = [...new Set([...Object.values(state.ports), ...state.components.flatMap((c) => Object.values(c.ports))])];

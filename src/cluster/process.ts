@@ -42,6 +42,11 @@ function hasSetpriv(): boolean {
   return setprivAvailable;
 }
 
+/** `command args` run through `setpriv --pdeathsig KILL` when available: it dies with this process. */
+export function withParentDeath(command: string, args: readonly string[]): [string, string[]] {
+  return hasSetpriv() ? ["setpriv", ["--pdeathsig", "KILL", "--", command, ...args]] : [command, [...args]];
+}
+
 export interface Spawned {
   readonly child: ChildProcess;
   readonly identity: ProcessIdentity;
@@ -51,8 +56,8 @@ export interface Spawned {
 export function spawnComponent(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd: string; logFile: string }): Spawned {
   const fd = openSync(options.logFile, "a");
   try {
-    const [cmd, argv] = hasSetpriv() ? ["setpriv", ["--pdeathsig", "KILL", "--", command, ...args]] : [command, [...args]];
-    const child = spawn(cmd as string, argv as string[], { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", fd, fd] });
+    const [cmd, argv] = withParentDeath(command, args);
+    const child = spawn(cmd, argv, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", fd, fd] });
     const pid = child.pid ?? -1;
     return { child, identity: { pid, startTime: processStartTime(pid) ?? 0 } };
   } finally {
@@ -104,8 +109,9 @@ export function groupMembers(pgid: number): number[] {
  */
 export async function stopGroup(id: ProcessIdentity, graceMs: number): Promise<"stopped" | "killed" | "gone"> {
   if (!isAlive(id)) {
-    // The leader is gone; its children may not be.
-    for (const pid of groupMembers(id.pid)) safeKill(pid, "SIGKILL");
+    // The leader is gone; its children may not be — unless the pid now belongs to another process,
+    // whose group is not ours (while our group had members, its id could not have been reused).
+    if (processStartTime(id.pid) === undefined) for (const pid of groupMembers(id.pid)) safeKill(pid, "SIGKILL");
     return "gone";
   }
   signalGroup(id, "SIGTERM");

@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
+import { withParentDeath } from "./process.js";
 
 export interface FlinkInstall {
   /** The Flink home: bin/, conf/, lib/, plugins/ (pyflink's package directory). */
@@ -32,21 +33,21 @@ type Log = (line: string) => void;
 const MARKER = ".sluice-complete";
 
 /** Flink `version` in `<cache>/flink-<version>`, installed from PyPI on first use. */
-export async function ensureFlink(cache: string, version: string, log: Log): Promise<FlinkInstall> {
+export async function ensureFlink(cache: string, version: string, log: Log, signal?: AbortSignal): Promise<FlinkInstall> {
   const dir = join(cache, `flink-${version}`);
   if (!existsSync(join(dir, MARKER))) {
     log(`downloading Flink ${version} from PyPI (apache-flink + apache-flink-libraries, about 260 MB, once)`);
-    await installVenv(dir, ["--no-deps", `apache-flink==${version}`, `apache-flink-libraries==${version}`], `Flink ${version}`, log);
+    await installVenv(dir, ["--no-deps", `apache-flink==${version}`, `apache-flink-libraries==${version}`], `Flink ${version}`, log, signal);
   }
   return { home: sitePackage(dir, "pyflink"), version };
 }
 
 /** apache-beam `version` in `<cache>/python-beam-<version>`, installed from PyPI on first use. */
-export async function ensurePythonSdk(cache: string, version: string, log: Log): Promise<PythonSdkInstall> {
+export async function ensurePythonSdk(cache: string, version: string, log: Log, signal?: AbortSignal): Promise<PythonSdkInstall> {
   const dir = join(cache, `python-beam-${version}`);
   if (!existsSync(join(dir, MARKER))) {
     log(`installing Beam's Python SDK apache-beam==${version} from PyPI into ${dir} (about 500 MB with its dependencies, once)`);
-    await installVenv(dir, [`apache-beam==${version}`], `apache-beam ${version}`, log);
+    await installVenv(dir, [`apache-beam==${version}`], `apache-beam ${version}`, log, signal);
   }
   return { python: join(dir, "bin", "python"), version };
 }
@@ -59,18 +60,20 @@ export function cachedInstalls(cache: string, versions: { flink: string; pythonS
   };
 }
 
-async function installVenv(dir: string, requirements: readonly string[], what: string, log: Log): Promise<void> {
+async function installVenv(dir: string, requirements: readonly string[], what: string, log: Log, signal: AbortSignal | undefined): Promise<void> {
   const python = process.env["SLUICE_PYTHON"] ?? "python3";
   // No marker yet: whatever is there is an interrupted install; start over.
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, ".."), { recursive: true });
   try {
     await exec(python, ["-m", "venv", dir], `creating a Python virtual environment for ${what}`, log, {
+      signal,
       hint: "Install Python 3.9–3.12 with its venv module (Debian: apt install python3-venv), or point SLUICE_PYTHON at one.",
     });
     await exec(join(dir, "bin", "python"), ["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", ...requirements], `pip install ${requirements.join(" ")}`, log, {
       hint: "Check that PyPI is reachable (or that pip is configured for your index), then run `sluice cluster up` again; nothing half-installed is kept.",
       relay: true,
+      signal,
     });
     writeFileSync(join(dir, MARKER), `${requirements.join(" ")}\n`);
   } catch (err) {
@@ -91,9 +94,11 @@ function sitePackage(venv: string, name: string): string {
 }
 
 /** Runs a command, relaying its output lines (pip's progress) when asked; fails with its output's tail. */
-function exec(command: string, args: readonly string[], what: string, log: Log, options: { hint: string; relay?: boolean }): Promise<void> {
+function exec(command: string, args: readonly string[], what: string, log: Log, options: { hint: string; relay?: boolean; signal?: AbortSignal | undefined }): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // Tied to our life (pdeathsig) and to `up`'s abort: an interrupted `up` leaves no pip behind.
+    const [cmd, argv] = withParentDeath(command, args);
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], ...(options.signal ? { signal: options.signal } : {}) });
     let tail = "";
     let partial = "";
     const take = (chunk: Buffer): void => {

@@ -72,6 +72,8 @@ export class ClusterSupervisor {
   private readonly startedAt = new Date().toISOString();
   private readonly bindHost: string;
   private readonly stoppedListeners: (() => void)[] = [];
+  /** Set once stopAll has removed the state file: nothing writes it again. */
+  private removed = false;
   /** Components in the order they were stopped (for `down`'s report). */
   readonly stopOrder: string[] = [];
 
@@ -127,7 +129,7 @@ export class ClusterSupervisor {
     await checkPortsFree(wanted);
 
     // Downloads first (cached after the first time), so the clock for readiness starts after them.
-    const flink = await ensureFlink(o.cacheDir, v.flink, o.log);
+    const flink = await ensureFlink(o.cacheDir, v.flink, o.log, o.signal);
     this.flinkHome = flink.home;
     this.checkAborted();
     const classpath = await flinkJobServerClasspath({ beam: v.jobServer.beam, flink: v.jobServer.flinkMinor }, o.log);
@@ -139,7 +141,7 @@ export class ClusterSupervisor {
     }
     this.checkAborted();
     if (o.python) {
-      const sdk = await ensurePythonSdk(o.cacheDir, v.pythonSdk, o.log);
+      const sdk = await ensurePythonSdk(o.cacheDir, v.pythonSdk, o.log, o.signal);
       this.pythonExecutable = sdk.python;
       this.checkAborted();
     }
@@ -228,7 +230,7 @@ export class ClusterSupervisor {
         launch: {
           command: this.pythonExecutable,
           args: [join(projectRoot, "src", "cluster", "python", "worker_pool.py"), "--host", this.bindHost, "--port", String(o.ports.pythonPool)],
-          // Beam's pool starts each worker as `python …`: the managed venv must come first on PATH.
+          // Workers are this interpreter's children; the venv first on PATH for anything they start.
           env: { ...process.env, PATH: `${bin}:${process.env["PATH"] ?? ""}`, VIRTUAL_ENV: join(bin, "..") },
         },
         readyTimeoutMs: 60_000,
@@ -272,6 +274,7 @@ export class ClusterSupervisor {
     wait = true,
   ): Promise<void> {
     this.checkAborted();
+    if (this.stopping) throw new SluiceError("CANCELLED", `the cluster is stopping: ${spec.name} was not started`);
     const log = join(this.logsDir, `${spec.name}.log`);
     const c: Component = {
       name: spec.name,
@@ -310,8 +313,10 @@ export class ClusterSupervisor {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.checkAborted();
-      for (const c of involved()) {
-        if (c.exited !== undefined && c.phase !== "running") {
+      // During up, any component dying fails up (not only the one waited for).
+      const watched = this.phase === "ready" ? involved() : [...new Set([...involved(), ...this.components])];
+      for (const c of watched) {
+        if (c.exited !== undefined && (c.phase === "starting" || c.phase === "failed")) {
           throw new SluiceError("UNAVAILABLE", `${c.name} (${c.version}) ${c.exited} before it was ready${logTail(c.log)}`, {
             hint: `Its whole log: ${c.log}. Check \`sluice doctor\` for Java, ports and versions.`,
           });
@@ -369,13 +374,18 @@ export class ClusterSupervisor {
       c.identity = c.start();
       c.phase = "starting";
       this.save();
-      void this.waitFor(c.name, c.readyTimeoutMs, c.ready, () => [c]).catch((err) => this.o.log(`${c.name}: ${(err as Error).message}`));
+      void this.waitFor(c.name, c.readyTimeoutMs, c.ready, () => [c]).catch((err) => {
+        // Not ready in time (or died again): stop it; its exit brings the next restart.
+        this.o.log(`${c.name}: ${(err as Error).message}`);
+        if (!this.stopping && c.phase === "starting") void stopGroup(c.identity, 5000);
+      });
     }, Math.min(1000 * c.restarts, 5000));
   }
 
   /** Starts or stops TaskManagers until there are `n`; resolves when the cluster shows them. */
   async scale(n: number): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new SluiceError("INVALID_ARGUMENT", `cannot scale to ${n} TaskManagers: give a whole number of at least 1`);
+    if (this.stopping || this.phase !== "ready") throw new SluiceError("FAILED_PRECONDITION", `the cluster is ${this.stopping ? "stopping" : "not ready yet"}: cannot scale it now`);
     const tms = this.components.filter((c) => c.kind === "taskmanager" && c.phase !== "stopped");
     if (n > tms.length) {
       const next = Math.max(0, ...this.components.filter((c) => c.kind === "taskmanager").map((c) => Number(c.name.split("-")[1]))) + 1;
@@ -385,13 +395,16 @@ export class ClusterSupervisor {
       const remove = tms.slice(n);
       this.taskmanagers = n;
       await Promise.all(remove.map((c) => this.stopComponent(c)));
-      for (const c of remove) this.components.splice(this.components.indexOf(c), 1);
+      for (const c of remove) {
+        const i = this.components.indexOf(c);
+        if (i >= 0) this.components.splice(i, 1);
+      }
     }
     const slots = this.o.slots;
     await this.waitFor(`${n} TaskManagers`, 90_000, async () => {
       const ov = await this.overview();
       return ov !== undefined && ov.taskmanagers === n && ov["slots-total"] === n * slots;
-    }, () => this.components.filter((c) => c.kind === "taskmanager"));
+    }, () => this.components.filter((c) => c.kind === "taskmanager" && c.phase === "starting"));
     this.save();
   }
 
@@ -405,6 +418,7 @@ export class ClusterSupervisor {
       for (const kinds of order) {
         await Promise.all(this.components.filter((c) => kinds.includes(c.kind)).map((c) => this.stopComponent(c)));
       }
+      this.removed = true;
       removeState(this.o.stateDir);
       for (const l of this.stoppedListeners) l();
     })();
@@ -422,7 +436,7 @@ export class ClusterSupervisor {
 
   /** The state file's view of this cluster. */
   save(): void {
-    if (this.stopping && this.components.every((c) => c.phase === "stopped")) return;
+    if (this.removed) return;
     const o = this.o;
     const components: ComponentState[] = this.components.map((c) => ({
       name: c.name,

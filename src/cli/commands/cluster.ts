@@ -4,7 +4,7 @@
  * or the Flink Kubernetes Operator. Argument parsing and printing only.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SluiceError } from "../../internal/errors.js";
 import { controlSocket, sendControl, serveControl } from "../../cluster/control.js";
@@ -13,6 +13,7 @@ import { composeFile } from "../../cluster/emit/compose.js";
 import { k8sManifests } from "../../cluster/emit/k8s.js";
 import { clusterDown, clusterStatus, type ClusterStatus, logFiles } from "../../cluster/ops.js";
 import { cacheDir, stateDir } from "../../cluster/paths.js";
+import { isAlive, processStartTime } from "../../cluster/process.js";
 import { liveCluster, readState } from "../../cluster/state.js";
 import { ClusterSupervisor, logTail } from "../../cluster/supervisor.js";
 import { flinkMinor, stackVersions } from "../../cluster/versions.js";
@@ -107,6 +108,10 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
   const dir = stateDir(ctx.env);
   const say = (line: string): void => ctx.err(`sluice cluster: ${line}\n`);
 
+  // A hung-up terminal must not crash the supervisor while it stops the cluster.
+  process.stdout.on("error", () => undefined);
+  process.stderr.on("error", () => undefined);
+
   const running = liveCluster(dir);
   if (running) {
     throw new SluiceError("ALREADY_EXISTS", `a cluster is already running (supervisor pid ${running.supervisor.pid}, state in ${dir})`, {
@@ -126,6 +131,9 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
   }
 
   if (flags.has("detach") && ctx.env[SUPERVISOR_ENV] === undefined) return detach(args, dir, ctx);
+
+  // One `up` at a time per state directory, from here until the cluster is down.
+  const lock = takeUpLock(dir);
 
   const inSupervisor = ctx.env[SUPERVISOR_ENV] !== undefined && typeof process.send === "function";
   // Progress goes to the `up --detach` command while it waits (over IPC), and to the supervisor's log.
@@ -148,7 +156,10 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onSignal);
   // A detached supervisor whose `up` was killed before the cluster was ready leaves nothing behind.
-  if (inSupervisor) process.once("disconnect", () => ready || abort.abort());
+  if (inSupervisor) {
+    process.once("disconnect", () => ready || abort.abort());
+    if (!process.connected) abort.abort();
+  }
 
   const started = Date.now();
   let cluster: ClusterSupervisor;
@@ -170,23 +181,42 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
+    lock.release();
     tell({ type: "failed", message: formatError(err, ctx.verbose) });
     ctx.err(formatError(err, ctx.verbose));
-    return EXIT.FAILURE;
+    return abort.signal.aborted ? 130 : EXIT.FAILURE;
   }
   ready = true;
-  const control = await serveControl(dir, async (req) => {
-    if (req.cmd === "scale") {
-      await cluster.scale(req.taskmanagers);
-      cluster.save();
-      return `${req.taskmanagers} TaskManager${req.taskmanagers === 1 ? "" : "s"} running`;
-    }
-    if (req.cmd === "down") {
-      await cluster.stopAll();
-      return `stopped ${cluster.stopOrder.join(", ")}`;
-    }
-    return "pong";
-  });
+  // Control requests run one at a time (a scale never overlaps another scale or a down).
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  let control: Awaited<ReturnType<typeof serveControl>>;
+  try {
+    control = await serveControl(dir, (req) =>
+      serial(async () => {
+        if (req.cmd === "scale") {
+          await cluster.scale(req.taskmanagers);
+          return `${req.taskmanagers} TaskManager${req.taskmanagers === 1 ? "" : "s"} running`;
+        }
+        if (req.cmd === "down") {
+          await cluster.stopAll();
+          return `stopped ${cluster.stopOrder.join(", ")}`;
+        }
+        return "pong";
+      }),
+    );
+  } catch (err) {
+    await cluster.stopAll();
+    lock.release();
+    const failure = new SluiceError("UNAVAILABLE", `cannot serve the cluster's control socket: ${(err as Error).message}; stopped the cluster`, { cause: err });
+    tell({ type: "failed", message: formatError(failure, ctx.verbose) });
+    ctx.err(formatError(failure, ctx.verbose));
+    return EXIT.FAILURE;
+  }
   const summary = readySummary(clusterStatus(dir), (Date.now() - started) / 1000, !inSupervisor);
   if (inSupervisor) tell({ type: "ready", summary });
   else ctx.out(summary);
@@ -204,10 +234,52 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
   process.once("SIGHUP", stopOnSignal);
   await cluster.whenStopped();
   control.close();
+  lock.release();
   say("cluster stopped");
   // The control socket's last reply must flush before the process ends.
   setTimeout(() => process.exit(0), 200).unref();
   return EXIT.OK;
+}
+
+/**
+ * The lock file `<state dir>/up.lock` (pid and start time, created exclusively): a second `up`
+ * while one is starting or running fails instead of racing it. A lock whose holder is gone is stale
+ * and taken over.
+ */
+function takeUpLock(dir: string): { release(): void } {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "up.lock");
+  const me = { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, JSON.stringify(me), { flag: "wx" });
+      return {
+        release: () => {
+          try {
+            const held = JSON.parse(readFileSync(file, "utf8")) as typeof me;
+            if (held.pid === me.pid && held.startTime === me.startTime) rmSync(file, { force: true });
+          } catch {
+            // already gone
+          }
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      let holder: typeof me | undefined;
+      try {
+        holder = JSON.parse(readFileSync(file, "utf8")) as typeof me;
+      } catch {
+        holder = undefined;
+      }
+      if (holder && isAlive(holder)) {
+        throw new SluiceError("ALREADY_EXISTS", `another \`sluice cluster up\` (pid ${holder.pid}) is starting or running a cluster with state in ${dir}`, {
+          hint: "See it with `sluice cluster status`; stop it with `sluice cluster down`.",
+        });
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new SluiceError("ALREADY_EXISTS", `could not take ${file}`, { hint: "Remove it if no `sluice cluster up` is running." });
 }
 
 /**
