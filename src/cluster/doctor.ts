@@ -13,6 +13,7 @@ import { projectRoot } from "../runners/portable/services.js";
 import { DEFAULT_PORTS, PORT_NAMES, type ClusterPorts } from "./defaults.js";
 import { cacheDir, stateDir } from "./paths.js";
 import { describeHolder, portHolders, type PortHolder } from "./ports.js";
+import { liveCluster } from "./state.js";
 import { versionProblems, type StackVersions } from "./versions.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -77,6 +78,8 @@ export interface DoctorFacts {
   readonly prismInstalled: boolean;
   /** The cluster's default ports and their holders. */
   readonly ports: readonly PortProbe[];
+  /** Pids of the running sluice cluster's components (their ports are in use as they should be). */
+  readonly clusterPids?: ReadonlySet<number> | undefined;
   /** versions.json: the pins, or why they could not be read. */
   readonly versions: { readonly file: string; readonly value?: StackVersions | undefined; readonly error?: string | undefined };
   readonly stateDir: DirProbe;
@@ -118,7 +121,7 @@ export function doctorChecks(f: DoctorFacts): CheckResult[] {
     checkVenv(f.venv, f.python.found),
     checkSetpriv(f.setpriv),
     checkGo(f.go, f.prismInstalled, v?.beam),
-    checkPorts(f.ports, [f.stateDir.path, f.cacheDir.path]),
+    checkPorts(f.ports, [f.stateDir.path, f.cacheDir.path], f.clusterPids),
     checkVersions(f.versions),
     checkDirectory("state dir", f.stateDir, "SLUICE_STATE_DIR (or XDG_STATE_HOME)"),
     checkDirectory("cache dir", f.cacheDir, "SLUICE_CACHE_DIR (or XDG_CACHE_HOME)"),
@@ -275,12 +278,13 @@ export function checkGo(probe: CommandProbe, prismInstalled: boolean, beam = "2.
  * cache directory is taken as a running sluice cluster (warn); anything else holding one is a
  * failure, since `sluice cluster up` with the defaults would refuse to start.
  */
-export function checkPorts(ports: readonly PortProbe[], sluiceDirs: readonly string[] = []): CheckResult {
+export function checkPorts(ports: readonly PortProbe[], sluiceDirs: readonly string[] = [], clusterPids: ReadonlySet<number> = new Set()): CheckResult {
   const held = ports.filter((p) => p.holder !== undefined);
   if (held.length === 0) {
     return { check: "ports", status: "ok", detail: `free: ${ports.map((p) => p.port).join(", ")}` };
   }
   const ours = (h: PortHolder): boolean => {
+    if (h.pid !== undefined && clusterPids.has(h.pid)) return true;
     const line = h.argv.join(" ");
     return sluiceDirs.some((d) => d !== "" && line.includes(d));
   };
@@ -421,6 +425,7 @@ export async function gatherFacts(env: Env = process.env): Promise<DoctorFacts> 
     go,
     prismInstalled: existsSync(join(projectRoot, "build", "tools", "prism")),
     ports: entries.map(([key, port]) => ({ key, port, name: PORT_NAMES[key], holder: holders.get(port) })),
+    clusterPids: new Set(liveCluster(state)?.components.map((c) => c.pid) ?? []),
     versions,
     stateDir: stateProbe,
     cacheDir: cacheProbe,

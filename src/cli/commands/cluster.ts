@@ -103,6 +103,12 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
   }
   const ports = { ...DEFAULT_PORTS } as { -readonly [K in keyof ClusterPorts]: number };
   for (const [flag, key] of Object.entries(PORT_FLAGS)) ports[key] = intFlag(flags, flag, DEFAULT_PORTS[key], 1, 65535, UP_USAGE);
+  const byPort = new Map<number, string>();
+  for (const [flag, key] of Object.entries(PORT_FLAGS)) {
+    const other = byPort.get(ports[key]);
+    if (other !== undefined) throw usageError(`--${other} and --${flag} are both ${ports[key]}: every component needs a port of its own`, UP_USAGE);
+    if (key !== "pythonPool" || flags.has("python")) byPort.set(ports[key], flag);
+  }
   const taskmanagers = intFlag(flags, "taskmanagers", DEFAULT_TASKMANAGERS, 1, 64, UP_USAGE);
   const slots = intFlag(flags, "slots", DEFAULT_SLOTS, 1, 64, UP_USAGE);
   const dir = stateDir(ctx.env);
