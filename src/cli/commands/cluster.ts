@@ -20,48 +20,14 @@ import { flinkMinor, stackVersions } from "../../cluster/versions.js";
 import { projectRoot } from "../../runners/portable/services.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { formatError } from "../report.js";
+import { commandGroup, type Flags, parseFlags, usageError } from "../subcommands.js";
 
 /** Set in the environment of the background supervisor `up --detach` starts. */
 const SUPERVISOR_ENV = "SLUICE_CLUSTER_SUPERVISOR";
 
-type Flags = Map<string, string | true>;
-
-/** Parses `--name value`, `--name=value` and boolean `--name`; positional arguments returned apart. */
+/** `parseFlags` with this file's argument order: valued flags, then boolean ones. */
 function parse(args: readonly string[], valued: readonly string[], booleans: readonly string[], usage: string): { flags: Flags; positional: string[] } {
-  const flags: Flags = new Map();
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "-h" || arg === "--help") {
-      flags.set("help", true);
-      continue;
-    }
-    if (arg === "-f") {
-      flags.set("follow", true);
-      continue;
-    }
-    if (!arg.startsWith("--")) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (booleans.includes(name)) {
-      if (eq >= 0) throw usageError(`--${name} takes no value`, usage);
-      flags.set(name, true);
-    } else if (valued.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined || value === "") throw usageError(`--${name} needs a value`, usage);
-      flags.set(name, value);
-    } else {
-      throw usageError(`unknown option ${arg}`, usage);
-    }
-  }
-  return { flags, positional };
-}
-
-function usageError(message: string, usage: string): SluiceError {
-  return new SluiceError("INVALID_ARGUMENT", message, { hint: `usage: ${usage}` });
+  return parseFlags(args, { valued, booleans }, usage);
 }
 
 function intFlag(flags: Flags, name: string, fallback: number, min: number, max: number, usage: string): number {
@@ -511,40 +477,21 @@ async function emit(kind: "compose" | "k8s", args: readonly string[], ctx: CliCo
   return EXIT.OK;
 }
 
-const SUBCOMMANDS: Readonly<Record<string, (args: readonly string[], ctx: CliContext) => Promise<number>>> = {
-  up,
-  down,
-  status,
-  logs,
-  scale,
-  compose: (args, ctx) => emit("compose", args, ctx),
-  k8s: (args, ctx) => emit("k8s", args, ctx),
-};
-
-export const clusterCommand: Command = {
+export const clusterCommand: Command = commandGroup({
   name: "cluster",
   synopsis: "up|down|status|logs|scale|compose|k8s [options]",
   summary: "run the seed's Flink + Beam stack on this machine (no Docker), or write it out for Compose or Kubernetes",
   help: clusterHelp,
-  async run(args, ctx) {
-    const [sub, ...rest] = args;
-    if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
-      (sub === undefined ? ctx.err : ctx.out)(clusterHelp(ctx));
-      return sub === undefined ? EXIT.USAGE : EXIT.OK;
-    }
-    const fn = SUBCOMMANDS[sub];
-    if (!fn) {
-      ctx.err(formatError(new SluiceError("INVALID_ARGUMENT", `unknown subcommand "cluster ${sub}"`, { hint: `one of: ${Object.keys(SUBCOMMANDS).join(", ")}` }), ctx.verbose));
-      return EXIT.USAGE;
-    }
-    try {
-      return await fn(rest, ctx);
-    } catch (err) {
-      ctx.err(formatError(err, ctx.verbose));
-      return SluiceError.is(err, "INVALID_ARGUMENT") ? EXIT.USAGE : EXIT.FAILURE;
-    }
+  subcommands: {
+    up,
+    down,
+    status,
+    logs,
+    scale,
+    compose: (args, ctx) => emit("compose", args, ctx),
+    k8s: (args, ctx) => emit("k8s", args, ctx),
   },
-};
+});
 
 function clusterHelp(ctx: CliContext): string {
   const p = DEFAULT_PORTS;

@@ -3,7 +3,6 @@
  * given with --job_endpoint / --flink_rest), as the Beam job server and Flink see them, joined
  * (src/cluster/jobs.ts). Argument parsing and printing only.
  */
-import { SluiceError } from "../../internal/errors.js";
 import { DEFAULT_PORTS } from "../../cluster/defaults.js";
 import {
   createJobsClient,
@@ -22,47 +21,13 @@ import {
 } from "../../cluster/jobs.js";
 import { stateDir } from "../../cluster/paths.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
-import { formatError } from "../report.js";
-
-type Flags = Map<string, string | true>;
+import { commandGroup, type Flags, parseFlags, usageError } from "../subcommands.js";
 
 /** Flag spellings: Beam's (`--job_endpoint`) and dashed (`--job-endpoint`). */
 const ALIASES: Readonly<Record<string, string>> = { "job-endpoint": "job_endpoint", "flink-rest": "flink_rest" };
-const VALUED = ["job_endpoint", "flink_rest"];
 
-/** Parses `--name value`, `--name=value` and boolean `--name`; positional arguments returned apart. */
 function parse(args: readonly string[], booleans: readonly string[], usage: string): { flags: Flags; positional: string[] } {
-  const flags: Flags = new Map();
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "-h" || arg === "--help") {
-      flags.set("help", true);
-      continue;
-    }
-    if (!arg.startsWith("--")) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const raw = arg.slice(2, eq < 0 ? undefined : eq);
-    const name = ALIASES[raw] ?? raw;
-    if (booleans.includes(name)) {
-      if (eq >= 0) throw usageError(`--${raw} takes no value`, usage);
-      flags.set(name, true);
-    } else if (VALUED.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined || value === "") throw usageError(`--${raw} needs a value (host:port)`, usage);
-      flags.set(name, value);
-    } else {
-      throw usageError(`unknown option ${arg}`, usage);
-    }
-  }
-  return { flags, positional };
-}
-
-function usageError(message: string, usage: string): SluiceError {
-  return new SluiceError("INVALID_ARGUMENT", message, { hint: `usage: ${usage}` });
+  return parseFlags(args, { valued: ["job_endpoint", "flink_rest"], booleans, aliases: ALIASES, valueHint: "host:port" }, usage);
 }
 
 function openClient(flags: Flags, ctx: CliContext): JobsClient {
@@ -260,32 +225,13 @@ async function cancel(args: readonly string[], ctx: CliContext): Promise<number>
   }
 }
 
-const SUBCOMMANDS: Readonly<Record<string, (args: readonly string[], ctx: CliContext) => Promise<number>>> = { list, show, cancel };
-
-export const jobsCommand: Command = {
+export const jobsCommand: Command = commandGroup({
   name: "jobs",
   synopsis: "list|show <id>|cancel <id> [options]",
   summary: "the cluster's jobs as the Beam job server and Flink see them: list, show progress, cancel",
   help: jobsHelp,
-  async run(args, ctx) {
-    const [sub, ...rest] = args;
-    if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
-      (sub === undefined ? ctx.err : ctx.out)(jobsHelp(ctx));
-      return sub === undefined ? EXIT.USAGE : EXIT.OK;
-    }
-    const fn = SUBCOMMANDS[sub];
-    if (!fn) {
-      ctx.err(formatError(new SluiceError("INVALID_ARGUMENT", `unknown subcommand "jobs ${sub}"`, { hint: `one of: ${Object.keys(SUBCOMMANDS).join(", ")}` }), ctx.verbose));
-      return EXIT.USAGE;
-    }
-    try {
-      return await fn(rest, ctx);
-    } catch (err) {
-      ctx.err(formatError(err, ctx.verbose));
-      return SluiceError.is(err, "INVALID_ARGUMENT") ? EXIT.USAGE : EXIT.FAILURE;
-    }
-  },
-};
+  subcommands: { list, show, cancel },
+});
 
 function jobsHelp(ctx: CliContext): string {
   return [
