@@ -151,6 +151,21 @@ describe("sluice cluster", () => {
     expect((await status()).status).toBe("down");
   }, 960_000);
 
+  it("killing `up --detach` before the cluster is ready makes its background supervisor stop everything", async () => {
+    const child: ChildProcess = spawn(process.execPath, [sluice, "cluster", "up", "--detach"], { env, cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr?.on("data", (b: Buffer) => (err += b.toString()));
+    await until("the JobManager to be ready", 300_000, () => err.includes("starting taskmanager-1") || child.exitCode !== null);
+    expect(child.exitCode, err).toBeNull();
+    const state = JSON.parse(readFileSync(join(stateDir, "cluster.json"), "utf8")) as { supervisor: { pid: number }; components: { pid: number }[] };
+    child.kill("SIGKILL");
+    const pids = [state.supervisor.pid, ...state.components.map((c) => c.pid)];
+    await until("the supervisor and every component to stop", 60_000, () => pids.every((pid) => !pidAlive(pid)));
+    await until("the ports to be released", 30_000, async () => (await heldPorts()).length === 0);
+    expect((await status()).status).toBe("down");
+    expect(readFileSync(join(stateDir, "logs", "supervisor.log"), "utf8")).toContain("interrupted; stopping what it started");
+  }, 400_000);
+
   it("up --python --detach: every component ready, every listener on 127.0.0.1", async () => {
     const started = Date.now();
     const r = await cli(["cluster", "up", "--python", "--detach"], { timeout: 900_000 });
