@@ -14,7 +14,6 @@ import {
   listenersOf,
   listeningAddresses,
   parseTcpTable,
-  portAcceptsConnections,
   portHolder,
   shortCommand,
 } from "../src/cluster/ports.js";
@@ -147,16 +146,6 @@ describe("listenersOf", () => {
     const pid = child.pid as number;
     await new Promise((r) => child.once("exit", r));
     expect(await listenersOf([pid])).toEqual([]);
-  });
-});
-
-describe("portAcceptsConnections", () => {
-  it("is true for a listening port and false once it closed", async () => {
-    const port = await listen();
-    expect(await portAcceptsConnections(port)).toBe(true);
-    const server = servers.pop() as Server;
-    await new Promise<void>((r) => server.close(() => r()));
-    expect(await portAcceptsConnections(port)).toBe(false);
   });
 });
 

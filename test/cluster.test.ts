@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isLoopbackAddress, listenersOf, portHolder } from "../src/cluster/ports.js";
+import { isLoopbackAddress, listenersOf, portHolders } from "../src/cluster/ports.js";
 import { outputLines } from "./support.js";
 
 const run = promisify(execFile);
@@ -75,12 +75,7 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
 }
 
 async function heldPorts(): Promise<string[]> {
-  const held: string[] = [];
-  for (const port of SEED_PORTS) {
-    const h = await portHolder(port);
-    if (h) held.push(`${port}: ${h.command}`);
-  }
-  return held;
+  return [...(await portHolders(SEED_PORTS))].map(([port, h]) => `${port}: ${h.command}`);
 }
 
 /** The seed's Python pipeline and its PortableRunner command line, read from the seed itself. */

@@ -9,12 +9,13 @@ import { execFile } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { access, statfs } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
+import { flinkJobServerDir } from "../runners/portable/flink.js";
 import { projectRoot } from "../runners/portable/services.js";
 import { DEFAULT_PORTS, PORT_NAMES, type ClusterPorts } from "./defaults.js";
 import { cacheDir, stateDir } from "./paths.js";
 import { describeHolder, portHolders, type PortHolder } from "./ports.js";
 import { liveCluster } from "./state.js";
-import { versionProblems, type StackVersions } from "./versions.js";
+import { readStackVersions, versionProblems, type StackVersions } from "./versions.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -391,10 +392,7 @@ export async function gatherFacts(env: Env = process.env): Promise<DoctorFacts> 
   const versionsFile = join(projectRoot, "versions.json");
   const versions = readVersions(versionsFile);
   const v = versions.value;
-  const jobServerDir =
-    v === undefined
-      ? join(projectRoot, "build", "tools")
-      : join(projectRoot, "build", "tools", `flink-job-server-${v.jobServer.beam}-flink-${v.jobServer.flinkMinor}`);
+  const jobServerDir = v === undefined ? join(projectRoot, "build", "tools") : flinkJobServerDir({ beam: v.jobServer.beam, flink: v.jobServer.flinkMinor });
   const cache = cacheDir(env);
   const state = stateDir(env);
   const javaHome = env["JAVA_HOME"];
@@ -476,19 +474,7 @@ export function findOnPath(name: string, env: Env = process.env): string | undef
 /** versions.json read without the consistency check (that is checkVersions's job). */
 function readVersions(file: string): DoctorFacts["versions"] {
   try {
-    const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-    const js = raw["flinkJobServer"] as Record<string, unknown> | undefined;
-    const str = (value: unknown, name: string): string => {
-      if (typeof value !== "string" || value === "") throw new Error(`it has no "${name}" pin`);
-      return value;
-    };
-    const value: StackVersions = {
-      beam: str(raw["beam"], "beam"),
-      jobServer: { beam: str(js?.["beam"], "flinkJobServer.beam"), flinkMinor: str(js?.["flink"], "flinkJobServer.flink") },
-      flink: str(raw["flink"], "flink"),
-      pythonSdk: str(raw["pythonSdk"], "pythonSdk"),
-    };
-    return { file, value };
+    return { file, value: readStackVersions(file) };
   } catch (err) {
     return { file, error: err instanceof Error ? err.message : String(err) };
   }

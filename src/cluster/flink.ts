@@ -26,8 +26,21 @@ export interface FlinkConfOptions {
   readonly bindHost: string;
   /** Allow jar uploads through the dashboard (off unless asked for). */
   readonly webSubmit: boolean;
-  /** Restart strategy for jobs: fixed-delay attempts. */
-  readonly restartAttempts: number;
+}
+
+/**
+ * How jobs are run and submitted, the same for the local cluster and the compose/k8s files: an
+ * explicit restart strategy (batch jobs Beam's job server submits use the cluster's, so a lost
+ * TaskManager means a retry, not a failed job), region failover, and no jar uploads through the
+ * dashboard unless asked for (jobs arrive through the job server).
+ */
+export function jobPolicy(webSubmit: boolean): Record<string, string> {
+  return {
+    "restart-strategy.type": "fixed-delay",
+    "restart-strategy.fixed-delay.attempts": "10",
+    "restart-strategy.fixed-delay.delay": "2 s",
+    "web.submit.enable": String(webSubmit),
+  };
 }
 
 /** The configuration the cluster runs with, as flat Flink keys (what `config.yaml` holds). */
@@ -48,12 +61,8 @@ export function flinkConfiguration(o: FlinkConfOptions): Record<string, string |
     "rest.bind-address": o.bindHost,
     "rest.port": o.ports.flinkRest,
     "parallelism.default": 1,
-    "web.submit.enable": o.webSubmit,
     "web.cancel.enable": true,
-    // Batch jobs the Beam job server submits use the cluster's restart strategy: retry them.
-    "restart-strategy.type": "fixed-delay",
-    "restart-strategy.fixed-delay.attempts": o.restartAttempts,
-    "restart-strategy.fixed-delay.delay": "2 s",
+    ...jobPolicy(o.webSubmit),
     // A lost TaskManager is noticed in seconds, not Flink's default 50, on one machine.
     "heartbeat.interval": 2000,
     "heartbeat.timeout": 12000,
@@ -162,12 +171,54 @@ export function taskManagerLaunch(home: string, confDir: string, params: Resourc
   return launch(home, confDir, defaultJavaOpts(home), params, "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", ["-D", `taskmanager.resource-id=${resourceId}`]);
 }
 
-/** Flink's REST API, for readiness, jobs and status. */
-export async function flinkRest<T>(restPort: number, path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`http://127.0.0.1:${restPort}${path}`, { ...init, signal: AbortSignal.timeout(5000) });
-  if (!res.ok) throw new SluiceError("UNAVAILABLE", `Flink REST ${init?.method ?? "GET"} ${path} on 127.0.0.1:${restPort} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+/** Says which port is which, for errors from a call to the wrong one. */
+export const FLINK_REST_NOTE = "--flink_rest takes Flink's REST API (HTTP, port 8081 by default), not the Beam job server's Job API (8099 by default)";
+
+/** A Flink REST call; errors name the address and, for a wrong port, the other one. */
+export async function flinkRestCall(rest: string, path: string, init: { method?: string; timeoutMs?: number; allow404?: boolean } = {}): Promise<{ status: number; body: unknown }> {
+  const method = init.method ?? "GET";
+  const what = `Flink REST ${method} ${path} on ${rest}`;
+  let res: Response;
+  try {
+    res = await fetch(`http://${rest}${path}`, { method, signal: AbortSignal.timeout(init.timeoutMs ?? 10_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const name = (err as { name?: string }).name;
+    if (name === "TimeoutError") {
+      throw new SluiceError("DEADLINE_EXCEEDED", `${what} did not answer within ${Math.round((init.timeoutMs ?? 10_000) / 1000)} s`, {
+        hint: `Flink's JobManager may be overloaded or stuck: see \`sluice cluster logs jobmanager\`. ${FLINK_REST_NOTE}.`,
+        cause: err,
+      });
+    }
+    if (cause?.code?.startsWith("HPE_")) {
+      throw new SluiceError("UNAVAILABLE", `${rest} does not speak HTTP/1.1 (${cause.message ?? cause.code}): it is not Flink's REST API; it looks like a gRPC port, e.g. the Beam job server's Job API (8099)`, {
+        hint: `${FLINK_REST_NOTE}.`,
+        cause: err,
+      });
+    }
+    throw new SluiceError("UNAVAILABLE", `cannot reach Flink's REST API at ${rest} (${method} ${path}): ${cause?.code ?? cause?.message ?? (err as Error).message}`, {
+      hint: `Check that Flink's JobManager runs (\`sluice cluster status\`). ${FLINK_REST_NOTE}.`,
+      cause: err,
+    });
+  }
   const text = await res.text();
-  return (text ? JSON.parse(text) : {}) as T;
+  if (res.status === 404 && init.allow404) return { status: 404, body: undefined };
+  if (!res.ok) {
+    throw new SluiceError(res.status === 404 ? "NOT_FOUND" : "UNAVAILABLE", `${what} answered ${res.status}: ${clip(text, 500)}`, {
+      hint: res.status === 404 ? `Is ${rest} Flink's REST API? ${FLINK_REST_NOTE}.` : "See `sluice cluster logs jobmanager`.",
+    });
+  }
+  if (text === "") return { status: res.status, body: {} };
+  try {
+    return { status: res.status, body: JSON.parse(text) as unknown };
+  } catch (err) {
+    throw new SluiceError("UNAVAILABLE", `${what} answered something other than JSON: ${clip(text, 200)}`, { hint: `${FLINK_REST_NOTE}.`, cause: err });
+  }
+}
+
+function clip(text: string, max: number): string {
+  const t = text.trim();
+  return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
 }
 
 export interface FlinkOverview {

@@ -20,6 +20,8 @@
 import { SluiceError } from "../internal/errors.js";
 import { createClient, type Client } from "../model/grpc.js";
 import { JobApi } from "../model/protos.js";
+import { FLINK_REST_NOTE, flinkRestCall } from "./flink.js";
+import { sleep } from "./process.js";
 import { stateDir } from "./paths.js";
 import { liveCluster, readState } from "./state.js";
 
@@ -593,7 +595,6 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
 
 /** What to tell a user who mixed the two ports up. */
 const JOB_ENDPOINT_NOTE = "--job_endpoint takes the Beam job server's Job API (gRPC, port 8099 by default), not Flink's REST port (8081 by default)";
-const FLINK_REST_NOTE = "--flink_rest takes Flink's REST API (HTTP, port 8081 by default), not the Beam job server's Job API (8099 by default)";
 
 /** Where the jobs are: the Job API and Flink's REST API, each possibly unknown. */
 export interface JobEndpoints {
@@ -662,52 +663,6 @@ export function resolveEndpoints(env: Readonly<Record<string, string | undefined
 }
 
 // ---------------------------------------------------------------------------------------------
-// Flink REST
-// ---------------------------------------------------------------------------------------------
-
-/** A Flink REST call; errors name the address and, for a wrong port, the other one. */
-export async function flinkRestCall(rest: string, path: string, init: { method?: string; timeoutMs?: number; allow404?: boolean } = {}): Promise<{ status: number; body: unknown }> {
-  const method = init.method ?? "GET";
-  const what = `Flink REST ${method} ${path} on ${rest}`;
-  let res: Response;
-  try {
-    res = await fetch(`http://${rest}${path}`, { method, signal: AbortSignal.timeout(init.timeoutMs ?? 10_000) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const name = (err as { name?: string }).name;
-    if (name === "TimeoutError") {
-      throw new SluiceError("DEADLINE_EXCEEDED", `${what} did not answer within ${Math.round((init.timeoutMs ?? 10_000) / 1000)} s`, {
-        hint: `Flink's JobManager may be overloaded or stuck: see \`sluice cluster logs jobmanager\`. ${FLINK_REST_NOTE}.`,
-        cause: err,
-      });
-    }
-    if (cause?.code?.startsWith("HPE_")) {
-      throw new SluiceError("UNAVAILABLE", `${rest} does not speak HTTP/1.1 (${cause.message ?? cause.code}): it is not Flink's REST API; it looks like a gRPC port, e.g. the Beam job server's Job API (8099)`, {
-        hint: `${FLINK_REST_NOTE}.`,
-        cause: err,
-      });
-    }
-    throw new SluiceError("UNAVAILABLE", `cannot reach Flink's REST API at ${rest} (${method} ${path}): ${cause?.code ?? cause?.message ?? (err as Error).message}`, {
-      hint: `Check that Flink's JobManager runs (\`sluice cluster status\`). ${FLINK_REST_NOTE}.`,
-      cause: err,
-    });
-  }
-  const text = await res.text();
-  if (res.status === 404 && init.allow404) return { status: 404, body: undefined };
-  if (!res.ok) {
-    throw new SluiceError(res.status === 404 ? "NOT_FOUND" : "UNAVAILABLE", `${what} answered ${res.status}: ${truncate(text.trim(), 500)}`, {
-      hint: res.status === 404 ? `Is ${rest} Flink's REST API? ${FLINK_REST_NOTE}.` : "See `sluice cluster logs jobmanager`.",
-    });
-  }
-  if (text === "") return { status: res.status, body: {} };
-  try {
-    return { status: res.status, body: JSON.parse(text) as unknown };
-  } catch (err) {
-    throw new SluiceError("UNAVAILABLE", `${what} answered something other than JSON: ${truncate(text.trim(), 200)}`, { hint: `${FLINK_REST_NOTE}.`, cause: err });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The client
 // ---------------------------------------------------------------------------------------------
 
@@ -771,7 +726,6 @@ export interface JobsClient {
   close(): void;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Creates a client of both sides. Endpoints left undefined are not asked. */
 export function createJobsClient(options: JobsClientOptions): JobsClient {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
 import { controlSocket, sendControl } from "./control.js";
-import { portHolder } from "./ports.js";
+import { portHolders } from "./ports.js";
 import { isAlive, sleep, stopGroup } from "./process.js";
 import { type ClusterState, type ComponentState, readState, removeState } from "./state.js";
 
@@ -107,10 +107,9 @@ export async function clusterDown(stateDir: string, log: (line: string) => void)
   }
   const portsLeft: string[] = [];
   const ports = [...new Set([...Object.values(state.ports), ...state.components.flatMap((c) => Object.values(c.ports))])];
-  for (const port of ports) {
-    if (!state.python && port === state.ports.pythonPool) continue;
-    const holder = await portHolder(port);
-    if (holder && state.components.some((c) => c.pid === holder.pid)) portsLeft.push(`${port} (pid ${holder.pid}: ${holder.command})`);
+  const holders = await portHolders(ports.filter((port) => state.python || port !== state.ports.pythonPool));
+  for (const [port, holder] of holders) {
+    if (state.components.some((c) => c.pid === holder.pid)) portsLeft.push(`${port} (pid ${holder.pid}: ${holder.command})`);
   }
   removeState(stateDir);
   rmSync(controlSocket(stateDir), { force: true });

@@ -6,7 +6,7 @@
  * loopback only, and that nothing is left listening after it stopped.
  */
 import { readFile, readdir, readlink } from "node:fs/promises";
-import { createServer, Socket } from "node:net";
+import { createServer } from "node:net";
 import { basename } from "node:path";
 import { SluiceError } from "../internal/errors.js";
 
@@ -226,21 +226,6 @@ export async function checkPortsFree(ports: readonly PortNeed[]): Promise<void> 
 /** "held by pid 123: java … Main" or why the holder is unknown. */
 export function describeHolder(holder: PortHolder): string {
   return holder.pid === undefined ? `held by ${holder.command}` : `held by pid ${holder.pid}: ${holder.command}`;
-}
-
-/** True when something accepts a TCP connection on host:port within `timeoutMs`. */
-export async function portAcceptsConnections(port: number, host = "127.0.0.1", timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-    socket.connect(port, host);
-  });
 }
 
 /**

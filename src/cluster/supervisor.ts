@@ -17,7 +17,7 @@ import { FnApi, JobApi } from "../model/protos.js";
 import { flinkJobServerClasspath, JOB_SERVER_MAIN } from "../runners/portable/flink.js";
 import { projectRoot } from "../runners/portable/services.js";
 import { type ClusterPorts, PORT_NAMES } from "./defaults.js";
-import { type FlinkOverview, flinkRest, jobManagerLaunch, resourceParams, taskManagerLaunch, writeFlinkConf } from "./flink.js";
+import { type FlinkOverview, flinkRestCall, jobManagerLaunch, resourceParams, taskManagerLaunch, writeFlinkConf } from "./flink.js";
 import { checkPortsFree } from "./ports.js";
 import { isAlive, type ProcessIdentity, processStartTime, sleep, spawnComponent, stopGroup } from "./process.js";
 import { ensureFlink, ensurePythonSdk } from "./provision.js";
@@ -155,7 +155,6 @@ export class ClusterSupervisor {
       slots: o.slots,
       bindHost: this.bindHost,
       webSubmit: o.webSubmit,
-      restartAttempts: 10,
     });
 
     // JobManager.
@@ -478,7 +477,7 @@ export class ClusterSupervisor {
 
   private async flinkJson<T>(path: string): Promise<T | undefined> {
     try {
-      return await flinkRest<T>(this.o.ports.flinkRest, path);
+      return (await flinkRestCall(`127.0.0.1:${this.o.ports.flinkRest}`, path, { timeoutMs: 5000 })).body as T;
     } catch {
       return undefined;
     }
@@ -511,8 +510,8 @@ export async function workerPoolAnswers(port: number): Promise<boolean> {
   }
 }
 
-/** The last lines of a log file, formatted for an error message. */
-export function logTail(file: string, title = "log", lines = 25): string {
+/** The last `lines` lines of a log file (reading at most its last 16 KB), "" when it has none. */
+export function lastLines(file: string, lines: number): string {
   if (!existsSync(file)) return "";
   const size = statSync(file).size;
   const len = Math.min(size, 16_384);
@@ -524,6 +523,11 @@ export function logTail(file: string, title = "log", lines = 25): string {
     closeSync(fd);
   }
   const text = buf.toString("utf8").trim();
-  if (!text) return "";
-  return `\n--- ${title} (last lines of ${file}) ---\n${text.split("\n").slice(-lines).join("\n")}`;
+  return text ? text.split("\n").slice(-lines).join("\n") : "";
+}
+
+/** The last lines of a log file, formatted for an error message. */
+export function logTail(file: string, title = "log", lines = 25): string {
+  const text = lastLines(file, lines);
+  return text ? `\n--- ${title} (last lines of ${file}) ---\n${text}` : "";
 }

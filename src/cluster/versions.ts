@@ -19,22 +19,25 @@ export interface StackVersions {
   readonly pythonSdk: string;
 }
 
-interface VersionsFile {
-  beam: string;
-  flinkJobServer: { beam: string; flink: string };
-  flink: string;
-  pythonSdk: string;
+/** versions.json as StackVersions, unchecked; throws naming a missing pin. */
+export function readStackVersions(file = join(projectRoot, "versions.json")): StackVersions {
+  const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  const js = raw["flinkJobServer"] as Record<string, unknown> | undefined;
+  const pin = (value: unknown, name: string): string => {
+    if (typeof value !== "string" || value === "") throw new Error(`it has no "${name}" pin`);
+    return value;
+  };
+  return {
+    beam: pin(raw["beam"], "beam"),
+    jobServer: { beam: pin(js?.["beam"], "flinkJobServer.beam"), flinkMinor: pin(js?.["flink"], "flinkJobServer.flink") },
+    flink: pin(raw["flink"], "flink"),
+    pythonSdk: pin(raw["pythonSdk"], "pythonSdk"),
+  };
 }
 
 /** The pinned versions, checked: throws naming the mismatch when versions.json contradicts itself. */
 export function stackVersions(file = join(projectRoot, "versions.json")): StackVersions {
-  const v = JSON.parse(readFileSync(file, "utf8")) as VersionsFile;
-  const versions: StackVersions = {
-    beam: v.beam,
-    jobServer: { beam: v.flinkJobServer.beam, flinkMinor: v.flinkJobServer.flink },
-    flink: v.flink,
-    pythonSdk: v.pythonSdk,
-  };
+  const versions = readStackVersions(file);
   const problems = versionProblems(versions);
   if (problems.length > 0) {
     throw new SluiceError("FAILED_PRECONDITION", `${file} pins versions that do not work together:\n  ${problems.join("\n  ")}`, {

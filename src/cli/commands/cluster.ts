@@ -15,7 +15,7 @@ import { clusterDown, clusterStatus, type ClusterStatus, logFiles } from "../../
 import { cacheDir, stateDir } from "../../cluster/paths.js";
 import { isAlive, processStartTime } from "../../cluster/process.js";
 import { liveCluster, readState } from "../../cluster/state.js";
-import { ClusterSupervisor, logTail } from "../../cluster/supervisor.js";
+import { ClusterSupervisor, lastLines, logTail } from "../../cluster/supervisor.js";
 import { flinkMinor, stackVersions } from "../../cluster/versions.js";
 import { projectRoot } from "../../runners/portable/services.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
@@ -393,8 +393,8 @@ async function logs(args: readonly string[], ctx: CliContext): Promise<number> {
   const prefix = chosen.length > 1;
   const offsets = new Map<string, number>();
   for (const [n, f] of chosen) {
-    const tail = logTail(f, n, lines);
-    ctx.out(prefix ? `${tail.replace(/^\n/, "")}\n` : `${tail.split("\n").slice(2).join("\n")}\n`);
+    const text = lastLines(f, lines);
+    ctx.out(prefix ? `--- ${n} (${f}) ---\n${text}\n` : `${text}\n`);
     offsets.set(n, statSync(f).size);
   }
   if (!flags.has("follow")) return EXIT.OK;

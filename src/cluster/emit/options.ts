@@ -8,6 +8,7 @@ import { posix } from "node:path";
 import { Document, isMap, isScalar, isSeq } from "yaml";
 import { SluiceError } from "../../internal/errors.js";
 import { stackVersions, type StackVersions } from "../versions.js";
+import { jobPolicy } from "../flink.js";
 
 export interface EmitOptions {
   /** TaskManagers in the cluster (a whole number ≥ 1). */
@@ -119,12 +120,8 @@ export function sharedFlinkConfiguration(o: ResolvedEmitOptions): Record<string,
   return {
     "taskmanager.numberOfTaskSlots": String(o.slots),
     "parallelism.default": String(o.taskmanagers * o.slots),
-    // Batch jobs from Beam's job server use the cluster's restart strategy; say it instead of relying on defaults.
-    "restart-strategy.type": "fixed-delay",
-    "restart-strategy.fixed-delay.attempts": "3",
-    "restart-strategy.fixed-delay.delay": "10s",
-    // Jobs arrive through Beam's job server; nobody should upload jars through the dashboard.
-    "web.submit.enable": "false",
+    // The same restart strategy, failover and dashboard policy as the local cluster.
+    ...jobPolicy(false),
   };
 }
 

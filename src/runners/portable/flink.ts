@@ -23,9 +23,14 @@ export function pinnedFlinkJobServer(): FlinkJobServerVersion {
   return v.flinkJobServer;
 }
 
+/** Where the job server's resolved classpath (classpath.txt) and our driver jar are cached. */
+export function flinkJobServerDir(version: FlinkJobServerVersion = pinnedFlinkJobServer()): string {
+  return join(projectRoot, "build", "tools", `flink-job-server-${version.beam}-flink-${version.flink}`);
+}
+
 /** The job server's classpath: resolved with Maven once, then read from the cache. */
 export async function flinkJobServerClasspath(version: FlinkJobServerVersion = pinnedFlinkJobServer(), log: (m: string) => void = () => undefined): Promise<string> {
-  const dir = join(projectRoot, "build", "tools", `flink-job-server-${version.beam}-flink-${version.flink}`);
+  const dir = flinkJobServerDir(version);
   const cp = join(dir, "classpath.txt");
   if (existsSync(cp)) return withDriver(dir, readFileSync(cp, "utf8").trim(), log);
   mkdirSync(dir, { recursive: true });
