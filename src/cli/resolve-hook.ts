@@ -10,7 +10,10 @@
  *    import/export/import.meta or a top-level `await` at the start of a line (as Node's syntax
  *    detection would). Without this, TypeScript pipeline files in such a folder would be compiled
  *    to CommonJS, where top-level `await pipeline.run()` and `import.meta` fail. Write `.cts`, or
- *    set "type": "commonjs", for TypeScript that must be CommonJS.
+ *    set "type": "commonjs", for TypeScript that must be CommonJS. This holds for every file the
+ *    pipeline imports (its helper modules), also when tsx marks one as CommonJS with a query.
+ *
+ * `require("sluice")` from CommonJS files is require-hook.ts's job (these hooks do not see require).
  *
  * It runs on Node's hooks thread; it shares no state with the CLI except the data given to
  * `initialize`.
@@ -43,14 +46,36 @@ export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
     if (specifier.startsWith("sluice/")) return nextResolve(specifier, { ...context, parentURL: data.packageJsonUrl });
   }
   const resolved = await nextResolve(specifier, context);
-  if (
-    (resolved.format === "commonjs" || resolved.format === undefined || resolved.format === null) &&
-    shouldLoadAsModule(resolved.url)
-  ) {
-    return { ...resolved, format: "module" };
+  if (resolved.format === "commonjs" || resolved.format === undefined || resolved.format === null) {
+    // tsx marks a file it takes for CommonJS, imported from an ES module, with query parameters
+    // (`helper.ts?tsx-commonjs-…`); the file itself is what decides, so look at it without them.
+    const url = withoutTsxQuery(resolved.url);
+    if (shouldLoadAsModule(url)) return { ...resolved, url, format: "module" };
   }
   return resolved;
 };
+
+/** The tsx query parameters marking a file it loads as CommonJS from an ES module. */
+const TSX_CJS_QUERY = "tsx-commonjs-";
+
+/**
+ * `url` without tsx's CommonJS markers: its `tsx-commonjs-*` search parameters and the
+ * `%3Ftsx-commonjs-…` it may also append to the path. Other query parameters are kept.
+ */
+export function withoutTsxQuery(url: string): string {
+  if (!url.startsWith("file:") || !url.includes(TSX_CJS_QUERY)) return url;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  const marker = parsed.pathname.toLowerCase().lastIndexOf(`%3f${TSX_CJS_QUERY}`);
+  if (marker >= 0) parsed.pathname = parsed.pathname.slice(0, marker);
+  const kept = [...parsed.searchParams].filter(([name]) => !name.startsWith(TSX_CJS_QUERY));
+  parsed.search = kept.length === 0 ? "" : `?${new URLSearchParams(kept).toString()}`;
+  return parsed.href;
+}
 
 /**
  * ES module syntax in JavaScript: import/export statements at the start of a line, import.meta,

@@ -19,6 +19,7 @@ import { ENTRY_URL, PACKAGE_JSON_URL, PACKAGE_ROOT_URL, RESOLVE_HOOK_URL } from 
 const ENTRY_DIR_URL = new URL("./", ENTRY_URL);
 import { flushAndExit, formatError, isInternalFrame } from "../report.js";
 import type { ResolveHookData } from "../resolve-hook.js";
+import { installRequireHook } from "../require-hook.js";
 
 /** File extensions `sluice run` accepts. */
 const EXTENSIONS: readonly string[] = [".ts", ".mts", ".js", ".mjs"];
@@ -184,6 +185,7 @@ async function runFile(
     tsxCjs.register(); // for .cts files and require() of TypeScript
     const data: ResolveHookData = { entryUrl: ENTRY_URL.href, packageJsonUrl: PACKAGE_JSON_URL.href };
     registerHooks(RESOLVE_HOOK_URL, { data });
+    installRequireHook(ENTRY_URL, PACKAGE_JSON_URL);
   } catch (err) {
     const failure = new SluiceError("INTERNAL", `could not set up the TypeScript loader: ${describeError(err)}`, {
       cause: err,
@@ -233,7 +235,7 @@ function loadFailure(err: unknown, abs: string, display: string): SluiceError {
       hint: `rebuild it: run \`npm run build\` in ${fileURLToPath(PACKAGE_ROOT_URL)}`,
     });
   }
-  if (code === "ERR_MODULE_NOT_FOUND" && e !== undefined) {
+  if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && e !== undefined) {
     return new SluiceError("NOT_FOUND", `${display} imports something that cannot be found: ${e.message}`, {
       cause: err,
       hint: "install the missing package where the pipeline file is (npm install <name>), or fix the import path",
