@@ -1,30 +1,14 @@
 #!/usr/bin/env node
-// Installs Beam's Prism runner at the pinned Beam version into build/tools/prism, with the Go
-// toolchain and the Go module proxy. Skips when the installed one has the right version.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+// Builds Beam's Prism runner at the pinned Beam version for this platform into the per-user tool
+// cache (~/.cache/sluice/tools/prism-<version>-<os>-<arch>/), listening on 127.0.0.1 only; skips
+// when it is already there. Needs the build (dist/); the logic is in src/runners/portable/prism.ts.
+import { ensurePrism, prismPath } from "../dist/runners/portable/prism.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { beam } = JSON.parse(readFileSync(join(root, "versions.json"), "utf8"));
-const tools = join(root, "build", "tools");
-const stamp = join(tools, "prism.version");
-if (existsSync(join(tools, "prism")) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === beam) process.exit(0);
-mkdirSync(tools, { recursive: true });
-console.log(`sluice: installing Prism ${beam} (go install github.com/apache/beam/sdks/v2/go/cmd/prism@v${beam}); this takes a few minutes once`);
 try {
-  execFileSync("go", ["install", `github.com/apache/beam/sdks/v2/go/cmd/prism@v${beam}`], {
-    stdio: "inherit",
-    env: { ...process.env, GOBIN: tools },
-  });
+  const binary = await ensurePrism(undefined, (m) => console.log(m));
+  if (process.argv.includes("--print-path")) console.log(binary);
 } catch (err) {
-  console.error(
-    err && err.code === "ENOENT"
-      ? "sluice: `go` is not on PATH; install Go (>= 1.26.1 for Beam 2.73) to use the Prism runner."
-      : `sluice: installing Prism failed: ${err}`,
-  );
+  console.error(`sluice: ${err?.message ?? err}${err?.hint ? `\n  ${err.hint}` : ""}`);
+  console.error(`sluice: Prism was not built (${prismPath()}); --runner=prism needs it, nothing else does.`);
   process.exit(1);
 }
-writeFileSync(stamp, `${beam}\n`);
-console.log(`sluice: Prism ${beam} is at ${join(tools, "prism")}`);

@@ -9,10 +9,11 @@ import { execFile } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { access, statfs } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
-import { flinkJobServerDir } from "../runners/portable/flink.js";
+import { cachedClasspath, flinkJobServerDir } from "../runners/portable/flink.js";
+import { prismInstalled, prismPath } from "../runners/portable/prism.js";
 import { projectRoot } from "../runners/portable/services.js";
 import { DEFAULT_PORTS, PORT_NAMES, type ClusterPorts } from "./defaults.js";
-import { cacheDir, stateDir } from "./paths.js";
+import { cacheDir, stateDir, toolDir } from "../internal/dirs.js";
 import { describeHolder, portHolders, type PortHolder } from "./ports.js";
 import { liveCluster } from "./state.js";
 import { readStackVersions, versionProblems, type StackVersions } from "./versions.js";
@@ -74,7 +75,7 @@ export interface DoctorFacts {
   readonly venv: CommandProbe;
   /** Where setpriv is on PATH, undefined when it is not. */
   readonly setpriv: string | undefined;
-  /** `go version`, and whether Prism is installed (build/tools/prism). */
+  /** `go version`, and whether Prism is built (in the tool cache). */
   readonly go: CommandProbe;
   readonly prismInstalled: boolean;
   /** The cluster's default ports and their holders. */
@@ -263,7 +264,7 @@ export function checkSetpriv(path: string | undefined): CheckResult {
 
 /** Go only matters for --runner=prism (building Prism once): information, never a problem. */
 export function checkGo(probe: CommandProbe, prismInstalled: boolean, beam = "2.73.0"): CheckResult {
-  const prism = prismInstalled ? "Prism is installed (build/tools/prism)" : "Prism is not installed (`npm run install:prism`)";
+  const prism = prismInstalled ? `Prism is built (${prismPath()})` : "Prism is not built yet (`npm run install:prism`, or the first --runner=prism run builds it)";
   if (!probe.found || probe.exitCode !== 0) {
     return { check: "go", status: "info", detail: `go is not on PATH: only --runner=prism needs it, to build Prism once; ${prism}` };
   }
@@ -392,7 +393,7 @@ export async function gatherFacts(env: Env = process.env): Promise<DoctorFacts> 
   const versionsFile = join(projectRoot, "versions.json");
   const versions = readVersions(versionsFile);
   const v = versions.value;
-  const jobServerDir = v === undefined ? join(projectRoot, "build", "tools") : flinkJobServerDir({ beam: v.jobServer.beam, flink: v.jobServer.flinkMinor });
+  const jobServerDir = v === undefined ? toolDir("") : flinkJobServerDir({ beam: v.jobServer.beam, flink: v.jobServer.flinkMinor });
   const cache = cacheDir(env);
   const state = stateDir(env);
   const javaHome = env["JAVA_HOME"];
@@ -416,12 +417,12 @@ export async function gatherFacts(env: Env = process.env): Promise<DoctorFacts> 
     javaHome,
     javaHomeJava,
     maven,
-    jobServer: { resolved: classpathResolved(join(jobServerDir, "classpath.txt")), dir: jobServerDir },
+    jobServer: { resolved: cachedClasspath(join(jobServerDir, "classpath.txt")) !== undefined, dir: jobServerDir },
     python,
     venv,
     setpriv: findOnPath("setpriv", env),
     go,
-    prismInstalled: existsSync(join(projectRoot, "build", "tools", "prism")),
+    prismInstalled: prismInstalled(),
     ports: entries.map(([key, port]) => ({ key, port, name: PORT_NAMES[key], holder: holders.get(port) })),
     clusterPids: new Set(liveCluster(state)?.components.map((c) => c.pid) ?? []),
     versions,
@@ -481,15 +482,6 @@ function readVersions(file: string): DoctorFacts["versions"] {
 }
 
 /** True when the job server's classpath was resolved and every jar on it is still there. */
-function classpathResolved(file: string): boolean {
-  try {
-    const entries = readFileSync(file, "utf8").trim().split(":").filter((e) => e !== "");
-    return entries.length > 0 && entries.every((e) => existsSync(e));
-  } catch {
-    return false;
-  }
-}
-
 async function probeDir(path: string): Promise<DirProbe> {
   const existing = nearestExisting(path);
   const exists = existing === path;

@@ -21,8 +21,8 @@ import { SluiceError } from "../internal/errors.js";
 import { createClient, type Client } from "../model/grpc.js";
 import { JobApi } from "../model/protos.js";
 import { FLINK_REST_NOTE, flinkRestCall } from "./flink.js";
-import { sleep } from "./process.js";
-import { stateDir } from "./paths.js";
+import { sleep } from "../internal/process.js";
+import { stateDir } from "../internal/dirs.js";
 import { liveCluster, readState } from "./state.js";
 
 // ---------------------------------------------------------------------------------------------

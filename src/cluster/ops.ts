@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
 import { controlSocket, sendControl } from "./control.js";
 import { portHolders } from "./ports.js";
-import { isAlive, sleep, stopGroup } from "./process.js";
+import { isAlive, sleep, stopGroup } from "../internal/process.js";
 import { type ClusterState, type ComponentState, readState, removeState } from "./state.js";
 
 export interface ComponentStatus extends ComponentState {

@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
-import { withParentDeath } from "./process.js";
+import { withParentDeath } from "../internal/process.js";
 
 export interface FlinkInstall {
   /** The Flink home: bin/, conf/, lib/, plugins/ (pyflink's package directory). */

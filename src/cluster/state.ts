@@ -7,8 +7,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClusterPorts } from "./defaults.js";
-import { isAlive, type ProcessIdentity } from "./process.js";
-import { stateDir } from "./paths.js";
+import { isAlive, type ProcessIdentity } from "../internal/process.js";
+import { stateDir } from "../internal/dirs.js";
 import type { StackVersions } from "./versions.js";
 
 export type ComponentKind = "jobmanager" | "taskmanager" | "jobserver" | "sluice-pool" | "python-pool";

@@ -19,7 +19,7 @@ import { projectRoot } from "../runners/portable/services.js";
 import { type ClusterPorts, PORT_NAMES } from "./defaults.js";
 import { type FlinkOverview, flinkRestCall, jobManagerLaunch, resourceParams, taskManagerLaunch, writeFlinkConf } from "./flink.js";
 import { checkPortsFree } from "./ports.js";
-import { isAlive, type ProcessIdentity, processStartTime, sleep, spawnComponent, stopGroup } from "./process.js";
+import { isAlive, type ProcessIdentity, processStartTime, sleep, spawnComponent, stopGroup } from "../internal/process.js";
 import { ensureFlink, ensurePythonSdk } from "./provision.js";
 import { type ClusterPhase, type ComponentKind, type ComponentPhase, type ComponentState, removeState, writeState } from "./state.js";
 import type { StackVersions } from "./versions.js";
@@ -136,7 +136,7 @@ export class ClusterSupervisor {
     const flinkJar = `flink-runtime-${v.flink}.jar`;
     if (!classpath.split(":").some((p) => p.endsWith(`/${flinkJar}`))) {
       throw new SluiceError("FAILED_PRECONDITION", `Beam ${v.jobServer.beam}'s Flink job server does not carry ${flinkJar}: its Flink client would not match the cluster's Flink ${v.flink}`, {
-        hint: "Pin in versions.json the Flink release the job server artifact is built against (see the classpath in build/tools/).",
+        hint: "Pin in versions.json the Flink release the job server artifact is built against (see the job server classpath in the tool cache, ~/.cache/sluice/tools/).",
       });
     }
     this.checkAborted();

@@ -59,12 +59,12 @@ const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<Pip
   },
   prism: async (options) => {
     const { PortableRunner } = await import("./portable/runner.js");
-    const { startPrism } = await import("./portable/services.js");
+    const { startPrism } = await import("./portable/prism.js");
     if (options.jobEndpoint) return new PortableRunner(options.jobEndpoint, { serviceLabel: `Prism at ${options.jobEndpoint}` });
     return {
       name: "prism",
       async run(pipeline) {
-        const prism = await startPrism(options.prismLocation);
+        const prism = await startPrism(options.prismLocation, (m) => void process.stderr.write(`${m}\n`));
         try {
           return await new PortableRunner(prism.endpoint, { serviceLabel: `Prism (started at ${prism.endpoint})` }).run(pipeline);
         } finally {

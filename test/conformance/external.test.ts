@@ -21,7 +21,8 @@ import { createClient } from "../../src/model/grpc.js";
 import { FnApi } from "../../src/model/protos.js";
 import { startFlinkJobServer } from "../../src/runners/portable/flink.js";
 import { PortableRunner } from "../../src/runners/portable/runner.js";
-import { type LocalService, startPrism } from "../../src/runners/portable/services.js";
+import { startPrism } from "../../src/runners/portable/prism.js";
+import type { LocalService } from "../../src/runners/portable/services.js";
 import { type ConformanceCase, corpus } from "./corpus.js";
 import { prepareCase, readCaseOutput } from "./harness.js";
 

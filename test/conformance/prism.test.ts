@@ -3,7 +3,8 @@
  * portable runner and the TypeScript SDK harness in LOOPBACK mode. One Prism serves all cases.
  */
 import { afterAll, beforeAll } from "vitest";
-import { type LocalService, startPrism } from "../../src/runners/portable/services.js";
+import { startPrism } from "../../src/runners/portable/prism.js";
+import type { LocalService } from "../../src/runners/portable/services.js";
 import { portableCorpusSuite } from "./harness.js";
 
 let prism: LocalService;

@@ -12,8 +12,8 @@ import { type ClusterPorts, DEFAULT_PORTS, DEFAULT_SLOTS, DEFAULT_TASKMANAGERS }
 import { composeFile } from "../../cluster/emit/compose.js";
 import { k8sManifests } from "../../cluster/emit/k8s.js";
 import { clusterDown, clusterStatus, type ClusterStatus, logFiles } from "../../cluster/ops.js";
-import { cacheDir, stateDir } from "../../cluster/paths.js";
-import { isAlive, processStartTime } from "../../cluster/process.js";
+import { cacheDir, stateDir } from "../../internal/dirs.js";
+import { isAlive, processStartTime } from "../../internal/process.js";
 import { liveCluster, readState } from "../../cluster/state.js";
 import { ClusterSupervisor, lastLines, logTail } from "../../cluster/supervisor.js";
 import { flinkMinor, stackVersions } from "../../cluster/versions.js";

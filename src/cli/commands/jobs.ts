@@ -19,7 +19,7 @@ import {
   resolveEndpoints,
   summarizeException,
 } from "../../cluster/jobs.js";
-import { stateDir } from "../../cluster/paths.js";
+import { stateDir } from "../../internal/dirs.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { commandGroup, type Flags, parseFlags, usageError } from "../subcommands.js";
 

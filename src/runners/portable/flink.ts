@@ -1,13 +1,15 @@
 /**
  * Beam's Flink job server as a local process: its classpath resolved by Maven from the pinned
- * `beam-runners-flink-<minor>` artifact (cached under build/tools/), started on a free loopback
+ * `beam-runners-flink-<minor>` artifact (cached in the per-user tool cache, and resolved again when
+ * a jar it names is gone, e.g. another Maven repository or a cleaned ~/.m2), started on a free loopback
  * port with `--flink-master` ([local]: an embedded Flink MiniCluster; host:port: a real cluster),
  * through our driver (java/…/BoundFlinkJobServer.java) so its gRPC services bind --job-host only.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
+import { toolDir } from "../../internal/dirs.js";
 import { SluiceError } from "../../internal/errors.js";
 import { freePort, type LocalService, projectRoot, startService } from "./services.js";
 
@@ -25,14 +27,24 @@ export function pinnedFlinkJobServer(): FlinkJobServerVersion {
 
 /** Where the job server's resolved classpath (classpath.txt) and our driver jar are cached. */
 export function flinkJobServerDir(version: FlinkJobServerVersion = pinnedFlinkJobServer()): string {
-  return join(projectRoot, "build", "tools", `flink-job-server-${version.beam}-flink-${version.flink}`);
+  return toolDir(`flink-job-server-${version.beam}-flink-${version.flink}`);
+}
+
+/** The cached classpath, when every jar it names is still there. */
+export function cachedClasspath(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const classpath = readFileSync(file, "utf8").trim();
+  const entries = classpath.split(delimiter).filter((e) => e !== "");
+  return entries.length > 0 && entries.every((e) => existsSync(e)) ? classpath : undefined;
 }
 
 /** The job server's classpath: resolved with Maven once, then read from the cache. */
 export async function flinkJobServerClasspath(version: FlinkJobServerVersion = pinnedFlinkJobServer(), log: (m: string) => void = () => undefined): Promise<string> {
   const dir = flinkJobServerDir(version);
   const cp = join(dir, "classpath.txt");
-  if (existsSync(cp)) return withDriver(dir, readFileSync(cp, "utf8").trim(), log);
+  const cached = cachedClasspath(cp);
+  if (cached !== undefined) return withDriver(dir, cached, log);
+  if (existsSync(cp)) log(`sluice: the cached job server classpath names jars that are gone; resolving it again`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, "pom.xml"),
@@ -48,7 +60,7 @@ export async function flinkJobServerClasspath(version: FlinkJobServerVersion = p
   );
   log(`sluice: resolving Beam ${version.beam}'s Flink ${version.flink} job server with Maven (about 160 MB, once)`);
   try {
-    await run("mvn", ["-q", "-B", "dependency:build-classpath", `-Dmdep.outputFile=${cp}.tmp`], { cwd: dir, maxBuffer: 32 << 20 });
+    await run("mvn", ["-q", "-B", "dependency:build-classpath", `-Dmdep.outputFile=${cp}.${process.pid}.tmp`], { cwd: dir, maxBuffer: 32 << 20 });
   } catch (err) {
     const e = err as { code?: string; stdout?: string };
     throw new SluiceError(
@@ -59,8 +71,7 @@ export async function flinkJobServerClasspath(version: FlinkJobServerVersion = p
       { hint: "Install a JDK (17+) and Maven, and check that Maven Central is reachable.", cause: err },
     );
   }
-  const { renameSync } = await import("node:fs");
-  renameSync(`${cp}.tmp`, cp);
+  renameSync(`${cp}.${process.pid}.tmp`, cp);
   return withDriver(dir, readFileSync(cp, "utf8").trim(), log);
 }
 
@@ -79,11 +90,10 @@ async function withDriver(dir: string, classpath: string, log: (m: string) => vo
   const source = readFileSync(DRIVER_SOURCE, "utf8");
   if (!existsSync(jar) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== source) {
     log("sluice: compiling the job server driver (javac, once)");
-    const { mkdtempSync, rmSync } = await import("node:fs");
     const classes = mkdtempSync(join(dir, "classes-"));
     try {
       await run("javac", ["-d", classes, "-cp", classpath, DRIVER_SOURCE], { maxBuffer: 8 << 20 });
-      await run("jar", ["cf", `${jar}.tmp`, "-C", classes, "."]);
+      await run("jar", ["cf", `${jar}.${process.pid}.tmp`, "-C", classes, "."]);
     } catch (err) {
       const e = err as { code?: string; stderr?: string };
       throw new SluiceError(
@@ -94,8 +104,7 @@ async function withDriver(dir: string, classpath: string, log: (m: string) => vo
     } finally {
       rmSync(classes, { recursive: true, force: true });
     }
-    const { renameSync } = await import("node:fs");
-    renameSync(`${jar}.tmp`, jar);
+    renameSync(`${jar}.${process.pid}.tmp`, jar);
     writeFileSync(stamp, source);
   }
   return `${jar}:${classpath}`;

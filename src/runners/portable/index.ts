@@ -5,5 +5,6 @@
  */
 export { PortableRunner, type PortableRunnerOptions } from "./runner.js";
 export { startFlinkJobServer, pinnedFlinkJobServer, type FlinkJobServerOptions } from "./flink.js";
-export { startPrism, type LocalService } from "./services.js";
+export { startPrism, ensurePrism, prismPath } from "./prism.js";
+export type { LocalService } from "./services.js";
 export { dataPlaneStats } from "../../harness/bundle.js";

@@ -1,14 +1,15 @@
 /**
- * Local job services a run starts and stops itself: Beam's Prism runner (a Go binary installed by
- * `npm run install:prism` into build/tools/) — and the supervision they share: a free port, a
- * readiness deadline, the log tail in every error, and a stop that escalates to SIGKILL.
+ * Local job services a run starts and stops itself (Prism in prism.ts, Beam's Flink job server in
+ * flink.ts) and the supervision they share: a free port, a readiness deadline, the log tail in every
+ * error, a process group that dies with us (even when we are SIGKILLed) and a stop that escalates to
+ * SIGKILL for the whole group.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SluiceError } from "../../internal/errors.js";
+import { spawnOwned, stopGroup } from "../../internal/process.js";
 
 /** The package's root directory (holding versions.json and build/). */
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -59,7 +60,7 @@ export async function startService(
   options: { readonly readyTimeoutMs?: number; readonly env?: NodeJS.ProcessEnv; readonly hint: string },
 ): Promise<LocalService> {
   let log = "";
-  const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+  const { child, identity } = spawnOwned(command, args, { env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
   const keep = (b: Buffer): void => {
     log = (log + b.toString("utf8")).slice(-8000);
   };
@@ -83,7 +84,7 @@ export async function startService(
       throw new SluiceError("UNAVAILABLE", `${component} exited (${exited}) before it was ready${tail()}`, { hint: options.hint });
     }
     if (Date.now() > deadline) {
-      child.kill("SIGKILL");
+      await stopGroup(identity, 0);
       throw new SluiceError("DEADLINE_EXCEEDED", `${component} did not open port ${port} within ${options.readyTimeoutMs ?? 60_000} ms${tail()}`, {
         hint: options.hint,
       });
@@ -91,29 +92,10 @@ export async function startService(
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    endpoint: `localhost:${port}`,
+    endpoint: `127.0.0.1:${port}`,
     async stop() {
-      if (exited !== undefined) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await stopGroup(identity, 5000);
       await exit;
-      clearTimeout(timer);
     },
   };
-}
-
-/** Where `npm run install:prism` puts Prism. */
-export function defaultPrismPath(): string {
-  return join(root, "build", "tools", "prism");
-}
-
-/** Starts Prism on a free port for one run. */
-export async function startPrism(location?: string): Promise<LocalService> {
-  const binary = location ?? defaultPrismPath();
-  const hint = `Install it with \`npm run install:prism\` (go install of Beam ${beamVersion()}'s prism), or pass --prism_location=<path>.`;
-  if (!existsSync(binary)) {
-    throw new SluiceError("NOT_FOUND", `Prism is not installed at ${binary}`, { hint });
-  }
-  const port = await freePort();
-  return startService("Prism", binary, ["--job_port", String(port), "--serve_http=false", "--log_level=warn"], port, { hint });
 }

@@ -1,12 +1,12 @@
 /**
- * Processes the supervisor owns. Each component starts in its own process group (so stopping it
- * also stops what it started, like the Python pool's workers), with its output appended to its log
- * file, and — through util-linux's `setpriv --pdeathsig KILL` where available — dies with the
- * supervisor even if the supervisor is SIGKILLed. A process is identified by pid *and* start time
+ * Processes we start and own: the cluster's components and the job services one run starts (Prism,
+ * Beam's Flink job server). Each starts in its own process group (so stopping it also stops what it
+ * started, like the Python pool's workers) and — through util-linux's `setpriv --pdeathsig KILL`
+ * where available — dies with its owner even if the owner is SIGKILLed. A process is identified by pid *and* start time
  * (/proc/<pid>/stat), so a stale pid file never makes us signal an unrelated process that reused
  * the pid.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 
 export interface ProcessIdentity {
@@ -52,14 +52,26 @@ export interface Spawned {
   readonly identity: ProcessIdentity;
 }
 
+/**
+ * Starts `command` in a new process group, tied to our life: `stdio` as for `spawn` (the cluster
+ * appends to a log file, a run's services pipe into memory).
+ */
+export function spawnOwned(
+  command: string,
+  args: readonly string[],
+  options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string; readonly stdio: StdioOptions },
+): Spawned {
+  const [cmd, argv] = withParentDeath(command, args);
+  const child = spawn(cmd, argv, { cwd: options.cwd, env: options.env ?? process.env, detached: true, stdio: options.stdio });
+  const pid = child.pid ?? -1;
+  return { child, identity: { pid, startTime: processStartTime(pid) ?? 0 } };
+}
+
 /** Starts `command` in a new process group, output appended to `logFile`, tied to our life. */
 export function spawnComponent(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd: string; logFile: string }): Spawned {
   const fd = openSync(options.logFile, "a");
   try {
-    const [cmd, argv] = withParentDeath(command, args);
-    const child = spawn(cmd, argv, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", fd, fd] });
-    const pid = child.pid ?? -1;
-    return { child, identity: { pid, startTime: processStartTime(pid) ?? 0 } };
+    return spawnOwned(command, args, { env: options.env, cwd: options.cwd, stdio: ["ignore", fd, fd] });
   } finally {
     closeSync(fd);
   }
