@@ -3,13 +3,15 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AsSingleton, Create, Map, Pipeline, PipelineOptions, Sessions, SluiceError, WindowInto } from "sluice";
+import { AsSingleton, Create, type ErrorCode, Map, Pipeline, PipelineOptions, Sessions, SluiceError, WindowInto } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
   readonly runners: string;
   readonly run: () => Promise<unknown>;
   readonly error: RegExp;
+  /** The code a caller can branch on: UNSUPPORTED for what Sluice or the runner cannot do. */
+  readonly code: ErrorCode;
 }
 
 const seed = (args: string[]): Pipeline => {
@@ -24,12 +26,14 @@ const list: readonly Unsupported[] = [
     runners: "portable, flink, prism",
     run: () => seed(["--runner=PortableRunner", "--job_endpoint=127.0.0.1:9", "--environment_type=DOCKER"]).run(),
     error: /--environment_type=DOCKER is not supported/,
+    code: "UNSUPPORTED",
   },
   {
     feature: "Flink versions other than the pinned job server's",
     runners: "flink",
     run: () => seed(["--runner=FlinkRunner", "--flink_version=1.18"]).run(),
     error: /--flink_version=1\.18 is not available: Sluice runs Beam .* Flink 1\.19 job server/,
+    code: "UNSUPPORTED",
   },
   {
     feature: "side inputs windowed by Sessions (merging windows have no side-input mapping)",
@@ -41,18 +45,23 @@ const list: readonly Unsupported[] = [
       return p.run();
     },
     error: /Sessions windowing cannot be used for side inputs/,
+    code: "UNSUPPORTED",
   },
 ];
 
 describe("known unsupported features fail loudly", () => {
   for (const u of list) {
     it(`${u.feature} [${u.runners}]`, async () => {
-      const err = await u.run().then(
+      // At construction or at run: either way a SluiceError with the code.
+      const err = await Promise.resolve()
+        .then(u.run)
+        .then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(SluiceError);
       expect((err as Error).message).toMatch(u.error);
+      expect((err as SluiceError).code).toBe(u.code);
     });
   }
 });

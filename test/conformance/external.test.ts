@@ -21,6 +21,7 @@ import { createClient } from "../../src/model/grpc.js";
 import { FnApi } from "../../src/model/protos.js";
 import { startFlinkJobServer } from "../../src/runners/portable/flink.js";
 import { PortableRunner } from "../../src/runners/portable/runner.js";
+import { withParentDeath } from "../../src/internal/process.js";
 import { startPrism } from "../../src/runners/portable/prism.js";
 import type { LocalService } from "../../src/runners/portable/services.js";
 import { type ConformanceCase, corpus } from "./corpus.js";
@@ -77,7 +78,9 @@ class PoolProcess {
   }
 
   static start(env: Record<string, string>): Promise<PoolProcess> {
-    const child = spawn(process.execPath, [BIN, "worker-pool", "--port", "0"], {
+    // Tied to this test process: a suite that dies (or fails in its setup) leaves no pool running.
+    const [command, args] = withParentDeath(process.execPath, [BIN, "worker-pool", "--port", "0"]);
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: { ...process.env, SLUICE_DEBUG: "", NODE_OPTIONS: "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -173,11 +176,15 @@ beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "sluice-external-"));
   for (const [name, text] of Object.entries(FILES)) await writeFile(join(scratch, name), text);
   // The workers inherit the pool's environment: a label the client does not have.
-  [pool, flink, prism] = await Promise.all([
-    PoolProcess.start({ SLUICE_TEST_LABEL: "worker" }),
-    startFlinkJobServer({ log: (m) => console.log(m) }),
-    startPrism(),
-  ]);
+  // Each service is kept as soon as it is up, so that afterAll stops it even when another fails.
+  const failures = (
+    await Promise.allSettled([
+      PoolProcess.start({ SLUICE_TEST_LABEL: "worker" }).then((p) => (pool = p)),
+      startFlinkJobServer({ log: (m) => console.log(m) }).then((f) => (flink = f)),
+      startPrism().then((p) => (prism = p)),
+    ])
+  ).flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (failures.length > 0) throw failures[0];
 }, 600_000);
 
 afterAll(async () => {
