@@ -841,7 +841,8 @@ export class GroupOperator implements Receiver {
 
 /** WriteToText executed natively: streams lines into temporary shard files; renamed on commit. */
 export class TextSinkOperator implements Receiver {
-  private tempDir: string | undefined;
+  /** The run's staging directory and prefix lock (see sdk/io/shards.ts); undefined once committed or aborted. */
+  private staging: ReturnType<TextSink["prepare"]> | undefined;
   private writers: ShardWriter[] = [];
   private next = 0;
   private remaining: number;
@@ -854,13 +855,17 @@ export class TextSinkOperator implements Receiver {
     this.remaining = inputs;
   }
 
-  /** Creates the temporary directory before any element is processed, so a bad destination fails first. */
+  /**
+   * Locks the prefix, cleans up crashed runs' leftovers and creates the staging directory before
+   * any element is processed, so a bad destination or a concurrent run fails first.
+   */
   async prepare(): Promise<void> {
-    this.tempDir = await this.sink.prepare();
+    this.staging = this.sink.prepare(this.step);
     const n = this.sink.numShards || 1;
-    this.writers = Array.from({ length: n }, (_, i) => this.sink.openTemp(this.tempDir!, i));
+    this.writers = Array.from({ length: n }, (_, i) => this.sink.openTemp(this.staging!, i));
   }
 
+  /** Never throws: a disk error belongs to this sink, not to the transform whose output this is; finishInput reports it. */
   receive(value: unknown): Pending {
     const w = this.writers[this.next]!;
     if (++this.next === this.writers.length) this.next = 0;
@@ -869,12 +874,13 @@ export class TextSinkOperator implements Receiver {
 
   async finishInput(): Promise<void> {
     if (--this.remaining > 0) return;
-    try {
-      await Promise.all(this.writers.map((w) => w.close()));
-    } catch (err) {
-      throw new SluiceError("IO_ERROR", `Transform '${this.step}' could not write ${this.sink.prefix}: ${(err as Error).message}`, {
-        hint: "Check free disk space and permissions of the output directory.",
-        cause: err,
+    const results = await Promise.allSettled(this.writers.map((w) => w.close()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      const e = SluiceError.from(failed.reason, "IO_ERROR");
+      throw new SluiceError("IO_ERROR", `Transform '${this.step}' could not write '${this.sink.prefix}': ${e.message}`, {
+        hint: e.hint ?? "Check free disk space and permissions of the output directory.",
+        cause: e,
       });
     }
   }
@@ -883,25 +889,33 @@ export class TextSinkOperator implements Receiver {
     return undefined;
   }
 
-  /** Renames temporary files to their final names; returns them. */
+  /** Publishes the shards under their final names, all or none; returns them. */
   async commit(): Promise<string[]> {
-    if (this.tempDir === undefined) return [];
-    const temps = this.writers.map((w) => w.path);
-    const finals = await this.sink.commit(this.tempDir, temps);
-    this.tempDir = undefined;
-    return finals;
+    const staging = this.staging;
+    if (staging === undefined) return [];
+    this.staging = undefined;
+    try {
+      return this.sink.commit(staging, this.writers.map((w) => w.path));
+    } catch (err) {
+      const e = SluiceError.from(err, "IO_ERROR");
+      throw new SluiceError(e.code, `Transform '${this.step}' could not publish its output '${this.sink.prefix}': ${e.message} (nothing was published)`, {
+        hint: e.hint,
+        cause: e,
+      });
+    }
   }
 
-  /** For signal handlers: removes the temporary files at once. */
+  /** For signal handlers: removes the staging directory and the lock at once. */
   abortNow(): void {
-    if (this.tempDir !== undefined) rmSync(this.tempDir, { recursive: true, force: true });
-    this.tempDir = undefined;
+    this.staging?.abortSync();
+    this.staging = undefined;
   }
 
   async abort(): Promise<void> {
-    if (this.tempDir === undefined) return;
+    const staging = this.staging;
+    if (staging === undefined) return;
+    this.staging = undefined;
     await Promise.allSettled(this.writers.map((w) => w.close()));
-    await this.sink.abort(this.tempDir);
-    this.tempDir = undefined;
+    this.sink.abort(staging);
   }
 }

@@ -79,22 +79,22 @@ describe("TextSink", () => {
   });
   it("commits temporary shards to final names, and abort leaves nothing", async () => {
     const sink = new TextSink(join(dir, "out"), { numShards: 2 });
-    const temp = await sink.prepare();
-    const a = sink.openTemp(temp, 0);
-    const b = sink.openTemp(temp, 1);
+    const staging = sink.prepare();
+    const a = sink.openTemp(staging, 0);
+    const b = sink.openTemp(staging, 1);
     a.write("x");
     b.write("y");
     await Promise.all([a.close(), b.close()]);
-    expect(await sink.commit(temp, [a.path, b.path])).toEqual([join(dir, "out-00000-of-00002"), join(dir, "out-00001-of-00002")]);
+    expect(sink.commit(staging, [a.path, b.path])).toEqual([join(dir, "out-00000-of-00002"), join(dir, "out-00001-of-00002")]);
     expect((await readdir(dir)).sort()).toEqual(["out-00000-of-00002", "out-00001-of-00002"]);
     expect(await readFile(join(dir, "out-00001-of-00002"), "utf8")).toBe("y\n");
 
     const other = new TextSink(join(dir, "other"), {});
-    const t2 = await other.prepare();
+    const t2 = other.prepare();
     const c = other.openTemp(t2, 0);
     c.write("z");
     await c.close();
-    await other.abort(t2);
+    other.abort(t2);
     expect((await readdir(dir)).sort()).toEqual(["out-00000-of-00002", "out-00001-of-00002"]);
   });
 });

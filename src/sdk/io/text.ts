@@ -1,16 +1,50 @@
 /**
  * Text files: ReadFromText (globs, gzip, header lines, CRLF, UTF-8) and WriteToText (Beam's shard
- * naming; written to temporary files and renamed only when the run succeeds).
+ * naming; all-or-nothing outputs, see shards.ts).
+ *
+ * Sluice's text dialect, chosen against Beam Java (TextIO/TextSource, LocalFileSystem) and Beam
+ * Python 2.73 (textio, LocalFileSystem; checked by running it on the DirectRunner):
+ *
+ * - Lines end at `\n` or `\r\n` (Python; Java also splits at a bare `\r`). A bare `\r` inside a
+ *   line is data and stays (Python). A bare `\r` at the very end of the file (no `\n` after it) is
+ *   dropped, as the end of a `\r\n` file that lost its final `\n` (Java drops it too; Python keeps
+ *   it). The last line needs no newline; an empty file has no lines; a final `\n` does not make an
+ *   empty last line (both).
+ * - A UTF-8 BOM (EF BB BF) is dropped at the start of a file only (Java; Python keeps it); a
+ *   U+FEFF anywhere else is data.
+ * - Invalid UTF-8 is decoded with U+FFFD (Java), counted in the counter
+ *   `sluice.io/invalid_utf8_lines` and warned about once per file on stderr. `invalidUtf8: "fail"`
+ *   (or the pipeline flag `--invalid_utf8=fail`) makes it an INVALID_DATA error naming file and
+ *   line, which is Python's behaviour (UnicodeDecodeError).
+ * - A line longer than `maxLineBytes` (default: V8's maximum string length, 2^29-24 on 64-bit) is
+ *   an INVALID_DATA error naming the limit, file and line number. Long lines are read in linear
+ *   time (chunks are joined once, at the newline).
+ * - Globs (both Beams): `*` and `?` stay within one path segment; `**` matches across segments, so
+ *   `d/**` is every file under `d` and `d/**\/*.txt` needs at least one directory between (it does
+ *   not match `d/a.txt`). `[abc]`/`[!abc]` classes. Braces `{a,b}` are alternatives (Java's glob
+ *   supports them; Python matches them literally and finds nothing).
+ * - A directory named without a trailing separator (`d`) is an error (both Beams fail reading it,
+ *   IsADirectoryError); `d/` means the files directly in `d` (Python). Only files are matched.
+ * - Sluice's own staging files and locks (`.sluice-temp-*`, `.sluice-lock-*`) are never matched, so
+ *   `out/*` does not read a crashed or running write's temporaries.
+ * - `--output dir/` (a prefix ending in a separator) or a prefix naming an existing directory
+ *   writes inside it: `dir/-00000-of-00001`, the name Beam Python gives a prefix `dir/` (its shard
+ *   template appended to an empty base name). For an existing directory named without the
+ *   separator Beam writes `dir-00000-of-00001` beside it; Sluice writes inside instead, so a
+ *   directory is always a place to write into and never a sibling name's stem.
+ * - A location that cannot be written (`/proc/x/y`, a path through a file) fails before any
+ *   element is processed, with IO_ERROR naming the path.
  */
 import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { StringDecoder } from "node:string_decoder";
+import { createReadStream, createWriteStream, readdirSync, statSync, type WriteStream } from "node:fs";
+import { rename } from "node:fs/promises";
+import { isUtf8, constants as bufferConstants } from "node:buffer";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { createGunzip } from "node:zlib";
 import { globSync, isDynamicPattern } from "tinyglobby";
 import { SluiceError } from "../../internal/errors.js";
 import type { DoFn } from "../dofn.js";
+import { Metrics } from "../metrics.js";
 import { PBegin, PCollection } from "../pvalue.js";
 import { type ExpandContext, PTransform } from "../transform.js";
 import { ToList } from "../transforms/combine.js";
@@ -18,22 +52,106 @@ import { FlatMap, Impulse, Map, ParDo } from "../transforms/core.js";
 import { GroupByKey } from "../transforms/grouping.js";
 import { Reshuffle, WindowInto } from "../transforms/util.js";
 import { GlobalWindows } from "../windowing/windowfns.js";
+import { ioError, isSluiceInternal, makeDirs, ShardStaging, TEMP_MARK } from "./shards.js";
 
 export type Compression = "auto" | "gzip" | "uncompressed";
+
+/** What ReadFromText does with bytes that are not UTF-8. */
+export type InvalidUtf8 = "replace" | "fail";
+
+/** V8's maximum string length: no line longer than this (in bytes) can be a string. */
+export const MAX_LINE_BYTES = bufferConstants.MAX_STRING_LENGTH;
 
 export interface ReadFromTextOptions {
   /** Lines to skip at the start of every file (default 0). */
   readonly skipHeaderLines?: number;
   /** `auto` (default) decompresses files ending in `.gz`. */
   readonly compression?: Compression;
+  /**
+   * `replace` (default): invalid UTF-8 becomes U+FFFD, counted in `sluice.io/invalid_utf8_lines`
+   * and warned about once per file. `fail`: an INVALID_DATA error naming file and line. Default
+   * from the pipeline flag `--invalid_utf8`.
+   */
+  readonly invalidUtf8?: InvalidUtf8;
+  /** Longest line accepted, in bytes (default and maximum MAX_LINE_BYTES). */
+  readonly maxLineBytes?: number;
 }
 
-/** The files a pattern matches, sorted; a pattern matching nothing is an error naming it. */
+/** A glob as Beam's file systems match it: `*`, `?` within a segment, `**` across, classes, braces. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = "";
+  let depth = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") {
+      if (pattern[i + 1] === "*") {
+        re += ".*";
+        i++;
+      } else {
+        re += "[^/]*";
+      }
+    } else if (c === "?") {
+      re += "[^/]";
+    } else if (c === "[") {
+      const close = pattern.indexOf("]", i + 2);
+      if (close === -1) {
+        re += "\\[";
+      } else {
+        let body = pattern.slice(i + 1, close);
+        if (body.startsWith("!")) body = `^${body.slice(1)}`;
+        re += `[${body.replace(/\\/g, "\\\\")}]`;
+        i = close;
+      }
+    } else if (c === "{") {
+      depth++;
+      re += "(?:";
+    } else if (c === "}" && depth > 0) {
+      depth--;
+      re += ")";
+    } else if (c === "," && depth > 0) {
+      re += "|";
+    } else {
+      re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+    }
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The files a pattern matches, sorted (the dialect above); Sluice's staging files are skipped. A
+ * pattern matching nothing is an error naming it.
+ */
 export function matchFiles(pattern: string): string[] {
   const abs = resolve(pattern);
-  const files = isDynamicPattern(pattern)
-    ? globSync(pattern, { absolute: true, onlyFiles: true, expandDirectories: false, dot: true })
-    : globSync(pattern.replace(/\\/g, "/"), { absolute: true, onlyFiles: true, expandDirectories: false, dot: true });
+  const posix = pattern.replace(/\\/g, "/");
+  let files: string[];
+  if (isDynamicPattern(posix)) {
+    const absPattern = resolve(posix).replace(/\\/g, "/") + (posix.endsWith("/") ? "/" : "");
+    const re = globToRegExp(absPattern);
+    files = globSync(posix, { absolute: true, onlyFiles: true, expandDirectories: false, dot: true }).filter((f) =>
+      re.test(f.replace(/\\/g, "/")),
+    );
+  } else if (isDirectory(abs)) {
+    if (!/[\\/]$/.test(pattern)) {
+      throw new SluiceError("INVALID_ARGUMENT", `'${pattern}' is a directory (${abs}), not a file pattern`, {
+        hint: `Read the files in it with '${pattern}/' (directly inside), '${pattern}/*' or '${pattern}/**' (every file below).`,
+      });
+    }
+    files = readdirSync(abs)
+      .map((n) => join(abs, n))
+      .filter((f) => !isDirectory(f));
+  } else {
+    files = globSync(posix, { absolute: true, onlyFiles: true, expandDirectories: false, dot: true });
+  }
+  files = files.filter((f) => !f.split(/[\\/]/).some(isSluiceInternal));
   if (files.length === 0) {
     throw new SluiceError("NOT_FOUND", `No files match '${pattern}' (resolved to ${abs})`, {
       hint: "Check the path and glob (*, **, ?, [abc], {a,b}); patterns are relative to the working directory.",
@@ -46,49 +164,101 @@ function isGzip(path: string, compression: Compression): boolean {
   return compression === "gzip" || (compression === "auto" && path.endsWith(".gz"));
 }
 
-/** Streams the lines of one file: `\n` and `\r\n` end lines; a last line without newline counts. */
+const invalidUtf8Counter = Metrics.counter("sluice.io", "invalid_utf8_lines");
+
+/** Streams the lines of one file in the dialect above. */
 export class ReadLinesFn implements DoFn<string, string> {
-  constructor(private readonly options: ReadFromTextOptions = {}) {}
+  constructor(
+    private readonly options: ReadFromTextOptions = {},
+    private readonly label = "ReadFromText",
+  ) {}
 
   async process(path: string, ctx: Parameters<DoFn<string, string>["process"]>[1]): Promise<void> {
     const skip = this.options.skipHeaderLines ?? 0;
+    const limit = Math.min(this.options.maxLineBytes ?? MAX_LINE_BYTES, MAX_LINE_BYTES);
+    const failOnInvalid = this.options.invalidUtf8 === "fail";
+    const gzip = isGzip(path, this.options.compression ?? "auto");
     const raw = createReadStream(path, { highWaterMark: 1 << 20 });
-    const source = isGzip(path, this.options.compression ?? "auto") ? raw.pipe(createGunzip()) : raw;
+    const source = gzip ? raw.pipe(createGunzip()) : raw;
     raw.on("error", (err) => source.destroy(err));
-    const decoder = new StringDecoder("utf8");
-    let rest = "";
-    let lineNo = 0;
-    let first = true;
+    // Bytes of the line being read that came in earlier chunks: joined once, at its end.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let lineNo = 0; // lines finished so far
+    let invalid = 0;
+    let firstInvalid = 0;
+
+    const tooLong = (bytes: number): SluiceError =>
+      new SluiceError(
+        "INVALID_DATA",
+        `Line ${lineNo + 1} of ${path} is longer than ${limit} bytes (read ${bytes} bytes without a newline) in '${this.label}'`,
+        {
+          hint:
+            limit === MAX_LINE_BYTES
+              ? `A line becomes one string and V8 strings hold at most ${MAX_LINE_BYTES} characters: is this a text file with newlines? Split it, or read it another way.`
+              : `The limit is ReadFromText's maxLineBytes (${limit}); raise it (up to ${MAX_LINE_BYTES}) or split the file.`,
+        },
+      );
+
+    const line = (buf: Buffer, start: number, end: number): void => {
+      if (end > start && buf[end - 1] === 13) end--; // \r\n, or a \r at the end of the file
+      if (lineNo === 0 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+      if (end - start > limit) throw tooLong(end - start);
+      const n = ++lineNo;
+      if (n <= skip) return;
+      const text = buf.toString("utf8", start, end);
+      if (text.includes("\uFFFD") && !isUtf8(buf.subarray(start, end))) {
+        if (failOnInvalid) {
+          throw new SluiceError("INVALID_DATA", `Line ${n} of ${path} is not valid UTF-8 (in '${this.label}')`, {
+            hint: "Convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8), or read with invalidUtf8: 'replace' to get U+FFFD for bad bytes.",
+          });
+        }
+        if (invalid++ === 0) firstInvalid = n;
+      }
+      ctx.output(text);
+    };
+
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
-        let text = rest + decoder.write(chunk);
-        if (first && text.length > 0) {
-          if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-          first = false;
-        }
-        let start = 0;
-        let nl = text.indexOf("\n", start);
+        let pos = 0;
+        let nl = chunk.indexOf(10, pos);
         while (nl !== -1) {
-          const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-          if (lineNo++ >= skip) ctx.output(text.slice(start, end));
-          start = nl + 1;
-          nl = text.indexOf("\n", start);
+          if (pendingBytes > 0) {
+            pending.push(chunk.subarray(pos, nl));
+            const joined = Buffer.concat(pending, pendingBytes + nl - pos);
+            pending = [];
+            pendingBytes = 0;
+            line(joined, 0, joined.length);
+          } else {
+            line(chunk, pos, nl);
+          }
+          pos = nl + 1;
+          nl = chunk.indexOf(10, pos);
         }
-        rest = start === 0 ? text : text.slice(start);
+        if (pos < chunk.length) {
+          pending.push(chunk.subarray(pos));
+          pendingBytes += chunk.length - pos;
+          // One spare byte: a \r before the coming \n is not part of the line.
+          if (pendingBytes > limit + 1) throw tooLong(pendingBytes);
+        }
         await ctx.flush();
       }
+      if (pendingBytes > 0) {
+        const joined = Buffer.concat(pending, pendingBytes);
+        pending = [];
+        line(joined, 0, joined.length);
+      }
     } catch (err) {
-      throw new SluiceError("IO_ERROR", `Reading ${path} failed: ${(err as Error).message}`, {
-        hint: isGzip(path, this.options.compression ?? "auto")
-          ? "Check that the file is gzip-compressed (its name ends in .gz) and readable."
-          : "Check that the file exists and is readable.",
-        cause: err,
-      });
-    }
-    rest += decoder.end();
-    if (rest.length > 0) {
-      const line = rest.endsWith("\r") ? rest.slice(0, -1) : rest;
-      if (lineNo++ >= skip) ctx.output(line);
+      if (SluiceError.is(err)) throw err;
+      const zlib = typeof (err as { code?: unknown }).code === "string" && (err as { code: string }).code.startsWith("Z_");
+      throw ioError(`Reading (in '${this.label}')`, path, err, zlib ? "Check that the file is gzip-compressed (its name ends in .gz) and not truncated." : undefined);
+    } finally {
+      if (invalid > 0) {
+        invalidUtf8Counter.inc(invalid);
+        process.stderr.write(
+          `sluice: warning: ${path}: ${invalid} line(s) with invalid UTF-8 (first: line ${firstInvalid}), read with U+FFFD in their place ('${this.label}'; invalidUtf8: 'fail' or --invalid_utf8=fail makes this an error)\n`,
+        );
+      }
     }
   }
 }
@@ -105,17 +275,27 @@ class ReadFromTextTransform extends PTransform<PBegin, PCollection<string>> {
     if (typeof pattern !== "string" || pattern === "") {
       ctx.fail("ReadFromText needs a file pattern", "Pass a path or glob, e.g. ReadFromText('data/*.txt').");
     }
+    const flag = input.pipeline.options.string("invalid_utf8", undefined);
+    const invalidUtf8 = this.options.invalidUtf8 ?? (flag as InvalidUtf8 | undefined);
+    if (invalidUtf8 !== undefined && invalidUtf8 !== "replace" && invalidUtf8 !== "fail") {
+      ctx.fail(`invalidUtf8 must be 'replace' or 'fail', got '${String(invalidUtf8)}'`, "Pass invalidUtf8: 'fail' (or --invalid_utf8=fail) to make invalid UTF-8 an error.");
+    }
+    const max = this.options.maxLineBytes;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > MAX_LINE_BYTES)) {
+      ctx.fail(`maxLineBytes must be an integer from 1 to ${MAX_LINE_BYTES}, got ${String(max)}`, "Fix the ReadFromText options.");
+    }
     try {
       matchFiles(pattern);
     } catch (err) {
       const e = SluiceError.from(err);
       ctx.fail(e.message, e.hint ?? "");
     }
+    const options: ReadFromTextOptions = { ...this.options, ...(invalidUtf8 === undefined ? {} : { invalidUtf8 }) };
     return input.pipeline
       .apply("Impulse", new Impulse())
       .apply("ExpandPattern", FlatMap((_: Uint8Array) => matchFiles(pattern)))
       .apply("Reshuffle", Reshuffle<string>())
-      .apply("ReadLines", ParDo(new ReadLinesFn(this.options)));
+      .apply("ReadLines", ParDo(new ReadLinesFn(options, ctx.node.fullLabel)));
   }
 }
 
@@ -142,6 +322,16 @@ export function formatLine(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) ?? String(value);
 }
 
+/**
+ * The absolute output prefix: a prefix ending in a separator, or naming an existing directory,
+ * writes inside that directory (see the dialect at the top).
+ */
+export function resolvePrefix(prefix: string): string {
+  const abs = resolve(prefix);
+  if (/[\\/]$/.test(prefix) || isDirectory(abs)) return abs.endsWith(sep) ? abs : abs + sep;
+  return abs;
+}
+
 /** Where and how a WriteToText writes; shared by the direct runner's native sink and the portable expansion. */
 export class TextSink {
   readonly prefix: string;
@@ -151,7 +341,7 @@ export class TextSink {
   readonly header: string | undefined;
 
   constructor(prefix: string, options: WriteToTextOptions) {
-    this.prefix = resolve(prefix);
+    this.prefix = resolvePrefix(prefix);
     this.numShards = options.numShards ?? 0;
     this.template = options.shardNameTemplate ?? "-SSSSS-of-NNNNN";
     this.suffix = options.fileNameSuffix ?? "";
@@ -172,44 +362,38 @@ export class TextSink {
     return `${this.prefix}${name}${this.suffix}`;
   }
 
-  /** A fresh temporary directory beside the outputs; fails (naming the path) when it cannot be created. */
-  async prepare(): Promise<string> {
-    const dir = dirname(this.prefix);
-    const temp = join(dir, `.sluice-temp-${basename(this.prefix)}-${randomUUID()}`);
-    try {
-      await mkdir(temp, { recursive: true });
-    } catch (err) {
-      throw new SluiceError("IO_ERROR", `Cannot write to '${dir}' for WriteToText('${this.prefix}'): ${(err as Error).message}`, {
-        hint: "Choose an output prefix in a writable directory (--output).",
-        cause: err,
-      });
-    }
-    return temp;
+  /**
+   * Locks the prefix, cleans up after crashed runs and creates a fresh staging directory beside
+   * the outputs; fails (naming the path) when it cannot.
+   */
+  prepare(label = "WriteToText"): ShardStaging {
+    return ShardStaging.create(this.prefix, label);
   }
 
   /** Opens a temporary shard file and writes the header. */
-  openTemp(tempDir: string, index: number): ShardWriter {
-    return new ShardWriter(join(tempDir, `shard-${index}`), this.header);
+  openTemp(staging: ShardStaging, index: number): ShardWriter {
+    return new ShardWriter(staging.path(`shard-${index}`), this.header);
   }
 
-  /** Renames finished temporary shards to their final names and removes the temporary directory. */
-  async commit(tempDir: string, temps: readonly string[]): Promise<string[]> {
-    const finals: string[] = [];
-    for (let i = 0; i < temps.length; i++) {
-      const final = this.shardName(i, temps.length);
-      await rename(temps[i]!, final);
-      finals.push(final);
+  /** Publishes the finished temporary shards under their final names (all or none), then releases the prefix. */
+  commit(staging: ShardStaging, temps: readonly string[]): string[] {
+    const pairs = temps.map((temp, i) => ({ temp, final: this.shardName(i, temps.length) }));
+    try {
+      staging.commitSet(pairs);
+    } catch (err) {
+      staging.abortSync();
+      throw err;
     }
-    await rm(tempDir, { recursive: true, force: true });
-    return finals;
+    staging.finish();
+    return pairs.map((p) => p.final);
   }
 
-  async abort(tempDir: string): Promise<void> {
-    await rm(tempDir, { recursive: true, force: true });
+  abort(staging: ShardStaging): void {
+    staging.abortSync();
   }
 }
 
-/** Buffered writes of lines to one file, honouring the stream's backpressure. */
+/** Buffered writes of lines to one file, honouring the stream's backpressure. Failures surface at close(). */
 export class ShardWriter {
   private readonly stream: WriteStream;
   private buffer = "";
@@ -221,13 +405,22 @@ export class ShardWriter {
   ) {
     this.stream = createWriteStream(path);
     this.stream.on("error", (err) => {
-      this.failure = err;
+      this.failure ??= err;
     });
     if (header !== undefined) this.buffer = `${header}\n`;
   }
 
-  /** Adds a line; returns a promise only when the caller should wait for the disk. */
+  /** Whether a write failed (the error is thrown by close()). */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /**
+   * Adds a line; returns a promise only when the caller should wait for the disk. Never throws:
+   * the caller is another transform's output call, which must not be blamed for a disk error.
+   */
   write(line: string): Promise<void> | undefined {
+    if (this.failure) return undefined;
     this.buffer += line;
     this.buffer += "\n";
     if (this.buffer.length < 1 << 16) return undefined;
@@ -235,32 +428,32 @@ export class ShardWriter {
   }
 
   private drain(): Promise<void> | undefined {
-    if (this.failure) throw this.failure;
     const ok = this.stream.write(this.buffer);
     this.buffer = "";
     if (ok) return undefined;
-    return new Promise((res, rej) => {
-      const onDrain = (): void => {
-        this.stream.off("error", onError);
+    return new Promise((res) => {
+      const done = (): void => {
+        this.stream.off("drain", done);
+        this.stream.off("error", done);
         res();
       };
-      const onError = (err: Error): void => {
-        this.stream.off("drain", onDrain);
-        rej(err);
-      };
-      this.stream.once("drain", onDrain);
-      this.stream.once("error", onError);
+      this.stream.once("drain", done);
+      this.stream.once("error", done);
     });
   }
 
+  /** Flushes and closes; rejects with an IO_ERROR naming the file and the OS error. */
   async close(): Promise<void> {
-    if (this.buffer.length > 0) await this.drain();
+    if (this.buffer.length > 0 && !this.failure) await this.drain();
     await new Promise<void>((res, rej) => {
       if (this.failure) {
+        this.stream.destroy();
         rej(this.failure);
         return;
       }
       this.stream.end((err?: Error | null) => (err ? rej(err) : res()));
+    }).catch((err: unknown) => {
+      throw ioError("Writing", this.path, this.failure ?? err);
     });
   }
 }
@@ -293,8 +486,10 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
         "WriteShards",
         ParDo<[number, string[]], [number, string]>({
           async process([shard, lines]) {
-            const temp = `${sink.shardName(shard, shards)}.sluice-temp-${randomUUID()}`;
-            await mkdir(dirname(temp), { recursive: true });
+            // Hidden beside the final name (workers may not share a staging directory); readers skip it.
+            const final = sink.shardName(shard, shards);
+            const temp = join(dirname(final), `${TEMP_MARK}${basename(final)}-${randomUUID()}`);
+            makeDirs(dirname(temp), `WriteToText('${sink.prefix}')`);
             const w = new ShardWriter(temp, sink.header);
             for (const l of lines) await w.write(l);
             await w.close();
