@@ -5,13 +5,13 @@
  * `PipelineOptions.fromLaunch()` parses the flags.
  */
 
-import { spawnSync } from "node:child_process";
 import { stat } from "node:fs/promises";
 import { register as registerHooks } from "node:module";
 import { extname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeError, SluiceError } from "../../internal/errors.js";
 import { LAUNCH_CONTEXT, type LaunchContext, PipelineOptions, STANDARD_OPTIONS } from "../../sdk/options.js";
+import { Pipeline } from "../../sdk/pipeline.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { ENTRY_URL, PACKAGE_JSON_URL, PACKAGE_ROOT_URL, RESOLVE_HOOK_URL } from "../paths.js";
 
@@ -199,35 +199,81 @@ async function runFile(
   const launch: LaunchContext = { argv: Object.freeze([...pipelineArgs]), file: abs };
   (globalThis as Record<symbol, unknown>)[LAUNCH_CONTEXT] = Object.freeze(launch);
 
+  const unrun = trackUnrunPipelines();
+  let failed = false;
+  process.once("exit", (code) => {
+    if (failed || code !== 0) return;
+    const pipelines = unrun();
+    if (pipelines.length > 0) ctx.err(neverRunWarning(display, pipelines));
+  });
+
   try {
     await import(pathToFileURL(abs).href);
   } catch (err) {
-    ctx.err(formatError(loadFailure(err, abs, display), ctx.verbose));
+    failed = true;
+    ctx.err(formatError(await loadFailure(err, abs, display, ctx.cwd), ctx.verbose));
     return EXIT.FAILURE;
   }
   return undefined;
 }
 
+/**
+ * Records every pipeline the file creates (Pipeline.create is the only way to make one); the
+ * returned function lists those whose run() was never called.
+ */
+function trackUnrunPipelines(): () => Pipeline[] {
+  const created: Pipeline[] = [];
+  const create = Pipeline.create.bind(Pipeline);
+  Pipeline.create = (options?: PipelineOptions): Pipeline => {
+    const pipeline = create(options);
+    created.push(pipeline);
+    return pipeline;
+  };
+  return () => created.filter((p) => !p.hasRun);
+}
+
+/** The warning for pipelines the file built but never ran (printed when the run ends without a failure). */
+function neverRunWarning(display: string, pipelines: readonly Pipeline[]): string {
+  const labels = pipelines.flatMap((p) => p.root.parts.map((n) => n.label));
+  const shown = labels.length === 0 ? "no transforms" : `${labels.slice(0, 3).join(", ")}${labels.length > 3 ? ", …" : ""}`;
+  const what =
+    pipelines.length === 1 ? `the pipeline was built (${shown}) but never run` : `${pipelines.length} pipelines were built (${shown}) but never run`;
+  return [
+    `sluice: warning: ${display}: ${what}, so nothing was executed`,
+    "  hint: call `await p.run()` once the pipeline is built (at the top level of the file, or awaited from it)",
+    "",
+  ].join("\n");
+}
+
 /** Turns an error from importing the pipeline file into the SluiceError to report. */
-function loadFailure(err: unknown, abs: string, display: string): SluiceError {
+async function loadFailure(err: unknown, abs: string, display: string, cwd: string): Promise<SluiceError> {
   if (SluiceError.is(err)) return err;
   const e = err instanceof Error ? err : undefined;
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (e !== undefined && (e.name === "TransformError" || e.message.startsWith("Transform failed with"))) {
-    return new SluiceError("USER_CODE_FAILED", `could not compile ${display}:\n${compilerMessage(e.message)}`, {
+  const compileError = e !== undefined && (e.name === "TransformError" || e.message.startsWith("Transform failed with"));
+  if (compileError || (e instanceof SyntaxError && !hasUserFrames(e))) {
+    const found = await syntaxErrors(abs, cwd);
+    const first = found[0];
+    if (first !== undefined) {
+      const where = `${first.file}:${first.line}:${first.column}`;
+      // esbuild also finds imports of names a module does not export (V8's SyntaxError for them).
+      const kind = first.text.startsWith("No matching export") ? "an import error" : "a syntax error";
+      const what = first.path === abs ? `${display} has ${kind}` : `${display} imports ${first.file}, which has ${kind}`;
+      return new SluiceError("USER_CODE_FAILED", `${what}:\n${found.map(formatSyntaxError).join("\n")}`, {
+        cause: err,
+        hint: `fix the ${kind.slice(kind.indexOf(" ") + 1)} at ${where}, then rerun`,
+      });
+    }
+    if (compileError) {
+      return new SluiceError("USER_CODE_FAILED", `could not compile ${display}:\n${compilerMessage(e.message)}`, {
+        cause: err,
+        hint: "fix the syntax error at the file:line:column above, then rerun",
+      });
+    }
+    return new SluiceError("USER_CODE_FAILED", `could not load ${display} (or a module it imports): SyntaxError: ${(e as Error).message}`, {
       cause: err,
-      hint: "fix the error at the file:line:column above",
+      hint: "fix the syntax error, then rerun",
     });
-  }
-  if (e instanceof SyntaxError && !hasUserFrames(e)) {
-    const where = syntaxLocation(abs);
-    return new SluiceError(
-      "USER_CODE_FAILED",
-      where === undefined
-        ? `could not load ${display} (or a module it imports): SyntaxError: ${e.message}`
-        : `${display} has a syntax error:\n${where}`,
-      { cause: err, hint: "fix the syntax error, then rerun" },
-    );
   }
   if (code === "ERR_MODULE_NOT_FOUND" && e !== undefined && e.message.includes(fileURLToPath(ENTRY_DIR_URL))) {
     return new SluiceError("INTERNAL", `sluice's own build is incomplete: ${e.message}`, {
@@ -258,19 +304,64 @@ function hasUserFrames(err: Error): boolean {
   return (err.stack ?? "").split("\n").some((l) => /^\s+at /.test(l) && !isInternalFrame(l));
 }
 
+/** A syntax error in one of the pipeline's own files; line and column 1-based. */
+interface SyntaxProblem {
+  readonly path: string;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly text: string;
+  readonly lineText: string;
+}
+
 /**
- * For a JavaScript file, `node --check`'s report of where the syntax error is ("file:line", the
- * line, a caret, the message); undefined when the file itself parses (the error is in an import)
- * or it is TypeScript.
+ * Where the syntax errors are in the pipeline file and the files it imports (not in packages):
+ * esbuild parses the whole graph, TypeScript and JavaScript alike. Empty when it finds none (the
+ * error is one only V8 reports, or in a package).
  */
-function syntaxLocation(abs: string): string | undefined {
-  if (!/\.m?js$/.test(abs)) return undefined;
-  const check = spawnSync(process.execPath, ["--check", abs], { encoding: "utf8", timeout: 10_000 });
-  if (check.status === 0 || typeof check.stderr !== "string") return undefined;
-  const lines = check.stderr.split("\n");
-  const end = lines.findIndex((l) => /^\s+at /.test(l));
-  const report = (end < 0 ? lines : lines.slice(0, end)).filter((l) => l.trim() !== "" && !l.startsWith("Node.js v"));
-  return report.length === 0 ? undefined : report.map((l) => `  ${l}`).join("\n");
+async function syntaxErrors(abs: string, cwd: string): Promise<SyntaxProblem[]> {
+  let esbuild: typeof import("esbuild");
+  try {
+    esbuild = await import("esbuild");
+  } catch {
+    return [];
+  }
+  try {
+    await esbuild.build({
+      entryPoints: [abs],
+      bundle: true,
+      write: false,
+      packages: "external",
+      external: ["sluice", "sluice/*"],
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      absWorkingDir: cwd,
+      logLevel: "silent",
+    });
+    return [];
+  } catch (err) {
+    const errors = (err as { errors?: { text: string; location?: { file: string; line: number; column: number; lineText: string } | null }[] }).errors ?? [];
+    return errors.flatMap((m) => {
+      if (m.location === undefined || m.location === null) return [];
+      const path = resolve(cwd, m.location.file);
+      return [
+        {
+          path,
+          file: displayPath(path, cwd),
+          line: m.location.line,
+          column: m.location.column + 1,
+          text: m.text,
+          lineText: m.location.lineText,
+        },
+      ];
+    }).slice(0, 5);
+  }
+}
+
+/** `file:line:col: message`, the line, and a caret under the column. */
+function formatSyntaxError(p: SyntaxProblem): string {
+  return [`  ${p.file}:${p.line}:${p.column}: ${p.text}`, `    ${p.lineText}`, `    ${" ".repeat(Math.max(0, p.column - 1))}^`].join("\n");
 }
 
 function displayPath(abs: string, cwd: string): string {
