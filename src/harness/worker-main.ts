@@ -27,7 +27,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeError, SluiceError } from "../internal/errors.js";
 import { createClient } from "../model/grpc.js";
-import { ArtifactApi, ProvisionApi, RunnerApi } from "../model/protos.js";
+import { ArtifactApi, FnApi, ProvisionApi, RunnerApi } from "../model/protos.js";
 import { Urns } from "../model/urns.js";
 // The very function the translation fingerprints with.
 import { pipelineFingerprint } from "../runners/portable/refs.js";
@@ -36,7 +36,7 @@ import { Pipeline } from "../sdk/pipeline.js";
 import { captureConsole, FnLogStream, type LogContext, type Severity } from "./logging.js";
 import { ARGV_OPTION, FINGERPRINT_OPTION, STAGED_PIPELINE_NAME } from "./shipped.js";
 import { grpcFnTransport } from "./transport.js";
-import { FnWorker } from "./worker.js";
+import { bounded, FnWorker, MAX_INSTRUCTION_ERROR_CHARS } from "./worker.js";
 
 /** The key `Pipeline.run()` looks for (src/sdk/pipeline.ts). */
 const WORKER_HOOK = Symbol.for("sluice.worker");
@@ -47,6 +47,11 @@ const USER_EXIT_DELAY_MS = 1000;
 const REBUILD_TIMEOUT_MS = 120_000;
 /** After a pipeline with another fingerprint registered, how long to wait for one that matches. */
 const MISMATCH_GRACE_MS = 500;
+
+/** Default of how long each runner endpoint may take to accept a connection. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
+/** Sets the connect deadline for PROCESS environments, whose runner passes only Beam's flags. */
+const CONNECT_TIMEOUT_ENV = "SLUICE_WORKER_CONNECT_TIMEOUT_MS";
 
 /** The package root (holding package.json): `sluice` in the shipped file resolves to it. */
 const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -59,6 +64,8 @@ interface WorkerArgs {
   readonly artifact: string | undefined;
   /** Beam's scratch directory flag: the worker's files go under it (the pool removes it). */
   readonly scratch: string | undefined;
+  /** How long each runner endpoint may take to accept a connection before the worker gives up. */
+  readonly connectTimeoutMs: number;
 }
 
 /** Beam's boot flags, `--name=value` (or `--name value`); values may be quoted (Prism quotes the id). */
@@ -77,6 +84,13 @@ function parseArgs(argv: readonly string[]): WorkerArgs {
       hint: "It is started by `sluice worker-pool` or by a runner's PROCESS environment, which pass them.",
     });
   }
+  const timeoutText = flags.get("sluice_connect_timeout_ms") ?? process.env[CONNECT_TIMEOUT_ENV];
+  const connectTimeoutMs = timeoutText === undefined || timeoutText === "" ? DEFAULT_CONNECT_TIMEOUT_MS : Number(timeoutText);
+  if (!/^\d+$/.test(timeoutText ?? "0") || !(connectTimeoutMs >= 1)) {
+    throw new SluiceError("INVALID_ARGUMENT", `the Sluice worker's connect timeout (--sluice_connect_timeout_ms or ${CONNECT_TIMEOUT_ENV}) must be a whole number of milliseconds of at least 1, not "${bounded(timeoutText ?? "", 100)}"`, {
+      hint: `leave it unset for ${DEFAULT_CONNECT_TIMEOUT_MS} ms, or set e.g. 120000 (sluice worker-pool --worker-connect-timeout 120)`,
+    });
+  }
   return {
     id,
     provision,
@@ -84,6 +98,7 @@ function parseArgs(argv: readonly string[]): WorkerArgs {
     logging: flags.get("logging_endpoint"),
     artifact: flags.get("artifact_endpoint"),
     scratch: flags.get("semi_persist_dir"),
+    connectTimeoutMs,
   };
 }
 
@@ -110,8 +125,56 @@ const state: {
 function say(severity: Severity, message: string, context: LogContext = {}): void {
   // Under `sluice worker-pool` (an IPC channel) the pool prefixes every line with the worker id.
   const who = process.connected ? "sluice worker" : `sluice worker ${state.id}`;
-  process.stderr.write(`${who}: ${severity === "INFO" ? "" : `${severity}: `}${message}\n`);
-  state.logs?.log(severity, message, { location: "sluice.worker", ...context });
+  const text = bounded(message, MAX_INSTRUCTION_ERROR_CHARS);
+  process.stderr.write(`${who}: ${severity === "INFO" ? "" : `${severity}: `}${text}\n`);
+  state.logs?.log(severity, text, { location: "sluice.worker", ...context });
+}
+
+/** The runner's services a worker connects to, for probing and messages. */
+type Endpoint = { readonly name: "provision" | "control" | "logging" | "artifact"; readonly url: string };
+
+const SERVICES = {
+  provision: { service: ProvisionApi.ProvisionService, label: "the runner's provision service" },
+  control: { service: FnApi.BeamFnControl, label: "the runner's control service" },
+  logging: { service: FnApi.BeamFnLogging, label: "the runner's logging service" },
+  artifact: { service: ArtifactApi.ArtifactRetrievalService, label: "the runner's artifact retrieval service" },
+} as const;
+
+/** Endpoints that did not accept a connection within the deadline. */
+class UnreachableEndpoints extends SluiceError {
+  constructor(
+    readonly endpoints: readonly Endpoint[],
+    workerId: string,
+    timeoutMs: number,
+  ) {
+    const list = endpoints.map((e) => `${SERVICES[e.name].label} (${e.name} endpoint) at ${bounded(e.url, 200)}`).join(", ");
+    super("UNAVAILABLE", `Sluice worker ${bounded(workerId, 200)} gave up: could not connect to ${list} within ${timeoutMs / 1000} s`, {
+      hint:
+        "Check that the runner is still running and that this machine can reach that address (a runner on another host must advertise an address other than localhost); " +
+        "to wait longer, raise the deadline (sluice worker-pool --worker-connect-timeout SECONDS, or SLUICE_WORKER_CONNECT_TIMEOUT_MS for PROCESS environments)",
+    });
+  }
+}
+
+/**
+ * Connects to each endpoint (in parallel), waiting at most the connect deadline for each; throws
+ * UnreachableEndpoints naming those that did not answer.
+ */
+async function reach(args: WorkerArgs, endpoints: readonly Endpoint[]): Promise<void> {
+  const failed: Endpoint[] = [];
+  await Promise.all(
+    endpoints.map(async (e) => {
+      const client = createClient(SERVICES[e.name].service, e.url, { workerId: args.id, label: SERVICES[e.name].label });
+      try {
+        await client.waitForReady(args.connectTimeoutMs);
+      } catch {
+        failed.push(e);
+      } finally {
+        client.close();
+      }
+    }),
+  );
+  if (failed.length > 0) throw new UnreachableEndpoints(failed, args.id, args.connectTimeoutMs);
 }
 
 async function fetchProvisionInfo(args: WorkerArgs): Promise<ProvisionApi.ProvisionInfo> {
@@ -333,17 +396,46 @@ async function refuse(args: WorkerArgs, controlUrl: string, error: string): Prom
 /** The text for a failure: message, hint and (source-mapped) stack of user code. */
 function failureText(err: SluiceError): string {
   const cause = err.code === "USER_CODE_FAILED" && err.cause instanceof Error && err.cause.stack ? `\n${err.cause.stack}` : "";
-  return `${err.message}${err.hint ? `\nhint: ${err.hint}` : ""}${cause}`;
+  return bounded(`${err.message}${err.hint ? `\nhint: ${err.hint}` : ""}${cause}`, MAX_INSTRUCTION_ERROR_CHARS);
 }
 
 async function run(args: WorkerArgs): Promise<number> {
   const started = Date.now();
   let controlUrl = args.control;
   let serving = false;
+  /** Whether the control endpoint answered (only then can the worker refuse through it). */
+  let controlReachable = false;
   try {
+    // Every endpoint the arguments name must accept a connection within the deadline; a worker
+    // whose runner is gone (or was never reachable) says which one and exits non-zero, instead
+    // of waiting without end.
+    const given: Endpoint[] = [{ name: "provision", url: args.provision }];
+    if (args.control) given.push({ name: "control", url: args.control });
+    if (args.logging) given.push({ name: "logging", url: args.logging });
+    if (args.artifact) given.push({ name: "artifact", url: args.artifact });
+    try {
+      await reach(args, given);
+      controlReachable = args.control !== undefined;
+    } catch (err) {
+      controlReachable = args.control !== undefined && !(err as UnreachableEndpoints).endpoints.some((e) => e.name === "control");
+      throw err;
+    }
     const info = await fetchProvisionInfo(args);
     controlUrl ??= info.controlEndpoint?.url;
     const loggingUrl = args.logging ?? info.loggingEndpoint?.url;
+    // Endpoints only the provision info names (a PROCESS environment): the same deadline.
+    const fromInfo: Endpoint[] = [];
+    if (!args.control && controlUrl) fromInfo.push({ name: "control", url: controlUrl });
+    if (!args.logging && loggingUrl) fromInfo.push({ name: "logging", url: loggingUrl });
+    const artifactUrl = args.artifact ?? info.artifactEndpoint?.url;
+    if (!args.artifact && artifactUrl && info.dependencies.length > 0) fromInfo.push({ name: "artifact", url: artifactUrl });
+    try {
+      await reach(args, fromInfo);
+      controlReachable = controlUrl !== undefined;
+    } catch (err) {
+      controlReachable = controlUrl !== undefined && !(err as UnreachableEndpoints).endpoints.some((e) => e.name === "control");
+      throw err;
+    }
     if (loggingUrl) {
       state.logs = new FnLogStream(args.id, loggingUrl);
       captureConsole(state.logs);
@@ -389,9 +481,9 @@ async function run(args: WorkerArgs): Promise<number> {
       say("ERROR", `the control stream failed: ${failureText(failure)}`);
       return 1;
     }
-    const text = `Sluice worker ${args.id} cannot run this job: ${failureText(failure)}`;
+    const text = failure instanceof UnreachableEndpoints ? failureText(failure) : `Sluice worker ${bounded(args.id, 200)} cannot run this job: ${failureText(failure)}`;
     say("ERROR", text);
-    if (controlUrl === undefined || state.exiting) return 1;
+    if (controlUrl === undefined || !controlReachable || state.exiting) return 1;
     // Tell the runner through the instructions it sends, so the job fails with this message.
     await refuse(args, controlUrl, text);
     return 1;

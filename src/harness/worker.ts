@@ -416,5 +416,22 @@ function dataUrlOf(descriptor: ProcessBundleDescriptor): string | undefined {
 function describe(err: unknown): string {
   const e = SluiceError.from(err);
   const cause = e.cause instanceof Error && e.cause.stack ? `\n${e.cause.stack}` : "";
-  return `${e.message}${e.hint ? `\n${e.hint}` : ""}${cause}`;
+  return bounded(`${e.message}${e.hint ? `\n${e.hint}` : ""}${cause}`, MAX_INSTRUCTION_ERROR_CHARS);
+}
+
+/** Longest error text sent in an InstructionResponse (the runner puts it in job messages and logs). */
+export const MAX_INSTRUCTION_ERROR_CHARS = 32 * 1024;
+/** Longest error or log text the pool and workers build from request contents or worker output. */
+export const MAX_ERROR_CHARS = 4096;
+
+/**
+ * `text` cut to at most about `max` characters, with a note of how much was cut: error messages
+ * quote request contents, element values and stderr, which must not echo megabytes. `keep: "tail"`
+ * keeps the end instead (the last lines of a log).
+ */
+export function bounded(text: string, max: number = MAX_ERROR_CHARS, keep: "head" | "tail" = "head"): string {
+  if (text.length <= max) return text;
+  const cut = text.length - max;
+  const note = `[${cut} more characters cut]`;
+  return keep === "head" ? `${text.slice(0, max)}… ${note}` : `${note} …${text.slice(cut)}`;
 }
