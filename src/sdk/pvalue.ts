@@ -44,7 +44,7 @@ export class PCollection<T> {
     if (this.consumers.length > 0) {
       this.pipeline.fail(
         "INVALID_PIPELINE",
-        `withCoder on '${this.name}' comes after '${this.consumers[0]!.fullLabel}' already reads it`,
+        `withCoder on '${this.displayName}' comes after '${this.consumers[0]!.fullLabel}' already reads it`,
         "Call withCoder right after the transform that produces the collection.",
       );
     }
@@ -61,6 +61,23 @@ export class PCollection<T> {
   /** A readable name: the producing transform's label plus the output tag when not "main". */
   get name(): string {
     return this.tag === "main" ? this.producer.fullLabel : `${this.producer.fullLabel}.${this.tag}`;
+  }
+
+  /**
+   * The name users gave it, for messages: the outermost transform that outputs this collection.
+   * `p.apply("Cat", Create.of(...))` is produced by the internal 'Cat/FlatMap', but users know it
+   * as 'Cat'. (`name` stays the unique producer-based name the Runner API translation uses.)
+   */
+  get displayName(): string {
+    let node = this.producer;
+    let tag = this.tag;
+    for (let parent = node.parent; parent !== undefined && parent.parent !== undefined; parent = parent.parent) {
+      const outer = [...parent.outputs].find(([, pc]) => pc === (this as PCollection<unknown>));
+      if (outer === undefined) break;
+      node = parent;
+      tag = outer[0];
+    }
+    return tag === "main" ? node.fullLabel : `${node.fullLabel}.${tag}`;
   }
 
   /** Applies a transform under `label` (unique among its siblings). */

@@ -2,6 +2,7 @@
  * Side inputs: a whole PCollection (per window) made available to every element of a ParDo.
  * The view says how the ParDo sees it: one value, a list, or a map.
  */
+import { SluiceError } from "../internal/errors.js";
 import type { PCollection } from "./pvalue.js";
 
 export type SideInputKind = "singleton" | "iterable" | "list" | "dict" | "multimap";
@@ -11,7 +12,11 @@ export interface SideInput<V> {
   readonly __view?: () => V;
   readonly kind: SideInputKind;
   readonly pcoll: PCollection<unknown>;
-  /** Builds the view's value from all elements of one window. */
+  /**
+   * Builds the view's value from all elements of one window. Throws a SluiceError
+   * (FAILED_PRECONDITION) when the elements do not fit the view; the runner adds the reading
+   * transform, the side input's name and the window.
+   */
   materialize(elements: readonly unknown[]): V;
 }
 
@@ -21,6 +26,30 @@ export type SideInputValues<S> = { readonly [K in keyof S]: S[K] extends SideInp
 export type SideInputs = Readonly<Record<string, SideInput<unknown>>>;
 
 const NO_DEFAULT = Symbol("no default");
+
+/** Side-input elements that do not fit their view (too many, too few, repeated keys). */
+function unfit(message: string, hint: string): SluiceError {
+  return new SluiceError("FAILED_PRECONDITION", message, { hint });
+}
+
+function isKv(value: unknown): value is readonly [unknown, unknown] {
+  return Array.isArray(value) && value.length === 2;
+}
+
+function notKv(view: string, pcoll: PCollection<unknown>, value: unknown): SluiceError {
+  return unfit(`${view} side input '${pcoll.displayName}' has an element that is not a [key, value] pair: ${show(value)}`, `Map '${pcoll.displayName}' to [key, value] pairs first, or read it with AsList.`);
+}
+
+/** A short rendering of a key or element for messages. */
+function show(value: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v)) ?? String(value);
+  } catch {
+    s = String(value);
+  }
+  return s.length > 100 ? `${s.slice(0, 100)}…` : s;
+}
 
 /** The single element of `pcoll` (per window); fails when there are none (unless a default is given) or several. */
 export function AsSingleton<T>(pcoll: PCollection<T>, options?: { readonly defaultValue: T }): SideInput<T> {
@@ -32,12 +61,11 @@ export function AsSingleton<T>(pcoll: PCollection<T>, options?: { readonly defau
       if (elements.length === 1) return elements[0] as T;
       if (elements.length === 0) {
         if (fallback !== NO_DEFAULT) return fallback;
-        throw new RangeError(
-          `AsSingleton side input '${pcoll.name}' is empty in this window; pass { defaultValue } or make sure it has one element`,
-        );
+        throw unfit(`AsSingleton side input '${pcoll.displayName}' is empty`, "Pass AsSingleton(pcoll, { defaultValue }) or make sure it has one element per window.");
       }
-      throw new RangeError(
-        `AsSingleton side input '${pcoll.name}' has ${elements.length} elements in this window; it must have exactly one (combine it first, e.g. with CombineGlobally)`,
+      throw unfit(
+        `AsSingleton side input '${pcoll.displayName}' has ${elements.length} elements; it must have exactly one`,
+        "Combine it to one value first (e.g. CombineGlobally or Sum.globally()), or read it with AsList/AsIterable.",
       );
     },
   };
@@ -60,11 +88,15 @@ export function AsDict<K, V>(pcoll: PCollection<readonly [K, V]>): SideInput<Rea
     pcoll: pcoll as PCollection<unknown>,
     materialize(elements) {
       const m = new Map<K, V>();
-      for (const kv of elements as readonly (readonly [K, V])[]) {
-        if (m.has(kv[0])) {
-          throw new RangeError(`AsDict side input '${pcoll.name}' has key ${String(kv[0])} more than once; use AsMultiMap`);
+      for (const kv of elements) {
+        if (!isKv(kv)) throw notKv("AsDict", pcoll, kv);
+        if (m.has(kv[0] as K)) {
+          throw unfit(
+            `AsDict side input '${pcoll.displayName}' has key ${show(kv[0])} more than once`,
+            "Read it with AsMultiMap to see every value of a key, or make the keys unique first (e.g. with CombinePerKey).",
+          );
         }
-        m.set(kv[0], kv[1]);
+        m.set(kv[0] as K, kv[1] as V);
       }
       return m;
     },
@@ -78,10 +110,11 @@ export function AsMultiMap<K, V>(pcoll: PCollection<readonly [K, V]>): SideInput
     pcoll: pcoll as PCollection<unknown>,
     materialize(elements) {
       const m = new Map<K, V[]>();
-      for (const kv of elements as readonly (readonly [K, V])[]) {
-        const list = m.get(kv[0]);
-        if (list) list.push(kv[1]);
-        else m.set(kv[0], [kv[1]]);
+      for (const kv of elements) {
+        if (!isKv(kv)) throw notKv("AsMultiMap", pcoll, kv);
+        const list = m.get(kv[0] as K);
+        if (list) list.push(kv[1] as V);
+        else m.set(kv[0] as K, [kv[1] as V]);
       }
       return m;
     },

@@ -117,13 +117,43 @@ export function preview(value: unknown, max = 200): string {
 
 /** Wraps an error thrown by user code so it names the transform and the element. */
 export function userCodeError(step: string, what: string, err: unknown, element?: { value: unknown }): SluiceError {
-  if (err instanceof SluiceError && err.code === "USER_CODE_FAILED") return err;
+  // Already attributed to a transform (a fused downstream step, a side input, an undeclared output): keep it.
+  const attributedTo = Symbol.for("sluice.attributedTo");
+  if (
+    SluiceError.is(err) &&
+    ((err as unknown as Record<symbol, unknown>)[attributedTo] !== undefined || (err.code === "USER_CODE_FAILED" && err.message.startsWith("Transform '")))
+  ) {
+    return err;
+  }
+  // A CombineFn's failure, marked by attributeCombineFn (sdk/transforms/combinefn.ts) with the
+  // combining transform the user applied ('Total', not 'Total/CombinePerKey'), wherever it ran.
+  const failure =
+    typeof err === "object" && err !== null
+      ? (err as Record<symbol, { transform: string; method: string; error: unknown; element?: { value: unknown }; replacesElement: boolean } | undefined>)[
+          Symbol.for("sluice.combineFnFailure")
+        ]
+      : undefined;
+  if (failure !== undefined) {
+    step = failure.transform;
+    what = `the CombineFn's ${failure.method}`;
+    err = failure.error;
+    if (failure.replacesElement) element = failure.element;
+  }
+  const inner = SluiceError.is(err) ? err : undefined;
   const message = err instanceof Error ? err.message : String(err);
   const on = element ? ` on element ${preview(element.value)}` : "";
-  return new SluiceError("USER_CODE_FAILED", `Transform '${step}' failed in ${what}${on}: ${message}`, {
-    hint: "Fix the transform's code, or route failing elements aside with .withExceptionHandling().",
-    cause: err,
-  });
+  // .withExceptionHandling() routes failures of process only: not a CombineFn's, not setup/bundle methods'.
+  const hint =
+    inner?.hint ??
+    (failure !== undefined || what === "the CombineFn"
+      ? "Fix the CombineFn (createAccumulator, addInput, mergeAccumulators, extractOutput); the stack trace shows where."
+      : what === "process"
+        ? "Fix the transform's code, or route failing elements aside with .withExceptionHandling()."
+        : `Fix the DoFn's ${what}; the stack trace shows where.`);
+  // An SDK error raised inside user code (e.g. Sum of mixed numbers and bigints: INVALID_ARGUMENT) keeps its code.
+  const out = new SluiceError(inner?.code ?? "USER_CODE_FAILED", `Transform '${step}' failed in ${what}${on}: ${message}`, { hint, cause: err });
+  Object.defineProperty(out, attributedTo, { value: step });
+  return out;
 }
 
 /** Where a ParDo reads a side input's elements per window from. */
@@ -317,16 +347,28 @@ export class ParDoOperator implements Receiver {
   }
 
   sideValue(binding: SideInputBinding, window: BoundedWindow): unknown {
-    const { key, values } = binding.collector.elementsFor(window);
-    const cacheKey = `${binding.name}\u0000${key}`;
-    if (this.sideCache.has(cacheKey)) return this.sideCache.get(cacheKey);
     let v: unknown;
     try {
+      const { key, values } = binding.collector.elementsFor(window);
+      const cacheKey = `${binding.name}\u0000${key}`;
+      if (this.sideCache.has(cacheKey)) return this.sideCache.get(cacheKey);
       v = binding.view.materialize(values);
+      this.sideCache.set(cacheKey, v);
     } catch (err) {
-      throw userCodeError(this.step, `side input '${binding.name}'`, err);
+      // The side input does not fit its view (sdk/sideinputs.ts: FAILED_PRECONDITION, with its own
+      // hint) or has no window for this one: about the side input's data, not this DoFn's code, so
+      // no .withExceptionHandling() hint; named by the reading transform and the user's labels.
+      if (SluiceError.is(err, "INTERNAL")) throw err;
+      const inner = SluiceError.is(err) ? err : undefined;
+      const where = window === GLOBAL_WINDOW ? "" : ` for window ${window.toString()}`;
+      const e = new SluiceError(
+        inner?.code ?? "USER_CODE_FAILED",
+        `Transform '${this.step}' failed in side input '${binding.name}'${where}: ${err instanceof Error ? err.message : String(err)}`,
+        { hint: inner?.hint ?? "Fix the side input's view; the stack trace shows where.", cause: err },
+      );
+      Object.defineProperty(e, Symbol.for("sluice.attributedTo"), { value: this.step });
+      throw e;
     }
-    this.sideCache.set(cacheKey, v);
     return v;
   }
 

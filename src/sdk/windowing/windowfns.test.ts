@@ -16,7 +16,7 @@ describe("FixedWindows", () => {
     expect(FixedWindows(size, offset).assignWindows(ts)).toEqual([w(want[0]!, want[1]!)]);
   });
   it("rejects a non-positive size", () => {
-    expect(() => FixedWindows(0)).toThrow(/positive/);
+    expect(() => FixedWindows(0)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/positive/) }));
   });
 });
 
@@ -25,8 +25,24 @@ describe("SlidingWindows", () => {
     expect(SlidingWindows(30, 10).assignWindows(25)).toEqual([w(20, 50), w(10, 40), w(0, 30)]);
     expect(SlidingWindows(30, 10).assignWindows(-5)).toEqual([w(-10, 20), w(-20, 10), w(-30, 0)]);
   });
-  it("maps a main-input window to the side window containing its end", () => {
-    expect(SlidingWindows(30, 10).sideInputWindow(w(0, 10))).toEqual(w(0, 30));
+  it("maps a main-input window to the earliest side window containing its end (Beam Python's assign(...)[-1])", () => {
+    // Beam Java would pick the latest-starting one, [0, 30) and [20, 50).
+    expect(SlidingWindows(30, 10).sideInputWindow(w(0, 10))).toEqual(w(-20, 10));
+    expect(SlidingWindows(30, 10).sideInputWindow(w(20, 30))).toEqual(w(0, 30));
+  });
+  it("maps like assignWindows(end).at(-1) for sizes that are not multiples of the period, and offsets", () => {
+    for (const [size, period, offset] of [[25, 10, 0], [20, 10, 0], [30, 7, 3], [10, 10, 4], [1, 1, 0]] as const) {
+      const fn = SlidingWindows(size, period, offset);
+      for (let start = -40; start < 40; start += 3) {
+        for (const len of [1, 5, 10, 17]) {
+          const main = w(start, start + len);
+          expect(fn.sideInputWindow(main), `${size}/${period}/${offset} ${main.start}-${main.end}`).toEqual(fn.assignWindows(main.maxTimestamp()).at(-1));
+        }
+      }
+    }
+  });
+  it("fails when the main window's end is in no side window (period > size)", () => {
+    expect(() => SlidingWindows(5, 10).sideInputWindow(w(20, 30))).toThrow(/ends in no window/);
   });
 });
 

@@ -2,6 +2,7 @@
  * Window functions (Beam's WindowFn): how elements are assigned to windows and, for sessions, how
  * windows merge. Batch semantics: the default trigger fires once per window at the end of input.
  */
+import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../coders/coder.js";
 import { GlobalWindowCoder, IntervalWindowCoder } from "../coders/index.js";
 import type { Timestamp } from "../time.js";
@@ -35,8 +36,10 @@ export interface WindowFn<W extends BoundedWindow = BoundedWindow> {
 }
 
 function positive(what: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`${what} must be a positive number of milliseconds, got ${value}`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new SluiceError("INVALID_ARGUMENT", `${what} must be a positive number of milliseconds, got ${String(value)}`, {
+      hint: "Pass milliseconds, e.g. Duration.minutes(1) or 60_000.",
+    });
   }
   return value;
 }
@@ -76,6 +79,19 @@ export function GlobalWindows(): WindowFn<GlobalWindow> {
   return GLOBAL_WINDOWS;
 }
 
+/**
+ * A main window whose end lies in no window of the side input's fn (sliding windows with gaps,
+ * period > size). Beam Python fails too (an IndexError in the mapping); an empty side input would
+ * hide the misconfiguration.
+ */
+function noSideWindow(fn: WindowFn, mainWindow: BoundedWindow): SluiceError {
+  return new SluiceError(
+    "INVALID_PIPELINE",
+    `the main input window ${mainWindow.toString()} ends in no window of the side input's ${fn.toString()}`,
+    { hint: "Window the side input so that every instant is in some window (a SlidingWindows period no longer than its size)." },
+  );
+}
+
 abstract class IntervalWindowFn implements WindowFn<IntervalWindow> {
   abstract readonly kind: WindowFnKind;
   abstract readonly urn: string;
@@ -86,10 +102,26 @@ abstract class IntervalWindowFn implements WindowFn<IntervalWindow> {
   mergeWindows(_windows: readonly IntervalWindow[]): WindowMerge<IntervalWindow>[] {
     return [];
   }
+  /**
+   * Beam's default window mapping ("map via end"): the side window is one this fn assigns to the
+   * main window's max timestamp. When it assigns several (sliding windows), Beam Python takes the
+   * last one `assign` lists (`sideinputs.default_window_mapping_fn`: `assign(...)[-1]`), and
+   * Python's SlidingWindows.assign lists windows latest-starting first: so the *earliest*-starting
+   * window containing the main window's end, the one that ends with the main window. Beam Java's
+   * SlidingWindows.getDefaultWindowMappingFn takes the latest-starting one instead ("the last window
+   * that contains the end of the main input window", [lastStart, lastStart + size)).
+   *
+   * Sluice follows Beam Python, its reference: a main window [20s, 30s) reading a
+   * SlidingWindows(30s, 10s) side input sees the side window [0s, 30s) (Java: [20s, 50s)).
+   * Beam Python 2.73 DirectRunner, side elements at 1, 11, 21, 31 s, main FixedWindows(10s):
+   *   main 5 in [0,10) sees [1]; main 25 in [20,30) sees [1, 11, 21]; main 35 in [30,40) sees [11, 21, 31]
+   * A global main window maps via its max timestamp too (Python); Java rejects it.
+   * The direct runner (SideInputCollector) and the harness (StateSideInput) both map through here.
+   */
   sideInputWindow(mainWindow: BoundedWindow): IntervalWindow {
     const windows = this.assignWindows(mainWindow.maxTimestamp());
-    // For sliding windows the latest-starting window containing the end of the main window.
-    return windows[0]!;
+    if (windows.length === 0) throw noSideWindow(this, mainWindow);
+    return windows[windows.length - 1]!;
   }
   windowKey(window: IntervalWindow): string {
     return `${window.start}:${window.end}`;
@@ -142,6 +174,16 @@ class SlidingWindowsFn extends IntervalWindowFn {
     }
     return windows;
   }
+  /** The earliest-starting window containing the main window's end (see IntervalWindowFn), without allocating them all. */
+  override sideInputWindow(mainWindow: BoundedWindow): IntervalWindow {
+    const ts = mainWindow.maxTimestamp();
+    const lastStart = ts - mod(ts - this.offset, this.period);
+    // Starts are lastStart - k * period for k >= 0 while start > ts - size: the last such k.
+    const k = Math.ceil((lastStart - ts + this.size) / this.period) - 1;
+    if (k < 0) throw noSideWindow(this, mainWindow);
+    const start = lastStart - k * this.period;
+    return new IntervalWindow(start, start + this.size);
+  }
   override toString(): string {
     return `SlidingWindows(${this.size}ms every ${this.period}ms)`;
   }
@@ -188,7 +230,10 @@ class SessionsFn extends IntervalWindowFn {
     return merges;
   }
   override sideInputWindow(): IntervalWindow {
-    throw new RangeError("Sessions windowing cannot be used for side inputs");
+    // Beam Python: "Sessions is not allowed in side inputs" (a merging fn has no window mapping).
+    throw new SluiceError("UNSUPPORTED", `Sessions windowing cannot be used for side inputs (the side input is windowed by ${this.toString()})`, {
+      hint: "Re-window the side input first, e.g. WindowInto(FixedWindows(...)) or WindowInto(GlobalWindows()).",
+    });
   }
   override toString(): string {
     return `Sessions(gap ${this.gap}ms)`;
