@@ -8,19 +8,19 @@ import { JsValueCoder, KvCoder } from "../coders/index.js";
 import type { PCollection } from "../pvalue.js";
 import { AsList } from "../sideinputs.js";
 import { type ExpandContext, PTransform } from "../transform.js";
-import { type CombineFn, CombineFns, combineAll, naturalCompare } from "./combinefn.js";
+import { type CombineFn, CombineFns, type Summable, attributeCombineFn, combineAll, naturalCompare } from "./combinefn.js";
 import { FlatMap, Impulse, Map } from "./core.js";
 import { GroupByKey, keyValueCoders } from "./grouping.js";
 
-export type { CombineFn } from "./combinefn.js";
+export type { CombineFn, Summable } from "./combinefn.js";
 export { CombineFns } from "./combinefn.js";
 
 class CombineValuesTransform<K, In, Out> extends PTransform<PCollection<readonly [K, Iterable<In>]>, PCollection<[K, Out]>> {
   constructor(private readonly fn: CombineFn<In, unknown, Out>) {
     super("CombineValues");
   }
-  expand(input: PCollection<readonly [K, Iterable<In>]>): PCollection<[K, Out]> {
-    const fn = this.fn;
+  expand(input: PCollection<readonly [K, Iterable<In>]>, ctx: ExpandContext): PCollection<[K, Out]> {
+    const fn = attributeCombineFn(this.fn, ctx.node.fullLabel);
     return input.apply("Combine", Map(([k, vs]: readonly [K, Iterable<In>]): [K, Out] => [k, combineAll(fn, vs)]));
   }
 }
@@ -38,10 +38,11 @@ class CombinePerKeyTransform<K, In, Out> extends PTransform<PCollection<readonly
   }
   expand(input: PCollection<readonly [K, In]>, ctx: ExpandContext): PCollection<[K, Out]> {
     const { key } = keyValueCoders(input as PCollection<unknown>, ctx, "CombinePerKey");
-    ctx.composite({ kind: "combine_per_key", combineFn: this.fn as CombineFn<unknown, unknown, unknown> });
+    const fn = attributeCombineFn(this.fn, ctx.node.fullLabel);
+    ctx.composite({ kind: "combine_per_key", combineFn: fn as CombineFn<unknown, unknown, unknown> });
     const out = input
       .apply("GroupByKey", GroupByKey<K, In>())
-      .apply("Combine", CombineValues<K, In, unknown, Out>(this.fn));
+      .apply("Combine", CombineValues<K, In, unknown, Out>(fn));
     out.setInferredCoder(new KvCoder(key, JsValueCoder) as unknown as Coder<[K, Out]>);
     return out;
   }
@@ -66,7 +67,8 @@ class CombineGloballyTransform<In, Out> extends PTransform<PCollection<In>, PCol
   }
 
   expand(input: PCollection<In>, ctx: ExpandContext): PCollection<Out> {
-    const fn = this.fn;
+    // Failures of the fn are reported as this transform's, with the element (not [null, element]).
+    const fn = attributeCombineFn(this.fn, ctx.node.fullLabel, true);
     const combined = input
       .apply("KeyWithVoid", Map((v: In): [null, In] => [null, v]))
       .apply("CombinePerKey", CombinePerKey<null, In, unknown, Out>(fn))
@@ -74,7 +76,7 @@ class CombineGloballyTransform<In, Out> extends PTransform<PCollection<In>, PCol
     if (!this.withDefaults) return combined;
     if (input.windowing.windowFn.urn !== "beam:window_fn:global_windows:v1") {
       ctx.fail(
-        `CombineGlobally emits a default for empty input, which needs the global window; '${input.name}' is windowed by ${input.windowing.windowFn.toString()}`,
+        `CombineGlobally emits a default for empty input, which needs the global window; '${input.displayName}' is windowed by ${input.windowing.windowFn.toString()}`,
         "Use CombineGlobally(fn).withoutDefaults() (or Sum.globally().withoutDefaults(), …) for windowed input.",
       );
     }
@@ -94,21 +96,39 @@ export function CombineGlobally<In, Acc, Out>(fn: CombineFn<In, Acc, Out>): Comb
   return new CombineGloballyTransform<In, Out>(fn as CombineFn<In, unknown, Out>, true);
 }
 
-function family<In, Out>(fn: () => CombineFn<In, unknown, Out>) {
-  return {
-    globally: (): CombineGloballyTransform<In, Out> => CombineGlobally(fn()),
-    perKey: <K>(): PTransform<PCollection<readonly [K, In]>, PCollection<[K, Out]>> => CombinePerKey<K, In, unknown, Out>(fn()),
-  };
-}
-
-/** Sums numbers: `Sum.globally()`, `Sum.perKey()`. */
-export const Sum = family<number, number>(CombineFns.sum);
-/** Smallest number: `Min.globally()`, `Min.perKey()` (Infinity for an empty input). */
-export const Min = family<number, number>(CombineFns.min);
-/** Largest number: `Max.globally()`, `Max.perKey()` (-Infinity for an empty input). */
-export const Max = family<number, number>(CombineFns.max);
-/** Arithmetic mean: `Mean.globally()`, `Mean.perKey()` (NaN for an empty input). */
-export const Mean = family<number, number>(CombineFns.mean as () => CombineFn<number, unknown, number>);
+/**
+ * Sums numbers or bigints: `Sum.globally()`, `Sum.perKey()`. A sum of bigints is a bigint, exact
+ * like Beam Python's ints; mixing numbers and bigints fails naming the transform (convert first).
+ * An empty input sums to 0, a number even for bigint collections (an empty input has no element
+ * type at run time): use `.withoutDefaults()` or check `typeof` if that matters.
+ */
+export const Sum = {
+  globally: <T extends Summable = number>(): CombineGloballyTransform<T, T> => CombineGlobally(CombineFns.sum<T>()),
+  perKey: <K, V extends Summable = number>(): PTransform<PCollection<readonly [K, V]>, PCollection<[K, V]>> =>
+    CombinePerKey<K, V, unknown, V>(CombineFns.sum<V>()),
+} as const;
+/** Smallest number or bigint: `Min.globally()`, `Min.perKey()` (Infinity for an empty input). Mixed input compares exactly. */
+export const Min = {
+  globally: <T extends Summable = number>(): CombineGloballyTransform<T, T> => CombineGlobally(CombineFns.min<T>()),
+  perKey: <K, V extends Summable = number>(): PTransform<PCollection<readonly [K, V]>, PCollection<[K, V]>> =>
+    CombinePerKey<K, V, unknown, V>(CombineFns.min<V>()),
+} as const;
+/** Largest number or bigint: `Max.globally()`, `Max.perKey()` (-Infinity for an empty input). Mixed input compares exactly. */
+export const Max = {
+  globally: <T extends Summable = number>(): CombineGloballyTransform<T, T> => CombineGlobally(CombineFns.max<T>()),
+  perKey: <K, V extends Summable = number>(): PTransform<PCollection<readonly [K, V]>, PCollection<[K, V]>> =>
+    CombinePerKey<K, V, unknown, V>(CombineFns.max<V>()),
+} as const;
+/**
+ * Arithmetic mean of numbers or bigints, always a number (bigints summed exactly, divided as a
+ * float, as Beam Python's Mean returns a float): `Mean.globally()`, `Mean.perKey()` (NaN for an
+ * empty input).
+ */
+export const Mean = {
+  globally: <T extends Summable = number>(): CombineGloballyTransform<T, number> => CombineGlobally(CombineFns.mean<T>()),
+  perKey: <K, V extends Summable = number>(): PTransform<PCollection<readonly [K, V]>, PCollection<[K, number]>> =>
+    CombinePerKey<K, V, unknown, number>(CombineFns.mean<V>()),
+} as const;
 
 /** Counting: `Count.globally()`, `Count.perKey()`, `Count.perElement()`. */
 export const Count = {
@@ -121,7 +141,7 @@ export const Count = {
       expand(input: PCollection<T>): PCollection<[T, number]> {
         return input
           .apply("PairWithOne", Map((v: T): [T, number] => [v, 1]))
-          .apply("CombinePerKey", CombinePerKey<T, number, number, number>(CombineFns.sum()));
+          .apply("CombinePerKey", CombinePerKey<T, number, unknown, number>(CombineFns.sum<number>()));
       }
     })("Count.perElement"),
 } as const;
