@@ -133,7 +133,9 @@ export function makeDirs(dir: string, forWhat: string): void {
     try {
       st = statSync(cur);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`Creating directory for ${forWhat}:`, cur, err);
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: a file higher up; walking on finds it and says so.
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw ioError(`Creating directory for ${forWhat}:`, cur, err);
       missing.push(cur);
       const up = dirname(cur);
       if (up === cur) break;
@@ -190,6 +192,17 @@ export function recoverStale(dir: string): string[] {
   }
   const handled: string[] = [];
   for (const name of names) {
+    if (name.startsWith(LOCK_MARK) && !name.includes(".", LOCK_MARK.length)) {
+      // A lock of a dead run (another prefix in this directory): remove it the way acquire takes one over.
+      try {
+        const raw = readFileSync(join(dir, name), "utf8");
+        const holder = JSON.parse(raw) as LockHolder;
+        if (!ownerAlive(holder.pid, holder.start)) OutputLock.removeStale(join(dir, name), raw);
+      } catch {
+        // gone or not ours
+      }
+      continue;
+    }
     if (!name.startsWith(TEMP_MARK)) continue;
     const m = STAGING_RE.exec(name);
     if (!m || ownerAlive(Number(m[1]), m[2]!)) continue;
@@ -267,7 +280,7 @@ export class OutputLock {
           },
         );
       }
-      if (holder !== undefined || raw !== "") OutputLock.takeOver(lock.path, raw);
+      if (holder !== undefined || raw !== "") OutputLock.removeStale(lock.path, raw);
       else sleepSync(5);
     }
     throw new SluiceError("FAILED_PRECONDITION", `Transform '${label}' could not lock output prefix '${prefix}' (${lock.path})`, {
@@ -276,7 +289,7 @@ export class OutputLock {
   }
 
   /** Removes a stale lock if it still has the content we judged stale; one taker at a time. */
-  private static takeOver(path: string, staleContent: string): void {
+  static removeStale(path: string, staleContent: string): void {
     const mutex = `${path}.takeover`;
     try {
       writeFileSync(mutex, String(process.pid), { flag: "wx" });
