@@ -4,12 +4,13 @@
  * endpoints, bounded error strings, and scratch directories of dead pools. Needs dist/ built
  * (`npx tsc -p tsconfig.build.json`): workers run dist/harness/worker-main.js.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, PipelineOptions } from "sluice";
 import { processStartTime } from "../src/internal/process.js";
@@ -295,4 +296,52 @@ describe("scratch directories", () => {
     expect(lines.filter((l) => l.startsWith("removed the scratch directory"))).toHaveLength(3);
     expect((await readdir(root)).sort()).toEqual(["other-dir", "sluice-pool-live01", "sluice-pool-young1", handle.scratchDir.slice(root.length + 1)].sort());
   });
+});
+
+describe("workers die with the pool", () => {
+  const setpriv = spawnSync("setpriv", ["--pdeathsig", "KILL", "--", "true"], { stdio: "ignore" }).status === 0;
+
+  it.skipIf(!setpriv)("even a worker that ignores the pool's going away and SIGTERM dies when the pool is SIGKILLed (pdeathsig)", async () => {
+    // A worker stuck in a way the IPC channel cannot help with: it ignores disconnect and SIGTERM.
+    const workerMain = await fakeWorker(
+      "stubborn.mjs",
+      `process.on("disconnect", () => {}); process.on("SIGTERM", () => {}); console.log("stubborn " + process.pid); setInterval(() => {}, 1000);`,
+    );
+    const poolScript = await fakeWorker(
+      "pool-main.mts",
+      `import { startProcessPool } from ${JSON.stringify(fileURLToPath(new URL("../src/harness/pool.ts", import.meta.url)))};
+       const pool = await startProcessPool({ workerMain: ${JSON.stringify(workerMain)}, scratchRoot: ${JSON.stringify(work)} });
+       console.log("address " + pool.address.address);`,
+    );
+    const child = spawn(process.execPath, ["--import", "tsx", poolScript], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const seen = (re: RegExp): Promise<RegExpExecArray> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${re} in ${out}`)), 60_000);
+        const check = (): void => {
+          const m = re.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m);
+          }
+        };
+        child.stdout.setEncoding("utf8").on("data", (d: string) => ((out += d), check()));
+        check();
+      });
+    try {
+      const [, address] = await seen(/address (\S+)\n/);
+      const client = createClient(FnApi.BeamFnExternalWorkerPool, address!);
+      expect((await client.startWorker(request("stubborn", "127.0.0.1:1"))).error).toBe("");
+      client.close();
+      const [, pid] = await seen(/stubborn (\d+)\n/);
+      child.kill("SIGKILL");
+      const deadline = Date.now() + 30_000;
+      while (processStartTime(Number(pid)) !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const alive = processStartTime(Number(pid)) !== undefined;
+      if (alive) process.kill(Number(pid), "SIGKILL");
+      expect(alive).toBe(false);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 90_000);
 });

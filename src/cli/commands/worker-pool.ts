@@ -1,5 +1,5 @@
 /**
- * `sluice worker-pool [--port N] [--host ADDRESS]`: Beam's BeamFnExternalWorkerPool for EXTERNAL
+ * `sluice worker-pool [--port N] [--host ADDRESS] [--max-workers N] [--worker-connect-timeout SECONDS]`: Beam's BeamFnExternalWorkerPool for EXTERNAL
  * environments (what `python -m apache_beam.runners.worker.worker_pool_main` is for Python). A
  * runner asks it to start a worker per environment; each worker is a child process that fetches
  * the pipeline file `sluice run` shipped and runs its bundles. Prints
@@ -7,22 +7,28 @@
  */
 
 import { SluiceError } from "../../internal/errors.js";
-import { isLoopbackHost, startProcessPool } from "../../harness/pool.js";
+import { DEFAULT_WORKER_CONNECT_TIMEOUT_MS, defaultMaxWorkers, isLoopbackHost, startProcessPool } from "../../harness/pool.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { formatError } from "../report.js";
 
 /** The port Beam's Python worker pool uses by default. */
 const DEFAULT_PORT = 50000;
 
+const SYNOPSIS = "[--port N] [--host ADDRESS] [--max-workers N] [--worker-connect-timeout SECONDS]";
+
 interface PoolFlags {
   help: boolean;
   port: number;
   host: string;
+  /** undefined: the pool's default (defaultMaxWorkers()). */
+  maxWorkers: number | undefined;
+  /** In ms; undefined: the pool's default. */
+  connectTimeoutMs: number | undefined;
 }
 
 export const workerPoolCommand: Command = {
   name: "worker-pool",
-  synopsis: "[--port N] [--host ADDRESS]",
+  synopsis: SYNOPSIS,
   summary: "serve SDK workers to runners (EXTERNAL environments)",
   help: workerPoolHelp,
   async run(args, ctx) {
@@ -43,6 +49,8 @@ export const workerPoolCommand: Command = {
       pool = await startProcessPool({
         host: flags.host,
         port: flags.port,
+        ...(flags.maxWorkers === undefined ? {} : { maxWorkers: flags.maxWorkers }),
+        ...(flags.connectTimeoutMs === undefined ? {} : { workerConnectTimeoutMs: flags.connectTimeoutMs }),
         log: say,
         output: (id, stream, line) => (stream === "stdout" ? ctx.out : ctx.err)(`[worker ${id}] ${line}\n`),
       });
@@ -57,6 +65,7 @@ export const workerPoolCommand: Command = {
           "expose it only on a network you trust.",
       );
     }
+    say(`at most ${pool.maxWorkers} worker${pool.maxWorkers === 1 ? "" : "s"} at once (--max-workers); scratch directory ${pool.scratchDir}`);
     ctx.out(`sluice worker-pool: listening on ${pool.address.address}\n`);
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -77,20 +86,27 @@ function workerPoolHelp(ctx: CliContext): string {
   return [
     `sluice ${ctx.version}`,
     "",
-    "Usage: sluice worker-pool [--port N] [--host ADDRESS]",
+    `Usage: sluice worker-pool ${SYNOPSIS}`,
     "",
     "Serves Beam's worker pool API (BeamFnExternalWorkerPool) for pipelines submitted with",
     "--environment_type=EXTERNAL --environment_config=<host:port of this pool>. A runner (Beam's",
     "Flink job server, Prism) asks the pool for SDK workers; each is a child process that fetches the",
     "pipeline file `sluice run` shipped with the job and runs its bundles. One crashing worker",
     "does not affect the others; each exit is logged with its exit code and last stderr lines.",
-    "Ctrl-C stops the pool and its workers.",
+    "Ctrl-C stops the pool and its workers; workers also die when the pool is killed, and a pool",
+    "killed outright leaves a scratch directory that the next pool removes.",
     "",
     "Options:",
     `  --port N          port to listen on (default ${DEFAULT_PORT}; 0 picks a free one, printed when ready)`,
     "  --host ADDRESS    interface to bind (default 127.0.0.1). Anything else is reachable from other",
     "                    machines, and whoever connects can make the pool run code: use it only on a",
     "                    trusted network (e.g. --host 0.0.0.0 for TaskManagers on other hosts)",
+    `  --max-workers N   most workers running at once (default here: ${defaultMaxWorkers()}, that is 4 per CPU but`,
+    "                    at most one per 512 MB of memory). A runner asking for more gets an error",
+    "                    naming the cap (its job's environment fails) instead of the machine running out of memory",
+    "  --worker-connect-timeout SECONDS",
+    `                    how long a worker waits for each of the runner's endpoints (provision, control,`,
+    `                    logging, artifact) before it logs which one is unreachable and exits (default ${DEFAULT_WORKER_CONNECT_TIMEOUT_MS / 1000})`,
     "  -h, --help        show this help",
     "",
     "When ready it prints: sluice worker-pool: listening on <host>:<port>",
@@ -103,34 +119,49 @@ function workerPoolHelp(ctx: CliContext): string {
 }
 
 function parseFlags(args: readonly string[]): PoolFlags {
-  const flags: PoolFlags = { help: false, port: DEFAULT_PORT, host: "127.0.0.1" };
+  const flags: PoolFlags = { help: false, port: DEFAULT_PORT, host: "127.0.0.1", maxWorkers: undefined, connectTimeoutMs: undefined };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === "-h" || arg === "--help") {
       flags.help = true;
       continue;
     }
-    const m = /^--(port|host)(?:=(.*))?$/.exec(arg);
+    const m = /^--(port|host|max-workers|worker-connect-timeout)(?:=(.*))?$/.exec(arg);
     if (!m) {
-      throw new SluiceError("INVALID_ARGUMENT", `unknown argument ${arg} for sluice worker-pool`, {
-        hint: "usage: sluice worker-pool [--port N] [--host ADDRESS]; see sluice worker-pool --help",
+      throw new SluiceError("INVALID_ARGUMENT", `unknown argument ${arg.length > 200 ? `${arg.slice(0, 200)}…` : arg} for sluice worker-pool`, {
+        hint: `usage: sluice worker-pool ${SYNOPSIS}; see sluice worker-pool --help`,
       });
     }
-    const name = m[1] as "port" | "host";
+    const name = m[1] as "port" | "host" | "max-workers" | "worker-connect-timeout";
     const value = m[2] ?? args[++i];
+    const example = {
+      port: "write --port 50000 (or --port 0 for a free port)",
+      host: "write --host 127.0.0.1 (or 0.0.0.0 for every interface)",
+      "max-workers": `write e.g. --max-workers 8 (the default here is ${defaultMaxWorkers()})`,
+      "worker-connect-timeout": `write e.g. --worker-connect-timeout 120 (seconds; the default is ${DEFAULT_WORKER_CONNECT_TIMEOUT_MS / 1000})`,
+    }[name];
     if (value === undefined || value === "") {
-      throw new SluiceError("INVALID_ARGUMENT", `--${name} needs a value`, {
-        hint: name === "port" ? "write --port 50000 (or --port 0 for a free port)" : "write --host 127.0.0.1 (or 0.0.0.0 for every interface)",
-      });
+      throw new SluiceError("INVALID_ARGUMENT", `--${name} needs a value`, { hint: example });
     }
+    const shown = value.length > 100 ? `${value.slice(0, 100)}…` : value;
     if (name === "port") {
       const port = Number(value);
       if (!/^\d+$/.test(value) || port > 65535) {
-        throw new SluiceError("INVALID_ARGUMENT", `--port must be a whole number from 0 to 65535, not "${value}"`, {
-          hint: "write --port 50000, or --port 0 for a free port",
-        });
+        throw new SluiceError("INVALID_ARGUMENT", `--port must be a whole number from 0 to 65535, not "${shown}"`, { hint: example });
       }
       flags.port = port;
+    } else if (name === "max-workers") {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) {
+        throw new SluiceError("INVALID_ARGUMENT", `--max-workers must be a whole number of at least 1, not "${shown}"`, { hint: example });
+      }
+      flags.maxWorkers = n;
+    } else if (name === "worker-connect-timeout") {
+      const seconds = Number(value);
+      if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0) || seconds > 86_400) {
+        throw new SluiceError("INVALID_ARGUMENT", `--worker-connect-timeout must be a number of seconds above 0 and at most 86400, not "${shown}"`, { hint: example });
+      }
+      flags.connectTimeoutMs = Math.max(1, Math.round(seconds * 1000));
     } else {
       flags.host = value;
     }
