@@ -38,7 +38,7 @@ describe("sluice cluster arguments", () => {
   it("rejects bad numbers and unknown options and subcommands", async () => {
     expect((await sluice(["cluster", "up", "--taskmanagers", "0"])).err).toContain("--taskmanagers must be a whole number from 1 to 64");
     expect((await sluice(["cluster", "up", "--slots", "two"])).code).toBe(2);
-    expect((await sluice(["cluster", "up", "--bogus"])).err).toContain("unknown option --bogus");
+    expect((await sluice(["cluster", "up", "--bogus"])).err).toContain("unknown argument --bogus for sluice cluster up");
     const sub = await sluice(["cluster", "start"]);
     expect(sub.code).toBe(2);
     expect(sub.err).toContain('unknown subcommand "cluster start"');

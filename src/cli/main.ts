@@ -1,6 +1,6 @@
 /**
- * The sluice CLI's entry: global options (--help, --version, --verbose), then dispatch to a command
- * from the command table. Argument parsing and reporting only; the work is in the commands and
+ * The sluice CLI's entry: global options (--help, --version, --verbose; parsed by args.ts like every
+ * command's), then dispatch to a command from the command table. Argument parsing and reporting only; the work is in the commands and
  * the SDK. bin/sluice.js calls `main`.
  */
 
@@ -10,6 +10,7 @@ import { mainHelp, unknownCommand } from "./commands/help.js";
 import { packageVersion } from "./paths.js";
 import { debugEnabled, formatError } from "./report.js";
 import { SluiceError } from "../internal/errors.js";
+import { parseCommandArgs } from "./args.js";
 
 /** Where main writes and reads; defaults to the process. Tests can pass their own. */
 export interface MainIO {
@@ -37,32 +38,30 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     commands: io.commands ?? COMMANDS,
   };
 
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith("-")) break;
-    if (arg === "-h" || arg === "--help") {
+  let rest: readonly string[];
+  try {
+    const parsed = parseCommandArgs(argv, {
+      command: "sluice",
+      flags: { version: { type: "boolean", short: "v" }, verbose: { type: "boolean" } },
+      stopAtPositional: true,
+      unknownHint: "run sluice --help to see the options (a command's own options go after it: sluice <command> --help)",
+    });
+    if (parsed.has("help")) {
       ctx.out(mainHelp(ctx));
       return EXIT.OK;
     }
-    if (arg === "-v" || arg === "--version") {
+    if (parsed.has("version")) {
       ctx.out(`${ctx.version}\n`);
       return EXIT.OK;
     }
-    if (arg === "--verbose") {
-      ctx = { ...ctx, verbose: true };
-      continue;
-    }
-    ctx.err(
-      formatError(
-        new SluiceError("INVALID_ARGUMENT", `unknown option ${arg}`, { hint: "run sluice --help to see the options" }),
-        ctx.verbose,
-      ),
-    );
+    if (parsed.has("verbose")) ctx = { ...ctx, verbose: true };
+    rest = parsed.rest;
+  } catch (err) {
+    ctx.err(formatError(err, ctx.verbose));
     return EXIT.USAGE;
   }
 
-  const name = argv[i];
+  const name = rest[0];
   if (name === undefined) {
     ctx.err(mainHelp(ctx));
     return EXIT.USAGE;
@@ -73,7 +72,7 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     return EXIT.USAGE;
   }
   try {
-    return await command.run(argv.slice(i + 1), ctx);
+    return await command.run(rest.slice(1), ctx);
   } catch (err) {
     // Commands report their own failures; anything escaping is a usage error or a bug.
     ctx.err(formatError(err, ctx.verbose));

@@ -20,17 +20,24 @@ import { flinkMinor, stackVersions } from "../../cluster/versions.js";
 import { projectRoot } from "../../runners/portable/services.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { formatError } from "../report.js";
-import { commandGroup, type Flags, parseFlags, usageError } from "../subcommands.js";
+import { type FlagSpec, type ParsedArgs, parseCommandArgs } from "../args.js";
+import { commandGroup, usageError } from "../subcommands.js";
 
 /** Set in the environment of the background supervisor `up --detach` starts. */
 const SUPERVISOR_ENV = "SLUICE_CLUSTER_SUPERVISOR";
 
-/** `parseFlags` with this file's argument order: valued flags, then boolean ones. */
-function parse(args: readonly string[], valued: readonly string[], booleans: readonly string[], usage: string): { flags: Flags; positional: string[] } {
-  return parseFlags(args, { valued, booleans }, usage);
+/**
+ * A subcommand's flags (args.ts): `valued` take a value, `booleans` do not (`follow` is also `-f`);
+ * the command named in errors is the usage's first three words ("sluice cluster up").
+ */
+function parse(args: readonly string[], valued: readonly string[], booleans: readonly string[], usage: string, maxPositionals = 0): ParsedArgs {
+  const flags: Record<string, FlagSpec> = {};
+  for (const name of valued) flags[name] = { type: "string", value: name.endsWith("port") || name === "taskmanagers" || name === "slots" || name === "lines" ? "N" : "value" };
+  for (const name of booleans) flags[name] = name === "follow" ? { type: "boolean", short: "f" } : { type: "boolean" };
+  return parseCommandArgs(args, { command: usage.split(" ").slice(0, 3).join(" "), flags, maxPositionals });
 }
 
-function intFlag(flags: Flags, name: string, fallback: number, min: number, max: number, usage: string): number {
+function intFlag(flags: ParsedArgs, name: string, fallback: number, min: number, max: number, usage: string): number {
   const raw = flags.get(name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
@@ -54,12 +61,11 @@ const PORT_FLAGS: Readonly<Record<string, keyof ClusterPorts>> = {
 };
 
 async function up(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { flags, positional } = parse(args, ["taskmanagers", "slots", "flink-version", ...Object.keys(PORT_FLAGS)], ["python", "detach", "expose", "web-submit"], UP_USAGE);
+  const flags = parse(args, ["taskmanagers", "slots", "flink-version", ...Object.keys(PORT_FLAGS)], ["python", "detach", "expose", "web-submit"], UP_USAGE);
   if (flags.has("help")) {
     ctx.out(clusterHelp(ctx));
     return EXIT.OK;
   }
-  if (positional.length > 0) throw usageError(`unexpected argument ${positional[0]}`, UP_USAGE);
   const versions = stackVersions();
   const fv = flags.get("flink-version");
   if (typeof fv === "string" && fv !== versions.flink && fv !== flinkMinor(versions.flink)) {
@@ -319,12 +325,11 @@ function readySummary(s: ClusterStatus, seconds: number, foreground: boolean): s
 }
 
 async function down(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { flags, positional } = parse(args, [], [], "sluice cluster down");
+  const flags = parse(args, [], [], "sluice cluster down");
   if (flags.has("help")) {
     ctx.out(clusterHelp(ctx));
     return EXIT.OK;
   }
-  if (positional.length > 0) throw usageError(`unexpected argument ${positional[0]}`, "sluice cluster down");
   const dir = stateDir(ctx.env);
   const say = (line: string): void => ctx.err(`sluice cluster: ${line}\n`);
   const report = await clusterDown(dir, say);
@@ -337,7 +342,7 @@ async function down(args: readonly string[], ctx: CliContext): Promise<number> {
 }
 
 async function status(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { flags } = parse(args, [], ["json"], "sluice cluster status [--json]");
+  const flags = parse(args, [], ["json"], "sluice cluster status [--json]");
   if (flags.has("help")) {
     ctx.out(clusterHelp(ctx));
     return EXIT.OK;
@@ -368,14 +373,14 @@ async function status(args: readonly string[], ctx: CliContext): Promise<number>
 
 async function logs(args: readonly string[], ctx: CliContext): Promise<number> {
   const usage = "sluice cluster logs [component] [-f] [--lines N]";
-  const { flags, positional } = parse(args, ["lines"], ["follow"], usage);
+  const flags = parse(args, ["lines"], ["follow"], usage, 1);
   if (flags.has("help")) {
     ctx.out(clusterHelp(ctx));
     return EXIT.OK;
   }
   const lines = intFlag(flags, "lines", 40, 1, 100_000, usage);
   const files = logFiles(stateDir(ctx.env));
-  const name = positional[0];
+  const name = flags.positionals[0];
   let chosen = [...files.entries()];
   if (name !== undefined) {
     const file = files.get(name);
@@ -426,12 +431,12 @@ async function logs(args: readonly string[], ctx: CliContext): Promise<number> {
 
 async function scale(args: readonly string[], ctx: CliContext): Promise<number> {
   const usage = "sluice cluster scale N";
-  const { flags, positional } = parse(args, [], [], usage);
+  const flags = parse(args, [], [], usage, 1);
   if (flags.has("help")) {
     ctx.out(clusterHelp(ctx));
     return EXIT.OK;
   }
-  const raw = positional[0];
+  const raw = flags.positionals[0];
   if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 64) {
     throw usageError(`give the number of TaskManagers, a whole number from 1 to 64${raw === undefined ? "" : `, not "${raw}"`}`, usage);
   }
@@ -449,12 +454,11 @@ async function scale(args: readonly string[], ctx: CliContext): Promise<number> 
 
 async function emit(kind: "compose" | "k8s", args: readonly string[], ctx: CliContext): Promise<number> {
   const usage = `sluice cluster ${kind} [--output FILE] [--taskmanagers N] [--slots S] [--python] [--expose]${kind === "k8s" ? " [--name NAME] [--namespace NS]" : ""}`;
-  const { flags, positional } = parse(args, ["output", "taskmanagers", "slots", "name", "namespace"], ["python", "expose"], usage);
+  const flags = parse(args, ["output", "taskmanagers", "slots", "name", "namespace"], ["python", "expose"], usage);
   if (flags.has("help")) {
     ctx.out(clusterHelp(ctx));
     return EXIT.OK;
   }
-  if (positional.length > 0) throw usageError(`unexpected argument ${positional[0]}`, usage);
   const name = flags.get("name");
   const namespace = flags.get("namespace");
   const options = {

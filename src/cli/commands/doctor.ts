@@ -5,8 +5,8 @@
  * do about each problem. Exits 1 when any check fails. The checks are in src/cluster/doctor.ts.
  */
 
-import { SluiceError } from "../../internal/errors.js";
 import { runDoctor, type CheckResult } from "../../cluster/doctor.js";
+import { parseCommandArgs } from "../args.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { formatError } from "../report.js";
 
@@ -16,22 +16,16 @@ export const doctorCommand: Command = {
   summary: "check this machine for what sluice cluster and the Flink runner need",
   help: doctorHelp,
   async run(args, ctx) {
-    let json = false;
-    for (const arg of args) {
-      if (arg === "-h" || arg === "--help") {
+    let json: boolean;
+    try {
+      const parsed = parseCommandArgs(args, { command: "sluice doctor", flags: { json: { type: "boolean" } } });
+      if (parsed.has("help")) {
         ctx.out(doctorHelp(ctx));
         return EXIT.OK;
       }
-      if (arg === "--json") {
-        json = true;
-        continue;
-      }
-      ctx.err(
-        formatError(
-          new SluiceError("INVALID_ARGUMENT", `unknown argument ${arg} for sluice doctor`, { hint: "usage: sluice doctor [--json]" }),
-          ctx.verbose,
-        ),
-      );
+      json = parsed.has("json");
+    } catch (err) {
+      ctx.err(formatError(err, ctx.verbose));
       return EXIT.USAGE;
     }
     let results: CheckResult[];

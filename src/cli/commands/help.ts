@@ -1,6 +1,7 @@
 /** `sluice help [command]`: the command list, or one command's help. */
 
 import { SluiceError } from "../../internal/errors.js";
+import { parseCommandArgs } from "../args.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { formatError } from "../report.js";
 
@@ -10,7 +11,14 @@ export const helpCommand: Command = {
   summary: "show help for sluice or one command",
   help: mainHelp,
   async run(args, ctx) {
-    const name = args.find((a) => !a.startsWith("-"));
+    let name: string | undefined;
+    try {
+      const parsed = parseCommandArgs(args, { command: "sluice help", maxPositionals: 1 });
+      name = parsed.positionals[0];
+    } catch (err) {
+      ctx.err(formatError(err, ctx.verbose));
+      return EXIT.USAGE;
+    }
     if (name === undefined) {
       ctx.out(mainHelp(ctx));
       return EXIT.OK;

@@ -21,16 +21,26 @@ import {
 } from "../../cluster/jobs.js";
 import { stateDir } from "../../internal/dirs.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
-import { commandGroup, type Flags, parseFlags, usageError } from "../subcommands.js";
+import { type ParsedArgs, parseCommandArgs } from "../args.js";
+import { commandGroup, usageError } from "../subcommands.js";
 
-/** Flag spellings: Beam's (`--job_endpoint`) and dashed (`--job-endpoint`). */
-const ALIASES: Readonly<Record<string, string>> = { "job-endpoint": "job_endpoint", "flink-rest": "flink_rest" };
-
-function parse(args: readonly string[], booleans: readonly string[], usage: string): { flags: Flags; positional: string[] } {
-  return parseFlags(args, { valued: ["job_endpoint", "flink_rest"], booleans, aliases: ALIASES, valueHint: "host:port" }, usage);
+/**
+ * A subcommand's flags (args.ts): the endpoints in Beam's spelling (`--job_endpoint`) or dashed
+ * (`--job-endpoint`), and `booleans`; the command named in errors is the usage's first three words.
+ */
+function parse(args: readonly string[], booleans: readonly string[], usage: string, maxPositionals = 0): ParsedArgs {
+  return parseCommandArgs(args, {
+    command: usage.split(" ").slice(0, 3).join(" "),
+    flags: {
+      job_endpoint: { type: "string", aliases: ["job-endpoint"], value: "host:port" },
+      flink_rest: { type: "string", aliases: ["flink-rest"], value: "host:port" },
+      ...Object.fromEntries(booleans.map((b) => [b, { type: "boolean" as const }])),
+    },
+    maxPositionals,
+  });
 }
 
-function openClient(flags: Flags, ctx: CliContext): JobsClient {
+function openClient(flags: ParsedArgs, ctx: CliContext): JobsClient {
   const je = flags.get("job_endpoint");
   const fr = flags.get("flink_rest");
   const endpoints = resolveEndpoints(ctx.env, {
@@ -65,12 +75,11 @@ function rowJson(r: JobRow): Record<string, unknown> {
 const LIST_USAGE = "sluice jobs list [--json] [--job_endpoint host:port] [--flink_rest host:port]";
 
 async function list(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { flags, positional } = parse(args, ["json"], LIST_USAGE);
+  const flags = parse(args, ["json"], LIST_USAGE);
   if (flags.has("help")) {
     ctx.out(jobsHelp(ctx));
     return EXIT.OK;
   }
-  if (positional.length > 0) throw usageError(`unexpected argument ${positional[0]}`, LIST_USAGE);
   const client = openClient(flags, ctx);
   try {
     const listing = await client.list();
@@ -130,15 +139,14 @@ function detailsJson(d: JobDetails): Record<string, unknown> {
 }
 
 async function show(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { flags, positional } = parse(args, ["json", "verbose"], SHOW_USAGE);
+  const flags = parse(args, ["json", "verbose"], SHOW_USAGE, 1);
   const verbose = ctx.verbose || flags.has("verbose");
   if (flags.has("help")) {
     ctx.out(jobsHelp(ctx));
     return EXIT.OK;
   }
-  const [query, extra] = positional;
+  const query = flags.positionals[0];
   if (query === undefined) throw usageError("give the job: a Beam job id, a Flink JobID, or a unique prefix of either", SHOW_USAGE);
-  if (extra !== undefined) throw usageError(`unexpected argument ${extra}`, SHOW_USAGE);
   const client = openClient(flags, ctx);
   try {
     const { job } = await client.find(query);
@@ -194,14 +202,13 @@ async function show(args: readonly string[], ctx: CliContext): Promise<number> {
 const CANCEL_USAGE = "sluice jobs cancel <id> [--job_endpoint host:port] [--flink_rest host:port]";
 
 async function cancel(args: readonly string[], ctx: CliContext): Promise<number> {
-  const { flags, positional } = parse(args, [], CANCEL_USAGE);
+  const flags = parse(args, [], CANCEL_USAGE, 1);
   if (flags.has("help")) {
     ctx.out(jobsHelp(ctx));
     return EXIT.OK;
   }
-  const [query, extra] = positional;
+  const query = flags.positionals[0];
   if (query === undefined) throw usageError("give the job: a Beam job id, a Flink JobID, or a unique prefix of either", CANCEL_USAGE);
-  if (extra !== undefined) throw usageError(`unexpected argument ${extra}`, CANCEL_USAGE);
   const client = openClient(flags, ctx);
   try {
     const { job } = await client.find(query);

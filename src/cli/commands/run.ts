@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeError, SluiceError } from "../../internal/errors.js";
 import { LAUNCH_CONTEXT, type LaunchContext, PipelineOptions, STANDARD_OPTIONS } from "../../sdk/options.js";
 import { Pipeline } from "../../sdk/pipeline.js";
+import { parseCommandArgs } from "../args.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { ENTRY_URL, PACKAGE_JSON_URL, PACKAGE_ROOT_URL, RESOLVE_HOOK_URL } from "../paths.js";
 
@@ -109,30 +110,13 @@ function runHelp(ctx: CliContext): string {
 
 /** Splits off the run options that precede the file; the rest is the file and its flags. */
 function parseRunFlags(args: readonly string[]): [RunFlags, readonly string[]] {
-  const flags: RunFlags = { help: false, verbose: false, tsconfig: undefined };
-  let i = 0;
-  for (; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "--") {
-      i++;
-      break;
-    }
-    if (!arg.startsWith("-") || arg === "-") break;
-    if (arg === "-h" || arg === "--help") flags.help = true;
-    else if (arg === "--verbose") flags.verbose = true;
-    else if (arg === "--tsconfig" || arg.startsWith("--tsconfig=")) {
-      const value = arg === "--tsconfig" ? args[++i] : arg.slice("--tsconfig=".length);
-      if (value === undefined || value === "") {
-        throw new SluiceError("INVALID_ARGUMENT", "--tsconfig needs a path", { hint: "write --tsconfig=path/to/tsconfig.json" });
-      }
-      flags.tsconfig = value;
-    } else {
-      throw new SluiceError("INVALID_ARGUMENT", `unknown option ${arg} for sluice run`, {
-        hint: "pipeline flags go after the file: sluice run <file> --flag=value; see sluice run --help",
-      });
-    }
-  }
-  return [flags, args.slice(i)];
+  const parsed = parseCommandArgs(args, {
+    command: "sluice run",
+    flags: { verbose: { type: "boolean" }, tsconfig: { type: "string", value: "path/to/tsconfig.json" } },
+    stopAtPositional: true,
+    unknownHint: "pipeline flags go after the file: sluice run <file> --flag=value; see sluice run --help",
+  });
+  return [{ help: parsed.has("help"), verbose: parsed.has("verbose"), tsconfig: parsed.string("tsconfig") }, parsed.rest];
 }
 
 /** Checks that the pipeline file exists and has a runnable extension. */
