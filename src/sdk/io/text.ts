@@ -218,22 +218,51 @@ export class ReadLinesFn implements DoFn<string, string> {
       ctx.output(text);
     };
 
+    // The common case: a run of whole lines inside one chunk, decoded at once and split as a string.
+    const lineText = (text: string): void => {
+      let end = text.length;
+      if (end > 0 && text.charCodeAt(end - 1) === 13) end--;
+      const start = lineNo === 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
+      if (end - start > limit / 3 && Buffer.byteLength(text.slice(start, end)) > limit) throw tooLong(Buffer.byteLength(text.slice(start, end)));
+      if (++lineNo <= skip) return;
+      ctx.output(start === 0 && end === text.length ? text : text.slice(start, end));
+    };
+    const wholeLines = (buf: Buffer, from: number, to: number): void => {
+      const text = buf.toString("utf8", from, to);
+      if (text.includes("\uFFFD") && !isUtf8(buf.subarray(from, to))) {
+        // Invalid bytes somewhere: line by line on bytes, to count and name the lines.
+        let at = from;
+        for (let nl = buf.indexOf(10, at); nl !== -1 && nl < to; nl = buf.indexOf(10, at)) {
+          line(buf, at, nl);
+          at = nl + 1;
+        }
+        line(buf, at, to);
+        return;
+      }
+      let at = 0;
+      for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", at)) {
+        lineText(text.slice(at, nl));
+        at = nl + 1;
+      }
+      lineText(at === 0 ? text : text.slice(at));
+    };
+
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         let pos = 0;
-        let nl = chunk.indexOf(10, pos);
-        while (nl !== -1) {
+        const last = chunk.lastIndexOf(10);
+        if (last !== -1) {
           if (pendingBytes > 0) {
-            pending.push(chunk.subarray(pos, nl));
-            const joined = Buffer.concat(pending, pendingBytes + nl - pos);
+            const nl = chunk.indexOf(10);
+            pending.push(chunk.subarray(0, nl));
+            const joined = Buffer.concat(pending, pendingBytes + nl);
             pending = [];
             pendingBytes = 0;
             line(joined, 0, joined.length);
-          } else {
-            line(chunk, pos, nl);
+            pos = nl + 1;
           }
-          pos = nl + 1;
-          nl = chunk.indexOf(10, pos);
+          if (pos <= last) wholeLines(chunk, pos, last);
+          pos = last + 1;
         }
         if (pos < chunk.length) {
           pending.push(chunk.subarray(pos));
