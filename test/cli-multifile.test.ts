@@ -179,3 +179,18 @@ describe("a pipeline file importing its own helper module", () => {
     expect(worker.stdout).not.toContain("value "); // the worker rebuilds; it does not run the pipeline
   });
 });
+
+describe("shipping a pipeline whose helper does not parse", () => {
+  it("names the helper's file:line:col (1-based) and says it is a syntax error", async () => {
+    const dir = tempDir("sluice-cli-multi-broken-");
+    writeFileSync(join(dir, "helper.mjs"), "export const ok = 1;\nexport const broken = (;\n");
+    writeFileSync(join(dir, "pipeline.ts"), `import { ok } from "./helper.mjs";\nconsole.log(ok);\n`);
+    const failure = await bundlePipelineFile(join(dir, "pipeline.ts")).then(
+      () => undefined,
+      (err: unknown) => err as { code?: string; message?: string; hint?: string },
+    );
+    expect(failure?.code).toBe("USER_CODE_FAILED");
+    expect(failure?.message).toContain("helper.mjs:2:24: Unexpected");
+    expect(failure?.hint).toContain("syntax error");
+  });
+});

@@ -108,7 +108,8 @@ export async function bundlePipelineFile(entry: string, argv: readonly string[] 
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }).errors ?? [];
     const detail = errors
       .slice(0, 5)
-      .map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : ""}${e.text}`)
+      // esbuild's columns are 0-based; editors' (and `sluice run`'s) are 1-based.
+      .map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : ""}${e.text}`)
       .join("\n");
     throw new SluiceError("USER_CODE_FAILED", `could not bundle ${entry} for the workers${detail ? `:\n${detail}` : `: ${describeError(err)}`}`, {
       hint: "Fix the import or syntax error named above (the bundle includes everything the pipeline file imports except `sluice` and Node's builtins).",
