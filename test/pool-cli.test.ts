@@ -165,7 +165,7 @@ describe("sluice worker-pool as a process", () => {
     const [, own] = await second.waitFor(/scratch directory (\S+)\n/);
     expect(await readdir(root)).toEqual([own!.slice(root.length + 1)]);
     second.child.kill("SIGTERM");
-    expect((await second.exited).code).toBe(0);
+    expect(await second.exited).toEqual({ code: 0, signal: null });
     expect(await readdir(root)).toEqual([]);
   }, 120_000);
 });

@@ -66,12 +66,14 @@ export const workerPoolCommand: Command = {
       );
     }
     say(`at most ${pool.maxWorkers} worker${pool.maxWorkers === 1 ? "" : "s"} at once (--max-workers); scratch directory ${pool.scratchDir}`);
-    ctx.out(`sluice worker-pool: listening on ${pool.address.address}\n`);
-
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    // Handlers first: whoever reads the ready line may signal at once, and must get a clean stop.
+    const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
       process.once("SIGINT", () => resolve("SIGINT"));
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
+    ctx.out(`sluice worker-pool: listening on ${pool.address.address}\n`);
+
+    const signal = await stopSignal;
     const running = pool.workerIds().length;
     say(`${signal}: stopping${running > 0 ? ` ${running} worker${running === 1 ? "" : "s"} and` : ""} the pool (${signal === "SIGINT" ? "Ctrl-C" : "SIGTERM"} again to exit at once)`);
     process.once("SIGINT", () => process.exit(130));
