@@ -3,6 +3,7 @@
  * possibly unbounded collection of elements of T; lists and records of PCollections feed
  * multi-input transforms (Flatten, CoGroupByKey) and come out of multi-output ones.
  */
+import { SluiceError } from "../internal/errors.js";
 import type { Coder } from "./coders/coder.js";
 import type { TransformNode } from "./graph.js";
 import type { Pipeline } from "./pipeline.js";
@@ -116,7 +117,7 @@ export class PCollectionList<T> {
   ): PCollectionList<Ts[number] extends PCollection<infer U> ? U : never> {
     const first = pcolls[0];
     if (first === undefined) {
-      throw new RangeError("PCollectionList.of needs at least one PCollection");
+      throw new SluiceError("INVALID_ARGUMENT", "PCollectionList.of needs at least one PCollection", { hint: "Pass the collections to combine, e.g. PCollectionList.of(a, b)." });
     }
     return new PCollectionList(first.pipeline, pcolls as never);
   }
@@ -128,7 +129,9 @@ export class PCollectionList<T> {
   /** The i-th collection; throws for an index out of range. */
   get(index: number): PCollection<T> {
     const p = this.all[index];
-    if (p === undefined) throw new RangeError(`PCollectionList has ${this.all.length} collections, no index ${index}`);
+    if (p === undefined) {
+      throw new SluiceError("INVALID_ARGUMENT", `PCollectionList has ${this.all.length} collections, no index ${index}`, { hint: `Use an index from 0 to ${this.all.length - 1}.` });
+    }
     return p;
   }
 
@@ -151,7 +154,9 @@ export class PCollectionRecord<R extends Readonly<Record<string, PCollection<unk
 
   static of<R extends Readonly<Record<string, PCollection<unknown>>>>(record: R): PCollectionRecord<R> {
     const first = Object.values(record)[0];
-    if (first === undefined) throw new RangeError("PCollectionRecord.of needs at least one PCollection");
+    if (first === undefined) {
+      throw new SluiceError("INVALID_ARGUMENT", "PCollectionRecord.of needs at least one PCollection", { hint: "Pass a record of collections, e.g. PCollectionRecord.of({ a, b })." });
+    }
     return new PCollectionRecord(first.pipeline, record);
   }
 

@@ -1,3 +1,4 @@
+import { corruptData } from "./errors.js";
 /**
  * Growable byte output and cursor-based byte input: the streams every coder writes to and reads
  * from. Big-endian for fixed-width numbers, as Beam's wire format is.
@@ -163,7 +164,7 @@ export class ByteReader {
 
   private need(n: number): void {
     if (this.pos + n > this.end) {
-      throw new RangeError(`unexpected end of input: needed ${n} byte(s) at offset ${this.pos}, have ${this.end - this.pos}`);
+      throw corruptData(`unexpected end of input: needed ${n} byte(s) at offset ${this.pos}, have ${this.end - this.pos}`);
     }
   }
 
@@ -187,12 +188,12 @@ export class ByteReader {
       const b = this.byte();
       result += (b & 0x7f) * mul;
       if ((b & 0x80) === 0) {
-        if (!Number.isSafeInteger(result)) throw new RangeError(`varint ${result} is larger than 2^53`);
+        if (!Number.isSafeInteger(result)) throw corruptData(`varint ${result} is larger than 2^53`);
         return result;
       }
       mul *= 0x80;
     }
-    throw new RangeError("varint longer than 10 bytes");
+    throw corruptData("varint longer than 10 bytes");
   }
 
   /** Beam's signed 64-bit varint. */
@@ -205,7 +206,7 @@ export class ByteReader {
       if ((b & 0x80) === 0) return BigInt.asIntN(64, result);
       shift += 7n;
     }
-    throw new RangeError("varint longer than 10 bytes");
+    throw corruptData("varint longer than 10 bytes");
   }
 
   int32BE(): number {

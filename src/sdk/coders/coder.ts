@@ -3,6 +3,7 @@
  * by their encoded bytes, so a key coder must be deterministic.
  */
 import { ByteReader, ByteWriter } from "./bytes.js";
+import { corruptData } from "./errors.js";
 
 export interface Coder<T> {
   /** Beam URN (standard coders: `beam:coder:…:v1`) or a `sluice:coder:…` URN. */
@@ -46,7 +47,7 @@ export function decodeFromBytes<T>(coder: Coder<T>, bytes: Uint8Array, nested = 
   const input = new ByteReader(bytes);
   const value = coder.decode(input, nested);
   if (!input.atEnd()) {
-    throw new RangeError(`${coder.toString()} left ${input.remaining} byte(s) undecoded`);
+    throw corruptData(`${coder.toString()} left ${input.remaining} byte(s) undecoded`);
   }
   return value;
 }

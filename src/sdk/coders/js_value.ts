@@ -26,6 +26,8 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { AbstractCoder, typeName } from "./primitives.js";
 import { CoderUrns } from "./urns.js";
 import { encodedKeyString, readBytesCopy, readUtf8, readVarLength, writeLengthPrefixedUtf8, writeVarInt64 } from "./wire.js";
+import { SluiceError } from "../../internal/errors.js";
+import { corruptData } from "./errors.js";
 
 const T_UNDEFINED = 0;
 const T_NULL = 1;
@@ -45,14 +47,16 @@ const T_MAP = 14;
 const T_SET = 15;
 
 /** Thrown when a value cannot be encoded by JsValueCoder. `path` locates it, e.g. `$.items[3].fn`. */
-export class JsValueCoderError extends TypeError {
+export class JsValueCoderError extends SluiceError {
   constructor(
     readonly what: string,
     readonly path: string,
   ) {
     super(
+      "INVALID_DATA",
       `JsValueCoder cannot encode ${what} at ${path}: only undefined, null, booleans, numbers, bigints, strings, ` +
         `Dates, Uint8Arrays, arrays, plain objects, Maps and Sets (without cycles) are supported; use a custom Coder for other types`,
+      { hint: "Emit plain data (convert class instances and functions), or choose a coder for the collection with pcoll.withCoder(...)." },
     );
     this.name = "JsValueCoderError";
   }
@@ -330,7 +334,7 @@ function decodeValue(input: ByteReader): unknown {
       return set;
     }
     default:
-      throw new RangeError(`JsValueCoder: invalid type tag ${tag} at offset ${input.pos - 1}`);
+      throw corruptData(`JsValueCoder: invalid type tag ${tag} at offset ${input.pos - 1}`);
   }
 }
 

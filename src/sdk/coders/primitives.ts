@@ -15,6 +15,7 @@ import {
   writeVarInt64,
   type Int64,
 } from "./wire.js";
+import { corruptData, invalidValue } from "./errors.js";
 
 export type { Int64 } from "./wire.js";
 
@@ -53,7 +54,7 @@ export abstract class AbstractCoder<T> implements Coder<T> {
 export class BytesCoderImpl extends AbstractCoder<Uint8Array> {
   readonly urn = CoderUrns.BYTES;
   encode(value: Uint8Array, out: ByteWriter, nested: boolean): void {
-    if (!(value instanceof Uint8Array)) throw new TypeError(`BytesCoder: expected a Uint8Array, got ${typeName(value)}`);
+    if (!(value instanceof Uint8Array)) throw invalidValue(`BytesCoder: expected a Uint8Array, got ${typeName(value)}`);
     if (nested) writeVarInt64(out, value.length);
     out.bytes(value);
   }
@@ -74,7 +75,7 @@ export type BytesCoder = BytesCoderImpl;
 export class StringUtf8CoderImpl extends AbstractCoder<string> {
   readonly urn = CoderUrns.STRING_UTF8;
   encode(value: string, out: ByteWriter, nested: boolean): void {
-    if (typeof value !== "string") throw new TypeError(`StringUtf8Coder: expected a string, got ${typeName(value)}`);
+    if (typeof value !== "string") throw invalidValue(`StringUtf8Coder: expected a string, got ${typeName(value)}`);
     out.stringUtf8(value, nested);
   }
   decode(input: ByteReader, nested: boolean): string {
@@ -131,7 +132,7 @@ export class DoubleCoderImpl extends AbstractCoder<number> {
     return false;
   }
   encode(value: number, out: ByteWriter, _nested: boolean): void {
-    if (typeof value !== "number") throw new TypeError(`DoubleCoder: expected a number, got ${typeName(value)}`);
+    if (typeof value !== "number") throw invalidValue(`DoubleCoder: expected a number, got ${typeName(value)}`);
     out.float64BE(value);
   }
   decode(input: ByteReader, _nested: boolean): number {
@@ -153,14 +154,14 @@ export type DoubleCoder = DoubleCoderImpl;
 export class BoolCoderImpl extends AbstractCoder<boolean> {
   readonly urn = CoderUrns.BOOL;
   encode(value: boolean, out: ByteWriter, _nested: boolean): void {
-    if (typeof value !== "boolean") throw new TypeError(`BoolCoder: expected a boolean, got ${typeName(value)}`);
+    if (typeof value !== "boolean") throw invalidValue(`BoolCoder: expected a boolean, got ${typeName(value)}`);
     out.byte(value ? 1 : 0);
   }
   decode(input: ByteReader, _nested: boolean): boolean {
     const b = input.byte();
     if (b === 1) return true;
     if (b === 0) return false;
-    throw new RangeError(`BoolCoder: invalid byte ${b} (expected 0 or 1)`);
+    throw corruptData(`BoolCoder: invalid byte ${b} (expected 0 or 1)`);
   }
   override structuralKey(value: boolean): unknown {
     return value;

@@ -18,6 +18,7 @@ import {
   WindowedValueCoder,
 } from "./windowed.js";
 import type { BoundedWindow } from "../windowing/window.js";
+import { SluiceError } from "../../internal/errors.js";
 
 /** Builds a coder from its components and payload. */
 export type CoderFactory = (components: readonly Coder<unknown>[], payload: Uint8Array) => Coder<unknown>;
@@ -34,7 +35,7 @@ const factories = new Map<string, CoderFactory>();
 
 function arity(urn: string, components: readonly Coder<unknown>[], n: number): void {
   if (components.length !== n) {
-    throw new RangeError(`${urn} takes ${n} component coder(s), got ${components.length}`);
+    throw new SluiceError("INVALID_ARGUMENT", `${urn} takes ${n} component coder(s), got ${components.length}`, { hint: "Check the coder's components in the pipeline proto." });
   }
 }
 

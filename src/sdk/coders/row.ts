@@ -27,6 +27,8 @@ import {
   writeVarInt64,
 } from "./wire.js";
 import type { Timestamp } from "../time.js";
+import { corruptData, invalidValue } from "./errors.js";
+import { SluiceError } from "../../internal/errors.js";
 
 /** A row: field name → value (see the module comment for the value types). */
 export type Row = { [field: string]: unknown };
@@ -49,7 +51,7 @@ class ByteFieldCoder extends AbstractCoder<number> {
   static readonly INSTANCE = new ByteFieldCoder();
   readonly urn = "sluice:coder:row_field:byte:v1";
   encode(value: number, out: ByteWriter, _nested: boolean): void {
-    if (!Number.isInteger(value) || value < -128 || value > 255) throw new RangeError(`BYTE field: ${String(value)} is not a byte`);
+    if (!Number.isInteger(value) || value < -128 || value > 255) throw invalidValue(`BYTE field: ${String(value)} is not a byte`);
     out.byte(value & 0xff);
   }
   decode(input: ByteReader, _nested: boolean): number {
@@ -68,7 +70,7 @@ class Int16FieldCoder extends AbstractCoder<number> {
   static readonly INSTANCE = new Int16FieldCoder();
   readonly urn = "sluice:coder:row_field:int16:v1";
   encode(value: number, out: ByteWriter, _nested: boolean): void {
-    if (!Number.isInteger(value) || value < -32768 || value > 32767) throw new RangeError(`INT16 field: ${String(value)} is not a 16-bit integer`);
+    if (!Number.isInteger(value) || value < -32768 || value > 32767) throw invalidValue(`INT16 field: ${String(value)} is not a 16-bit integer`);
     out.byte((value >> 8) & 0xff);
     out.byte(value & 0xff);
   }
@@ -114,7 +116,7 @@ class FloatFieldCoder extends AbstractCoder<number> {
     return false;
   }
   encode(value: number, out: ByteWriter, _nested: boolean): void {
-    if (typeof value !== "number") throw new TypeError(`FLOAT field: expected a number, got ${typeName(value)}`);
+    if (typeof value !== "number") throw invalidValue(`FLOAT field: expected a number, got ${typeName(value)}`);
     f32[0] = value;
     out.int32BE(f32bits[0]!);
   }
@@ -149,7 +151,7 @@ export function parseDecimal(s: string): { unscaled: bigint; scale: number } {
   const m = DECIMAL_RE.exec(s.trim());
   const intPart = m?.[2] ?? "";
   const fracPart = m?.[3] ?? "";
-  if (m === null || intPart + fracPart === "") throw new RangeError(`invalid decimal ${JSON.stringify(s)}`);
+  if (m === null || intPart + fracPart === "") throw invalidValue(`invalid decimal ${JSON.stringify(s)}`);
   const digits = BigInt(intPart + fracPart);
   const exp = m[4] === undefined ? 0 : Number(m[4]);
   return { unscaled: m[1] === "-" ? -digits : digits, scale: fracPart.length - exp };
@@ -229,7 +231,7 @@ class MapFieldCoder<K, V> extends AbstractCoder<Map<K, V> | { [key: string]: V }
       }
       return;
     }
-    if (typeof value !== "object" || value === null) throw new TypeError(`map field: expected a Map, got ${typeName(value)}`);
+    if (typeof value !== "object" || value === null) throw invalidValue(`map field: expected a Map, got ${typeName(value)}`);
     const keys = Object.keys(value);
     out.int32BE(keys.length);
     for (const k of keys) {
@@ -239,7 +241,7 @@ class MapFieldCoder<K, V> extends AbstractCoder<Map<K, V> | { [key: string]: V }
   }
   decode(input: ByteReader, _nested: boolean): Map<K, V> {
     const n = input.int32BE();
-    if (n < 0) throw new RangeError(`map field: invalid entry count ${n}`);
+    if (n < 0) throw corruptData(`map field: invalid entry count ${n}`);
     const m = new Map<K, V>();
     for (let i = 0; i < n; i++) {
       const k = this.keyCoder.decode(input, true);
@@ -289,7 +291,7 @@ function nonNullCoderFor(type: FieldType): Coder<unknown> {
       if (type.urn === LogicalTypeUrns.DECIMAL) return DecimalFieldCoder.INSTANCE;
       return nonNullCoderFor(type.representation);
   }
-  throw new RangeError(`row coder: unsupported field type ${fieldTypeToString(type)}`);
+  throw new SluiceError("UNSUPPORTED", `row coder: unsupported field type ${fieldTypeToString(type)}`, { hint: "Use a schema with Beam's standard field types, or another coder for this collection." });
 }
 
 /** Values inside arrays and maps carry their own null marker (NullableCoder) when nullable. */
@@ -339,7 +341,9 @@ export class RowCoder extends AbstractCoder<Row> {
       positions = fields.map((f) => f.encodingPosition ?? 0);
       const seen = new Set(positions);
       if (seen.size !== n || positions.some((p) => p < 0 || p >= n)) {
-        throw new RangeError(`row coder: schema ${this.schema.id ?? ""} has invalid encoding positions ${JSON.stringify(positions)}`);
+        throw new SluiceError("INVALID_ARGUMENT", `row coder: schema ${this.schema.id ?? ""} has invalid encoding positions ${JSON.stringify(positions)}`, {
+          hint: "Encoding positions must be a permutation of 0..n-1, one per field.",
+        });
       }
       if (positions.every((p, i) => p === i)) positions = undefined;
     }
@@ -369,7 +373,7 @@ export class RowCoder extends AbstractCoder<Row> {
   }
 
   encode(value: Row, out: ByteWriter, _nested: boolean): void {
-    if (typeof value !== "object" || value === null) throw new TypeError(`${this.toString()}: expected a row object, got ${typeName(value)}`);
+    if (typeof value !== "object" || value === null) throw invalidValue(`${this.toString()}: expected a row object, got ${typeName(value)}`);
     const names = this.names;
     const n = names.length;
     writeVarInt64(out, n);
@@ -377,7 +381,7 @@ export class RowCoder extends AbstractCoder<Row> {
     for (let p = 0; p < n; p++) {
       const v = value[names[p]!];
       if (v === null || v === undefined) {
-        if (!this.nullable[p]) throw new TypeError(`${this.toString()}: field "${names[p]!}" is not nullable but is ${String(v)}`);
+        if (!this.nullable[p]) throw invalidValue(`${this.toString()}: field "${names[p]!}" is not nullable but is ${String(v)}`);
         lastNull = p;
       }
     }

@@ -6,6 +6,8 @@
  */
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { readVarInt64, readVarLength, utf8Bytes, utf8String, writeVarInt64 } from "./wire.js";
+import { SluiceError } from "../../internal/errors.js";
+import { corruptData } from "./errors.js";
 
 /** Schema.proto's AtomicType names (UNSPECIFIED excluded). */
 export type AtomicTypeName = "BYTE" | "INT16" | "INT32" | "INT64" | "FLOAT" | "DOUBLE" | "STRING" | "BOOLEAN" | "BYTES";
@@ -150,11 +152,11 @@ class ProtoInput {
         this.r.bytes(4);
         return;
       default:
-        throw new RangeError(`schema proto: unsupported wire type ${wire}`);
+        throw new SluiceError("UNSUPPORTED", `schema proto: unsupported wire type ${wire}`, { hint: "This schema uses a type Sluice does not support; use another coder for this collection." });
     }
   }
   expect(wire: number, actual: number, what: string): void {
-    if (wire !== actual) throw new RangeError(`schema proto: ${what} has wire type ${actual}, expected ${wire}`);
+    if (wire !== actual) throw corruptData(`schema proto: ${what} has wire type ${actual}, expected ${wire}`);
   }
 }
 
@@ -237,7 +239,7 @@ function readField(p: ProtoInput): Field {
         p.skip(wire);
     }
   }
-  if (type === undefined) throw new RangeError(`schema proto: field "${name}" has no type`);
+  if (type === undefined) throw corruptData(`schema proto: field "${name}" has no type`);
   return {
     name,
     type,
@@ -259,7 +261,7 @@ function readElementType(p: ProtoInput, what: string): FieldType {
       p.skip(wire);
     }
   }
-  if (element === undefined) throw new RangeError(`schema proto: ${what} is missing`);
+  if (element === undefined) throw corruptData(`schema proto: ${what} is missing`);
   return element;
 }
 
@@ -277,7 +279,7 @@ function readFieldType(p: ProtoInput): FieldType {
         p.expect(WIRE_VARINT, wire, "FieldType.atomic_type");
         const code = p.int();
         const atomic = ATOMIC_NAMES[code];
-        if (atomic === undefined) throw new RangeError(`schema proto: unsupported atomic type ${code}`);
+        if (atomic === undefined) throw new SluiceError("UNSUPPORTED", `schema proto: unsupported atomic type ${code}`, { hint: "This schema uses a type Sluice does not support; use another coder for this collection." });
         type = { kind: "atomic", atomic };
         break;
       }
@@ -317,7 +319,7 @@ function readFieldType(p: ProtoInput): FieldType {
         p.skip(wire);
     }
   }
-  if (type === undefined) throw new RangeError("schema proto: FieldType has no type_info");
+  if (type === undefined) throw corruptData("schema proto: FieldType has no type_info");
   return nullable ? { ...type, nullable: true } : type;
 }
 
@@ -336,7 +338,7 @@ function readMapType(p: ProtoInput): MapFieldType {
       p.skip(wire);
     }
   }
-  if (keyType === undefined || valueType === undefined) throw new RangeError("schema proto: MapType needs key and value types");
+  if (keyType === undefined || valueType === undefined) throw corruptData("schema proto: MapType needs key and value types");
   return { kind: "map", keyType, valueType };
 }
 
@@ -373,7 +375,7 @@ function readLogicalType(p: ProtoInput): LogicalFieldType {
         p.skip(wire);
     }
   }
-  if (representation === undefined) throw new RangeError(`schema proto: logical type ${urn} has no representation`);
+  if (representation === undefined) throw corruptData(`schema proto: logical type ${urn} has no representation`);
   return {
     kind: "logical",
     urn,

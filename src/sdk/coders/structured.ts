@@ -14,6 +14,8 @@ import {
   releaseScratch,
   writeVarInt64,
 } from "./wire.js";
+import { corruptData, invalidValue } from "./errors.js";
+import { SluiceError } from "../../internal/errors.js";
 
 /** A key/value pair, as KvCoder encodes it. */
 export type KV<K, V> = [K, V];
@@ -58,7 +60,7 @@ function decodeBlocks<T>(elementCoder: Coder<T>, input: ByteReader, items: T[], 
     if (count === 0) return undefined;
     if (count === -1 && allowToken) return readBytesCopy(input, readVarLength(input));
     if (typeof count !== "number" || count < 0) {
-      throw new RangeError(`iterable: invalid block size ${String(count)} in the unknown-length form`);
+      throw corruptData(`iterable: invalid block size ${String(count)} in the unknown-length form`);
     }
     for (let i = 0; i < count; i++) items.push(elementCoder.decode(input, true));
   }
@@ -80,7 +82,7 @@ function decodeCounted<T>(
     for (let i = 0; i < n; i++) items[i] = coder.decode(input, true);
     return { items, token: undefined };
   }
-  if (n !== -1) throw new RangeError(`${owner.toString()}: invalid element count ${n}`);
+  if (n !== -1) throw corruptData(`${owner.toString()}: invalid element count ${n}`);
   const items: T[] = [];
   const token = decodeBlocks(coder, input, items, stateTokens);
   return { items, token };
@@ -98,7 +100,7 @@ export class IterableCoder<T> extends AbstractCoder<Iterable<T>> {
   }
   encode(value: Iterable<T>, out: ByteWriter, _nested: boolean): void {
     if (value == null || typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
-      throw new TypeError(`${this.toString()}: expected an iterable, got ${typeName(value)}`);
+      throw invalidValue(`${this.toString()}: expected an iterable, got ${typeName(value)}`);
     }
     encodeIterable(this.elementCoder, value, out);
   }
@@ -157,7 +159,9 @@ export class StateBackedIterableCoder<T> extends AbstractCoder<Iterable<T>> {
     const { items, token } = decodeCounted(this.elementCoder, input, this, true);
     if (token === undefined) return items;
     if (this.readState === undefined) {
-      throw new Error(`${this.toString()}: the encoded iterable continues in runner state, but no StateReader was given`);
+      throw new SluiceError("FAILED_PRECONDITION", `${this.toString()}: the encoded iterable continues in runner state, but no StateReader was given`, {
+        hint: "Decode state-backed iterables where the runner's State API is available (the SDK harness).",
+      });
     }
     return new StateBackedIterable(items, token, this.elementCoder, this.readState);
   }
@@ -187,7 +191,7 @@ export class LengthPrefixCoder<T> extends AbstractCoder<T> {
   }
   decode(input: ByteReader, _nested: boolean): T {
     const n = readVarLength(input);
-    if (n > input.remaining) throw new RangeError(`${this.toString()}: length ${n} exceeds the ${input.remaining} byte(s) left`);
+    if (n > input.remaining) throw corruptData(`${this.toString()}: length ${n} exceeds the ${input.remaining} byte(s) left`);
     const end = input.pos + n;
     const inner = new ByteReader(input.buf, input.pos, end);
     const value = this.valueCoder.decode(inner, false);
@@ -223,7 +227,7 @@ export class NullableCoder<T> extends AbstractCoder<T | null | undefined> {
   decode(input: ByteReader, nested: boolean): T | null {
     const b = input.byte();
     if (b === 0) return null;
-    if (b !== 1) throw new RangeError(`${this.toString()}: invalid null indicator ${b}`);
+    if (b !== 1) throw corruptData(`${this.toString()}: invalid null indicator ${b}`);
     return this.valueCoder.decode(input, nested);
   }
   toString(): string {

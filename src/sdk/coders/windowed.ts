@@ -26,12 +26,13 @@ import {
   type PaneTiming,
   type WindowedValue,
 } from "../windowing/window.js";
+import { corruptData, invalidValue } from "./errors.js";
 
 /** beam:coder:global_window:v1 — the global window encodes to zero bytes. */
 export class GlobalWindowCoderImpl extends AbstractCoder<GlobalWindow> {
   readonly urn = CoderUrns.GLOBAL_WINDOW;
   encode(value: GlobalWindow, _out: ByteWriter, _nested: boolean): void {
-    if (value !== GLOBAL_WINDOW) throw new TypeError(`GlobalWindowCoder: expected the global window, got ${typeName(value)}`);
+    if (value !== GLOBAL_WINDOW) throw invalidValue(`GlobalWindowCoder: expected the global window, got ${typeName(value)}`);
   }
   decode(_input: ByteReader, _nested: boolean): GlobalWindow {
     return GLOBAL_WINDOW;
@@ -137,7 +138,7 @@ function timingOrdinal(t: PaneTiming): number {
     case "UNKNOWN":
       return 3;
     default:
-      throw new TypeError(`invalid pane timing ${String(t)}`);
+      throw invalidValue(`invalid pane timing ${String(t)}`);
   }
 }
 
@@ -175,7 +176,7 @@ export function encodePaneInfo(pane: PaneInfo, out: ByteWriter): void {
 }
 
 function paneIndex(v: Int64): number {
-  if (typeof v !== "number") throw new RangeError(`pane index ${v}n is out of range`);
+  if (typeof v !== "number") throw corruptData(`pane index ${v}n is out of range`);
   return v;
 }
 
@@ -201,7 +202,7 @@ export function decodePaneInfo(input: ByteReader): PaneInfo {
       return { isFirst: base.isFirst, isLast: base.isLast, timing: base.timing, index, onTimeIndex };
     }
     default:
-      throw new RangeError(`invalid pane info encoding 0x${b.toString(16)}`);
+      throw corruptData(`invalid pane info encoding 0x${b.toString(16)}`);
   }
 }
 
@@ -212,7 +213,7 @@ function encodeWindows<W extends BoundedWindow>(windowCoder: Coder<W>, windows: 
 
 function decodeWindows<W extends BoundedWindow>(windowCoder: Coder<W>, input: ByteReader): W[] {
   const n = input.int32BE();
-  if (n < 0) throw new RangeError(`invalid window count ${n}`);
+  if (n < 0) throw corruptData(`invalid window count ${n}`);
   const windows = new Array<W>(n);
   for (let i = 0; i < n; i++) windows[i] = windowCoder.decode(input, true);
   return windows;
@@ -366,7 +367,7 @@ export class TimerCoder<K, W extends BoundedWindow = BoundedWindow> extends Abst
     const windows = decodeWindows(this.windowCoder, input);
     const clear = input.byte();
     if (clear === 1) return { userKey, dynamicTimerTag, windows, clearBit: true };
-    if (clear !== 0) throw new RangeError(`${this.toString()}: invalid clear bit ${clear}`);
+    if (clear !== 0) throw corruptData(`${this.toString()}: invalid clear bit ${clear}`);
     const fireTimestamp = readTimestamp(input);
     const holdTimestamp = readTimestamp(input);
     const pane = decodePaneInfo(input);

@@ -6,6 +6,7 @@
 import { ByteReader, ByteWriter } from "./bytes.js";
 import type { Coder } from "./coder.js";
 import { millisToTimestamp, timestampToMillis, type Timestamp } from "../time.js";
+import { corruptData, invalidValue } from "./errors.js";
 
 /** A Beam int64 as JS sees it: a number when it is a safe integer, otherwise a bigint. */
 export type Int64 = number | bigint;
@@ -50,7 +51,7 @@ export function writeVarInt64(out: ByteWriter, v: Int64): void {
       return;
     }
     if (!Number.isSafeInteger(v)) {
-      throw new RangeError(`varint: ${describe(v)} is not a safe integer (use a bigint for larger int64 values)`);
+      throw invalidValue(`varint: ${describe(v)} is not a safe integer (use a bigint for larger int64 values)`);
     }
     const hi = Math.floor(v / TWO_32);
     const lo = v - hi * TWO_32;
@@ -58,9 +59,9 @@ export function writeVarInt64(out: ByteWriter, v: Int64): void {
     return;
   }
   if (typeof v !== "bigint") {
-    throw new TypeError(`varint: expected a number or bigint, got ${typeof v}`);
+    throw invalidValue(`varint: expected a number or bigint, got ${typeof v}`);
   }
-  if (v < INT64_MIN || v > INT64_MAX) throw new RangeError(`varint: ${v}n does not fit a signed 64-bit integer`);
+  if (v < INT64_MIN || v > INT64_MAX) throw invalidValue(`varint: ${v}n does not fit a signed 64-bit integer`);
   const u = BigInt.asUintN(64, v);
   writeVarUint64Parts(out, Number(u >> 32n), Number(u & 0xffffffffn));
 }
@@ -85,7 +86,7 @@ export function readVarInt64(input: ByteReader): Int64 {
   for (let i = 4; i < 10; i++) {
     b = input.byte();
     if (i === 9) {
-      if (b & 0x80) throw new RangeError("varint longer than 10 bytes");
+      if (b & 0x80) throw corruptData("varint longer than 10 bytes");
       hi += (b & 0x01) * mul;
       break;
     }
@@ -105,13 +106,13 @@ export function readVarInt64(input: ByteReader): Int64 {
 /** Reads a varint that must be a non-negative safe integer (a length or count). */
 export function readVarLength(input: ByteReader): number {
   const n = readVarInt64(input);
-  if (typeof n !== "number" || n < 0) throw new RangeError(`invalid length ${describe(n)} in encoded data`);
+  if (typeof n !== "number" || n < 0) throw corruptData(`invalid length ${describe(n)} in encoded data`);
   return n;
 }
 
 /** Beam's 32-bit varint (Java's VarIntCoder on an int): the value as unsigned 32 bits, so negatives take 5 bytes. */
 export function writeVarInt32(out: ByteWriter, v: number): void {
-  if ((v | 0) !== v) throw new RangeError(`int32: ${describe(v)} is not a 32-bit integer`);
+  if ((v | 0) !== v) throw invalidValue(`int32: ${describe(v)} is not a 32-bit integer`);
   let u = v >>> 0;
   while (u >= 0x80) {
     out.byte((u & 0x7f) | 0x80);
@@ -128,7 +129,7 @@ export function readVarInt32(input: ByteReader): number {
     if (i < 5) result |= (b & 0x7f) << (7 * i);
     if (b < 0x80) return result | 0;
   }
-  throw new RangeError("varint longer than 10 bytes");
+  throw corruptData("varint longer than 10 bytes");
 }
 
 /**
@@ -159,7 +160,7 @@ export function timestampWireMillis(ts: Timestamp): Int64 {
   if (Number.isSafeInteger(ts)) return ts;
   const floored = Math.floor(ts);
   if (Number.isSafeInteger(floored)) return floored;
-  if (Number.isNaN(ts)) throw new RangeError("timestamp is NaN");
+  if (Number.isNaN(ts)) throw invalidValue("timestamp is NaN");
   return timestampToMillis(ts);
 }
 

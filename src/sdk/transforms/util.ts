@@ -2,6 +2,7 @@
  * Small structural transforms: key/value reshaping, Flatten, Partition, Reshuffle, windowing and
  * timestamps.
  */
+import { SluiceError } from "../../internal/errors.js";
 import { JsValueCoder } from "../coders/index.js";
 import { PCollection, PCollectionList } from "../pvalue.js";
 import type { Timestamp } from "../time.js";
@@ -85,7 +86,9 @@ class PartitionTransform<T> extends PTransform<PCollection<T>, PCollectionList<T
         process(element, ctx) {
           const i = fn(element, n);
           if (!Number.isInteger(i) || i < 0 || i >= n) {
-            throw new RangeError(`the partition function returned ${String(i)}; it must be an integer in [0, ${n})`);
+            throw new SluiceError("USER_CODE_FAILED", `the partition function returned ${String(i)}; it must be an integer in [0, ${n})`, {
+              hint: `Make the function passed to Partition(${n}, fn) return a partition index from 0 to ${n - 1}.`,
+            });
           }
           ctx.outputTo(`p${i}`, element);
         },
@@ -97,7 +100,9 @@ class PartitionTransform<T> extends PTransform<PCollection<T>, PCollectionList<T
 
 /** Splits a collection into `n` by `fn(element, n)` → partition index; the result's `.get(i)` is partition i. */
 export function Partition<T>(n: number, fn: (element: T, partitions: number) => number): PTransform<PCollection<T>, PCollectionList<T>> {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`Partition needs a positive integer count, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new SluiceError("INVALID_ARGUMENT", `Partition needs a positive integer count, got ${n}`, { hint: "Pass the number of partitions, e.g. Partition(3, fn)." });
+  }
   return new PartitionTransform(n, fn);
 }
 
@@ -157,7 +162,9 @@ export function WithTimestamps<T>(
         const ts = fn(element, ctx.timestamp, ctx.window);
         const ms = ts instanceof Date ? ts.getTime() : ts;
         if (typeof ms !== "number" || Number.isNaN(ms)) {
-          throw new TypeError(`WithTimestamps' function returned ${String(ts)}; return milliseconds since the epoch or a Date`);
+          throw new SluiceError("USER_CODE_FAILED", `WithTimestamps' function returned ${String(ts)}; return milliseconds since the epoch or a Date`, {
+            hint: "Return a number of milliseconds since the epoch (e.g. Date.parse(s)) or a Date.",
+          });
         }
         ctx.outputWithTimestamp(element, ms);
       },
