@@ -251,6 +251,6 @@ describe("DoFn lifecycle and metrics", () => {
     const many = p.apply("Many", Create.of([1, 2]));
     p.apply("Main", Create.of([0])).apply("Use", Map((x: number, c) => x + c.sideInputs.one, { sideInputs: { one: AsSingleton(many) } }));
     const err = await failure(p.run());
-    expect(err.message).toMatch(/'Use' failed in side input 'one'.*'Many\/FlatMap' has 2 elements/);
+    expect(err.message).toMatch(/'Use' failed in side input 'one'.*'Many' has 2 elements/);
   });
 });

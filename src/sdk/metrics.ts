@@ -106,6 +106,30 @@ export function runWithAsyncMetricsContainer<T>(container: MetricsContainer, f: 
   return asyncCurrent.run(container, f);
 }
 
+function invoke<A, B, R>(fn: (this: unknown, a: A, b: B) => R, self: unknown, a: A, b: B): R {
+  return fn.call(self, a, b);
+}
+
+/**
+ * @internal Calls user code `self.fn(a, b)` with `container` current, synchronously and across any
+ * awaits inside it: a function that returns a promise without being declared `async` (or calls
+ * an async helper) still reports to its own step after the await. No closure is allocated.
+ */
+export function callUserCode<A, B, R>(container: MetricsContainer, fn: (this: unknown, a: A, b: B) => R, self: unknown, a: A, b: B): R {
+  const previous = current;
+  current = container;
+  try {
+    return asyncCurrent.run(container, invoke, fn, self, a, b) as R;
+  } finally {
+    current = previous;
+  }
+}
+
+/** @internal The container of the user code running now (synchronously or after an await), if any. */
+export function activeMetricsContainer(): MetricsContainer | undefined {
+  return current ?? asyncCurrent.getStore();
+}
+
 function active(kind: string, namespace: string, name: string): MetricsContainer {
   // Synchronous calls set `current`; continuations of async user code find theirs in asyncCurrent.
   const container = current ?? asyncCurrent.getStore();

@@ -5,11 +5,12 @@
  * code, disk backpressure), so the synchronous path allocates no promises.
  */
 import { rmSync } from "node:fs";
-import { SluiceError } from "../../internal/errors.js";
+import { getHeapStatistics } from "node:v8";
+import { type ErrorCode, SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
 import { type TextSink, type ShardWriter, formatLine } from "../../sdk/io/text.js";
-import { MetricsContainer, runWithAsyncMetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
+import { MetricsContainer, callUserCode, runWithAsyncMetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
 import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
 import { MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
@@ -96,6 +97,145 @@ export class StepMetrics {
   abandon(): void {
     this.attempted.mergeFrom(this.bundle);
     this.bundle.clear();
+  }
+}
+
+/** A call into user code that returned a promise and has not settled yet. */
+export interface InFlight {
+  readonly step: string;
+  /** process, startBundle, finishBundle, setup, teardown. */
+  readonly what: string;
+  readonly element: { value: unknown } | undefined;
+  /** Date.now() when the call started. */
+  readonly since: number;
+}
+
+/**
+ * What asynchronous user code a run is waiting for: the runner reports long calls from it ("still
+ * processing …") and names them when the event loop empties while the run is pending (a promise
+ * that never settles). Only async calls are tracked, so the synchronous hot path pays nothing.
+ */
+export class RunMonitor {
+  readonly inFlight = new Set<InFlight>();
+
+  track<T>(p: Promise<T>, step: string, what: string, element: { value: unknown } | undefined): Promise<T> {
+    const entry: InFlight = { step, what, element, since: Date.now() };
+    this.inFlight.add(entry);
+    return p.then(
+      (v) => {
+        this.inFlight.delete(entry);
+        return v;
+      },
+      (err: unknown) => {
+        this.inFlight.delete(entry);
+        throw err;
+      },
+    );
+  }
+}
+
+/** Describes one in-flight call: "process of element \"x\"". */
+export function describeCall(c: Pick<InFlight, "what" | "element">): string {
+  return c.element === undefined ? c.what : `${c.what} of element ${preview(c.element.value, 120)}`;
+}
+
+// RESOURCE_EXHAUSTED is gRPC's code for this; src/internal/errors.ts is asked to add it to ErrorCode.
+const RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED" as ErrorCode;
+
+/**
+ * The fraction of V8's heap limit at which a stage fails with RESOURCE_EXHAUSTED instead of letting
+ * V8 abort the process ("JavaScript heap out of memory") with no word about the pipeline. Checked at
+ * bundle boundaries and every 16,384 elements a grouping takes; it must be exceeded at two checks
+ * in a row, so garbage not yet collected at one check does not fail a run that would fit. Why 70%:
+ * measured on Node 20, a grouping's Map dies near 75% of `heap_size_limit` (the limit counts the
+ * young generation, and a growing Map or array allocates its doubled backing store in one piece).
+ */
+export const HEAP_LIMIT_FRACTION = 0.7;
+let heapOverAt: string | undefined;
+
+const RUNNER_FAILURE = Symbol("sluice.runnerFailure");
+
+/** Marks an error the runner raised about a stage itself, so upstream DoFns do not claim it. */
+function runnerFailure(err: SluiceError): SluiceError {
+  Object.defineProperty(err, RUNNER_FAILURE, { value: true });
+  return err;
+}
+
+function isRunnerFailure(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[RUNNER_FAILURE] === true;
+}
+
+/** Fails `step` when the heap stays above HEAP_LIMIT_FRACTION of its limit. */
+export function checkHeap(step: string, fraction = HEAP_LIMIT_FRACTION): void {
+  const h = getHeapStatistics();
+  if (h.used_heap_size < fraction * h.heap_size_limit) {
+    heapOverAt = undefined;
+    return;
+  }
+  if (heapOverAt === undefined) {
+    heapOverAt = step;
+    return;
+  }
+  heapOverAt = undefined;
+  const mb = (n: number): number => Math.round(n / 1048576);
+  throw runnerFailure(new SluiceError(
+    RESOURCE_EXHAUSTED,
+    `Transform '${step}' ran out of memory: the JavaScript heap holds ${mb(h.used_heap_size)} MB of its ${mb(h.heap_size_limit)} MB limit`,
+    {
+      hint:
+        "Give Node a larger heap (NODE_OPTIONS=--max-old-space-size=<MB>, e.g. 8192), or run on a smaller input. " +
+        "On the direct runner a GroupByKey or CombinePerKey holds every key (GroupByKey also every value) in memory until its input ends.",
+    },
+  ));
+}
+
+/**
+ * V8 Maps hold at most 2^24 entries ("Map maximum size exceeded"). The tables of a grouping are
+ * chains of Maps instead: new keys go to the last Map, and a full one starts the next, so a table
+ * with fewer than `limit` keys (all but huge groupings) costs one Map lookup as before.
+ */
+export const MAP_SHARD_LIMIT = 1 << 22;
+
+export class BigMap<K, V> {
+  private readonly maps: Map<K, V>[] = [new Map()];
+  private last: Map<K, V>;
+  constructor(private readonly limit = MAP_SHARD_LIMIT) {
+    this.last = this.maps[0]!;
+  }
+  get(key: K): V | undefined {
+    const ms = this.maps;
+    const v = ms[0]!.get(key);
+    if (v !== undefined || ms.length === 1) return v;
+    for (let i = 1; i < ms.length; i++) {
+      const w = ms[i]!.get(key);
+      if (w !== undefined) return w;
+    }
+    return undefined;
+  }
+  /** Adds a key that `get` did not find; values must not be undefined. */
+  add(key: K, value: V): void {
+    if (this.last.size >= this.limit) {
+      this.last = new Map();
+      this.maps.push(this.last);
+    }
+    this.last.set(key, value);
+  }
+  get size(): number {
+    let n = 0;
+    for (const m of this.maps) n += m.size;
+    return n;
+  }
+  /** How many Maps the table uses (for tests). */
+  get shards(): number {
+    return this.maps.length;
+  }
+  *values(): Generator<V> {
+    for (const m of this.maps) yield* m.values();
+  }
+  clear(): void {
+    this.maps.length = 1;
+    this.maps[0]!.clear();
+    this.last = this.maps[0]!;
   }
 }
 
@@ -262,6 +402,10 @@ export interface ParDoConfig {
   readonly exceptionHandling: boolean;
   readonly inputs: number;
   readonly metrics: StepMetrics;
+  /** Whether the main input is in non-global windows: finishBundle outputs must then name a window. */
+  readonly windowedInput?: boolean;
+  /** Tracks async user code for progress reports and stall detection (the direct runner's). */
+  readonly monitor?: RunMonitor;
 }
 
 /** Runs a DoFn: lifecycle, per-window explosion, side inputs, tagged outputs, dead letters. */
@@ -286,15 +430,11 @@ export class ParDoOperator implements Receiver {
   /** Outputs of the element being processed, when exception handling holds them back. */
   private held: { tag: string; value: unknown; meta: Meta }[] | undefined;
   private readonly bundleCtx: FinishBundleContext<unknown, Record<string, unknown>>;
-  /** Whether user code is async, so metric updates after awaits need async context (found out once). */
-  private asyncUserCode: boolean;
   /** Whether a side input must be loaded per window before processing (the harness's state reads). */
   private readonly prefetching: boolean;
 
   constructor(private readonly config: ParDoConfig) {
     this.fn = config.fn;
-    const isAsync = (f: unknown): boolean => typeof f === "function" && f.constructor.name === "AsyncFunction";
-    this.asyncUserCode = [config.fn.process, config.fn.startBundle, config.fn.finishBundle, config.fn.setup].some(isAsync);
     this.step = config.step;
     this.outputs = config.outputs;
     this.main = config.outputs.get("main");
@@ -307,11 +447,20 @@ export class ParDoOperator implements Receiver {
       for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
     }
     this.prefetching = this.sides.some((s) => s.collector.prefetch !== undefined);
-    const meta = (timestamp?: Timestamp, window?: BoundedWindow): Meta => ({
-      timestamp: timestamp ?? MIN_TIMESTAMP,
-      windows: [window ?? GLOBAL_WINDOW],
-      pane: PANE_NO_FIRING,
-    });
+    const meta = (timestamp?: Timestamp, window?: BoundedWindow): Meta => {
+      if (window === undefined && config.windowedInput) {
+        // Beam has no default window for bundle outputs (Python: "Finish Bundle should only output
+        // WindowedValue"); the global default is only right when the input is globally windowed.
+        throw new SluiceError(
+          "USER_CODE_FAILED",
+          `Transform '${this.step}' output from finishBundle without a window, but its input is in non-global windows`,
+          {
+            hint: "Pass the window (and timestamp) explicitly: context.output(value, timestamp, window), e.g. remembering the window seen in process.",
+          },
+        );
+      }
+      return { timestamp: timestamp ?? MIN_TIMESTAMP, windows: [window ?? GLOBAL_WINDOW], pane: PANE_NO_FIRING };
+    };
     this.bundleCtx = {
       transform: this.step,
       output: (value, timestamp, window) => this.emit("main", value, meta(timestamp, window)),
@@ -375,19 +524,30 @@ export class ParDoOperator implements Receiver {
   private call<T>(what: string, f: () => T, element?: { value: unknown }): T {
     const prev = setCurrentMetricsContainer(this.metrics.bundle);
     try {
-      return this.asyncUserCode ? runWithAsyncMetricsContainer(this.metrics.bundle, f) : f();
+      return runWithAsyncMetricsContainer(this.metrics.bundle, f);
     } catch (err) {
-      throw userCodeError(this.step, what, err, element);
+      throw this.failure(what, err, element);
     } finally {
       setCurrentMetricsContainer(prev);
     }
   }
 
+  /** An error thrown through user code: named after this step, unless the runner raised it downstream. */
+  private failure(what: string, err: unknown, element?: { value: unknown }): unknown {
+    return isRunnerFailure(err) ? err : userCodeError(this.step, what, err, element);
+  }
+
+  /** A promise user code returned: tracked by the run's monitor, its failure named. */
+  private watch<T>(what: string, p: Promise<T>, element?: { value: unknown }): Promise<T> {
+    const m = this.config.monitor;
+    return m === undefined ? p : m.track(p, this.step, what, element);
+  }
+
   private async callAsync(what: string, p: Promise<unknown>, element?: { value: unknown }): Promise<unknown> {
     try {
-      return await p;
+      return await this.watch(what, p, element);
     } catch (err) {
-      throw userCodeError(this.step, what, err, element);
+      throw this.failure(what, err, element);
     }
   }
 
@@ -470,34 +630,30 @@ export class ParDoOperator implements Receiver {
 
   private processOne(value: unknown): Pending {
     if (this.config.exceptionHandling) return this.processGuarded(value);
-    // The hot path: no closures, no allocation besides what user code does.
+    // The hot path: no closures, no allocation besides what user code does. The metrics container
+    // is carried across awaits always: a process may return a promise without being declared async.
     let result: unknown;
-    const prev = setCurrentMetricsContainer(this.metrics.bundle);
     try {
-      result = this.asyncUserCode
-        ? runWithAsyncMetricsContainer(this.metrics.bundle, () => this.fn.process(value, this.ctx))
-        : this.fn.process(value, this.ctx);
+      result = callUserCode(this.metrics.bundle, this.fn.process, this.fn, value, this.ctx);
     } catch (err) {
-      throw userCodeError(this.step, "process", err, { value });
-    } finally {
-      setCurrentMetricsContainer(prev);
+      throw this.failure("process", err, { value });
     }
     if (result === undefined) return this.pending.length === 0 ? undefined : this.takePending();
     if (result instanceof Promise) {
-      this.asyncUserCode = true;
       const meta = this.ctx.windowMeta;
       const element = { value };
-      return this.callAsync("process", result, element).then((r) => {
-        this.emitReturned(r, meta, element);
-        return this.takePending();
-      });
+      return this.callAsync("process", result, element).then((r) => this.emitReturned(r, meta, element));
     }
-    this.emitReturned(result, this.ctx.windowMeta, { value });
-    return this.takePending();
+    return this.emitReturned(result, this.ctx.windowMeta, { value });
   }
 
-  private emitReturned(result: unknown, meta: Meta, element: { value: unknown }): void {
-    if (result === undefined || result === null) return;
+  /**
+   * Emits what process returned. When downstream asks to wait (async code, disk), the rest waits:
+   * an element exploding into millions of outputs (a generator, a huge array) is pushed through
+   * incrementally instead of queueing work for all of them.
+   */
+  private emitReturned(result: unknown, meta: Meta, element: { value: unknown }): Pending {
+    if (result === undefined || result === null) return this.takePending();
     if (typeof result === "string" || typeof (result as Iterable<unknown>)[Symbol.iterator] !== "function") {
       throw userCodeError(
         this.step,
@@ -509,14 +665,43 @@ export class ParDoOperator implements Receiver {
     const prev = setCurrentMetricsContainer(this.metrics.bundle);
     try {
       if (Array.isArray(result)) {
-        for (let i = 0; i < result.length; i++) this.emit("main", result[i], meta);
+        const n = result.length;
+        for (let i = 0; i < n; i++) {
+          this.emit("main", result[i], meta);
+          if (this.pending.length !== 0 && i + 1 < n) return this.emitRest(result[Symbol.iterator](), i + 1, meta, element);
+        }
       } else {
-        for (const v of result as Iterable<unknown>) this.emit("main", v, meta);
+        const it = (result as Iterable<unknown>)[Symbol.iterator]();
+        for (let r = it.next(); r.done !== true; r = it.next()) {
+          this.emit("main", r.value, meta);
+          if (this.pending.length !== 0) return this.emitRest(it, 0, meta, element);
+        }
       }
     } catch (err) {
-      throw userCodeError(this.step, "process", err, element);
+      throw this.failure("process", err, element);
     } finally {
       setCurrentMetricsContainer(prev);
+    }
+    return this.takePending();
+  }
+
+  /** The rest of a returned iterable, after downstream's pending work (skipping `skip` items). */
+  private async emitRest(it: Iterator<unknown>, skip: number, meta: Meta, element: { value: unknown }): Promise<void> {
+    for (let i = 0; i < skip; i++) it.next();
+    for (;;) {
+      await this.takePending();
+      const prev = setCurrentMetricsContainer(this.metrics.bundle);
+      try {
+        for (let r = it.next(); ; r = it.next()) {
+          if (r.done === true) return;
+          this.emit("main", r.value, meta);
+          if (this.pending.length !== 0) break;
+        }
+      } catch (err) {
+        throw this.failure("process", err, element);
+      } finally {
+        setCurrentMetricsContainer(prev);
+      }
     }
   }
 
@@ -552,17 +737,14 @@ export class ParDoOperator implements Receiver {
     };
     this.held = held;
     let result: unknown;
-    const prev = setCurrentMetricsContainer(this.metrics.bundle);
     try {
-      result = this.asyncUserCode ? runWithAsyncMetricsContainer(this.metrics.bundle, () => this.fn.process(value, this.ctx)) : this.fn.process(value, this.ctx);
+      result = callUserCode(this.metrics.bundle, this.fn.process, this.fn, value, this.ctx);
     } catch (err) {
       return fail(err);
-    } finally {
-      setCurrentMetricsContainer(prev);
     }
     if (result instanceof Promise) {
       // Outputs emitted after an await are held too: `held` stays set until the promise settles.
-      return result.then(release, fail);
+      return this.watch("process", result, { value }).then(release, fail);
     }
     return release(result);
   }
@@ -596,6 +778,7 @@ export class ParDoOperator implements Receiver {
     this.inBundle = false;
     const done = (): Pending => {
       this.metrics.commit();
+      checkHeap(this.step);
       return this.takePending();
     };
     if (!this.fn.finishBundle) return done();
@@ -694,15 +877,18 @@ async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta 
 
 /** One key's state in one window: its values, or its accumulator when combining. */
 class Group {
-  values: unknown[] = [];
   acc: unknown = undefined;
   constructor(
     readonly key: unknown,
     readonly window: BoundedWindow,
     public minTs: Timestamp,
     public maxTs: Timestamp,
+    /** Shared and never written when combining (an accumulator per key, no value list). */
+    readonly values: unknown[] = [],
   ) {}
 }
+
+const NO_VALUES: unknown[] = Object.freeze([]) as unknown as unknown[];
 
 function notKv(step: string, value: unknown): SluiceError {
   return new SluiceError("USER_CODE_FAILED", `Transform '${step}' needs [key, value] pairs but received ${preview(value)}`, {
@@ -732,6 +918,8 @@ export interface GroupConfig {
   /** Set for a lifted CombinePerKey: values are folded into one accumulator per key and window. */
   readonly combineFn?: AnyCombineFn;
   readonly metrics: StepMetrics;
+  /** Keys per Map of the per-key tables (tests lower it; default MAP_SHARD_LIMIT). */
+  readonly shardLimit?: number;
 }
 
 /**
@@ -741,9 +929,12 @@ export interface GroupConfig {
  */
 export class GroupOperator implements Receiver {
   /** Groups by window key; non-global, non-merging windowing only. */
-  private readonly byWindow = new Map<string | number, Map<unknown, Group>>();
+  private readonly byWindow: BigMap<string | number, BigMap<unknown, Group>>;
   /** Groups of the global window, or per key for merging windowing. */
-  private readonly single = new Map<unknown, Group>();
+  private readonly single: BigMap<unknown, Group>;
+  private readonly shardLimit: number | undefined;
+  /** Elements since the last heap check. */
+  private sinceHeapCheck = 0;
   private readonly windowed: boolean;
   private readonly merging: boolean;
   private readonly step: string;
@@ -763,6 +954,9 @@ export class GroupOperator implements Receiver {
     this.step = config.step;
     this.keyCoder = config.keyCoder;
     this.combineFn = config.combineFn;
+    this.shardLimit = config.shardLimit;
+    this.byWindow = new BigMap(this.shardLimit);
+    this.single = new BigMap(this.shardLimit);
     if (this.merging && config.combineFn) {
       throw new SluiceError("INTERNAL", `combiner lifting with merging windows is not supported (${config.step})`, { hint: "" });
     }
@@ -774,40 +968,58 @@ export class GroupOperator implements Receiver {
     const sk = this.keyCoder.structuralKey(key);
     const windows = meta.windows;
     const ts = meta.timestamp;
+    if (++this.sinceHeapCheck === 16_384) {
+      this.sinceHeapCheck = 0;
+      checkHeap(this.step);
+    }
+    const combineFn = this.combineFn;
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i]!;
+      let groups = this.single;
+      if (this.windowed) {
+        const wk = this.windowFn.windowKey(w);
+        const found = this.byWindow.get(wk);
+        if (found === undefined) {
+          groups = new BigMap(this.shardLimit);
+          this.byWindow.add(wk, groups);
+        } else {
+          groups = found;
+        }
+      }
+      let g = groups.get(sk);
+      if (g === undefined) {
+        g = new Group(key, w, ts, ts, combineFn ? NO_VALUES : []);
+        groups.add(sk, g);
+        if (combineFn) g.acc = this.combine(() => combineFn.createAccumulator(), value);
+      } else if (this.trackTimestamps) {
+        if (ts < g.minTs) g.minTs = ts;
+        if (ts > g.maxTs) g.maxTs = ts;
+      }
+      if (combineFn) {
+        const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+        try {
+          g.acc = combineFn.addInput(g.acc, value[1]);
+        } catch (err) {
+          throw userCodeError(this.step, "the CombineFn", err, { value });
+        } finally {
+          setCurrentMetricsContainer(prev);
+        }
+      } else if (this.merging) g.values.push({ window: w, value: value[1], ts });
+      else g.values.push(value[1]);
+    }
+    return undefined;
+  }
+
+  /** Calls the CombineFn; its failures, and only those, are blamed on it. */
+  private combine<T>(f: () => T, value: unknown): T {
     const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
     try {
-      for (let i = 0; i < windows.length; i++) {
-        const w = windows[i]!;
-        let groups = this.single;
-        if (this.windowed) {
-          const wk = this.windowFn.windowKey(w);
-          const found = this.byWindow.get(wk);
-          if (found === undefined) {
-            groups = new Map();
-            this.byWindow.set(wk, groups);
-          } else {
-            groups = found;
-          }
-        }
-        let g = groups.get(sk);
-        if (g === undefined) {
-          g = new Group(key, w, ts, ts);
-          if (this.combineFn) g.acc = this.combineFn.createAccumulator();
-          groups.set(sk, g);
-        } else if (this.trackTimestamps) {
-          if (ts < g.minTs) g.minTs = ts;
-          if (ts > g.maxTs) g.maxTs = ts;
-        }
-        if (this.combineFn) g.acc = this.combineFn.addInput(g.acc, value[1]);
-        else if (this.merging) g.values.push({ window: w, value: value[1], ts });
-        else g.values.push(value[1]);
-      }
+      return f();
     } catch (err) {
       throw userCodeError(this.step, "the CombineFn", err, { value });
     } finally {
       setCurrentMetricsContainer(prev);
     }
-    return undefined;
   }
 
   finishInput(): Pending {

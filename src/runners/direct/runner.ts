@@ -6,7 +6,7 @@
  */
 import { SluiceError } from "../../internal/errors.js";
 import type { TransformNode } from "../../sdk/graph.js";
-import { MetricResults } from "../../sdk/metrics.js";
+import { MetricResults, activeMetricsContainer } from "../../sdk/metrics.js";
 import type { Pipeline, PipelineResult, PipelineRunner } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
 import type { TextSink } from "../../sdk/io/text.js";
@@ -18,6 +18,8 @@ import {
   Outputs,
   ParDoOperator,
   type Receiver,
+  RunMonitor,
+  describeCall,
   SideInputCollector,
   StepMetrics,
   TextSinkOperator,
@@ -28,6 +30,66 @@ export interface DirectRunnerOptions {
   readonly bundleSize?: number;
   /** Execute WriteToText, Reshuffle and CombinePerKey natively (default true); false runs their expansions. */
   readonly nativeComposites?: boolean;
+  /**
+   * How often a call into user code that has not returned is reported on stderr ("still processing
+   * 'T' for N s", default 30 s; the pipeline flag --progress_interval_seconds sets it too). 0: never.
+   */
+  readonly progressIntervalMs?: number;
+  /** Where progress lines go (default: process.stderr). */
+  readonly log?: (line: string) => void;
+  /** @internal Keys per Map of a grouping's tables (default MAP_SHARD_LIMIT, 2^22); tests lower it. */
+  readonly mapShardLimit?: number;
+}
+
+/** The runs in progress in this process, for `abortDirectRuns`. */
+const activeRuns = new Set<Plan>();
+
+/**
+ * Removes the temporary output of every direct run in progress, synchronously. For a host's
+ * signal handler (the `sluice` CLI's Ctrl-C): the runner itself installs none, since as a library
+ * it must not change how its host process handles signals.
+ */
+export function abortDirectRuns(): void {
+  for (const plan of activeRuns) for (const sink of plan.sinks) sink.abortNow();
+}
+
+/**
+ * process.exit called by user code during a run. The direct runner shares its process with the
+ * program that runs the pipeline, so a DoFn must not end it: while any run is active, process.exit
+ * called from user code (synchronously or after an await in process/startBundle/finishBundle, or a
+ * CombineFn) throws instead, so that element's call fails naming the transform and element, and
+ * the run fails even if the DoFn caught it. Outside user code process.exit works as usual.
+ */
+interface ExitRequest {
+  readonly code: number;
+  readonly step: string;
+}
+let exitInterceptions = 0;
+let realExit: typeof process.exit | undefined;
+const exitRequests = new Set<ExitRequest[]>();
+
+function interceptExit(requests: ExitRequest[]): () => void {
+  exitRequests.add(requests);
+  if (exitInterceptions++ === 0) {
+    const original = process.exit;
+    realExit = original;
+    process.exit = function exit(code?: number | string | null): never {
+      const container = activeMetricsContainer();
+      if (container === undefined) return original.call(process, code as number);
+      const request = { code: Number(code ?? process.exitCode ?? 0) || 0, step: container.step };
+      for (const r of exitRequests) r.push(request);
+      throw new Error(
+        `process.exit(${request.code}) was called; the direct runner runs in the host's process, so user code may not end it (throw an error instead, or route bad elements aside with .withExceptionHandling())`,
+      );
+    } as typeof process.exit;
+  }
+  return () => {
+    exitRequests.delete(requests);
+    if (--exitInterceptions === 0 && realExit !== undefined) {
+      process.exit = realExit;
+      realExit = undefined;
+    }
+  };
 }
 
 interface Plan {
@@ -36,6 +98,7 @@ interface Plan {
   readonly sinks: TextSinkOperator[];
   readonly metrics: Map<string, StepMetrics>;
   readonly sideCollectors: Map<PCollection<unknown>, SideInputCollector>;
+  readonly monitor: RunMonitor;
 }
 
 export class DirectRunner implements PipelineRunner {
@@ -47,33 +110,48 @@ export class DirectRunner implements PipelineRunner {
   async run(pipeline: Pipeline): Promise<PipelineResult> {
     const started = Date.now();
     const plan = this.plan(pipeline);
-    // Interrupted (Ctrl-C): remove temporary shards so nothing half-written stays, then die of the signal.
-    const onSignal = (signal: NodeJS.Signals): void => {
-      for (const sink of plan.sinks) sink.abortNow();
-      process.kill(process.pid, signal);
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    activeRuns.add(plan);
+    const exits: ExitRequest[] = [];
+    const restoreExit = interceptExit(exits);
+    const log = this.options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+    const flagSeconds = pipeline.options.number("progress_interval_seconds", undefined);
+    const interval = this.options.progressIntervalMs ?? (flagSeconds !== undefined ? flagSeconds * 1000 : 30_000);
+    // Long calls into async user code are reported while they last (the timer does not keep the
+    // process alive; synchronous code that never returns blocks every timer, and is not reported).
+    const progress =
+      interval > 0
+        ? setInterval(() => {
+            const now = Date.now();
+            for (const c of plan.monitor.inFlight) {
+              const s = Math.floor((now - c.since) / 1000);
+              if (now - c.since >= interval) log(`sluice: still processing '${c.step}' for ${s} s (${describeCall(c)})`);
+            }
+          }, interval).unref()
+        : undefined;
+    // The event loop emptied while the run is pending: a promise user code returned can never
+    // settle (Node would exit, with code 13 under top-level await, and say nothing). Fail the run.
+    let onIdle: (() => void) | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      onIdle = () => reject(this.stallError(plan.monitor));
+    });
+    process.on("beforeExit", onIdle!);
     let failure: unknown;
     try {
-      for (const sink of plan.sinks) await sink.prepare();
-      for (const root of plan.roots) {
-        const pending: Promise<void>[] = [];
-        root.out.emit(new Uint8Array(0), GLOBAL_META, pending);
-        await Promise.all(pending);
-        await root.out.flush(++this.epoch);
-        await root.out.finish();
-      }
-      const unfinished = plan.pardos.find((p) => p.sides.some((s) => !s.collector.ready));
-      if (unfinished) {
-        throw new SluiceError("INTERNAL", "a side input never completed", { hint: "This is a bug in the direct runner; please report it." });
-      }
-      for (const sink of plan.sinks) await sink.commit();
+      await Promise.race([this.execute(plan), stalled]);
     } catch (err) {
       failure = err;
     }
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    process.off("beforeExit", onIdle!);
+    if (progress !== undefined) clearInterval(progress);
+    const exit = exits[0];
+    // Usually the failure already names the transform and element (the throwing process.exit
+    // failed that call); when user code caught it, the run fails all the same.
+    if (exit !== undefined && !(failure instanceof Error && failure.message.includes("process.exit("))) {
+      failure = new SluiceError("USER_CODE_FAILED", `Transform '${exit.step}' called process.exit(${exit.code}) during the run`, {
+        hint: "A DoFn must not end the process: throw an error to fail the run, or use .withExceptionHandling() to route bad elements aside.",
+        ...(failure === undefined ? {} : { cause: failure }),
+      });
+    }
     const teardownErrors: unknown[] = [];
     for (const op of plan.pardos) {
       try {
@@ -82,10 +160,13 @@ export class DirectRunner implements PipelineRunner {
         teardownErrors.push(err);
       }
     }
+    restoreExit();
     if (failure !== undefined) {
       for (const sink of plan.sinks) await sink.abort().catch(() => undefined);
+      activeRuns.delete(plan);
       throw SluiceError.from(failure);
     }
+    activeRuns.delete(plan);
     if (teardownErrors.length > 0) throw SluiceError.from(teardownErrors[0]);
     const steps = [...plan.metrics.values()];
     return {
@@ -96,6 +177,42 @@ export class DirectRunner implements PipelineRunner {
       ),
       durationMs: Date.now() - started,
     };
+  }
+
+  /** Pushes the roots' elements through the plan and commits the sinks. */
+  private async execute(plan: Plan): Promise<void> {
+    for (const sink of plan.sinks) await sink.prepare();
+    for (const root of plan.roots) {
+      const pending: Promise<void>[] = [];
+      root.out.emit(new Uint8Array(0), GLOBAL_META, pending);
+      await Promise.all(pending);
+      await root.out.flush(++this.epoch);
+      await root.out.finish();
+    }
+    const unfinished = plan.pardos.find((p) => p.sides.some((s) => !s.collector.ready));
+    if (unfinished) {
+      throw new SluiceError("INTERNAL", "a side input never completed", { hint: "This is a bug in the direct runner; please report it." });
+    }
+    for (const sink of plan.sinks) await sink.commit();
+  }
+
+  /** The run cannot progress: nothing is scheduled, yet user code's promises are pending. */
+  private stallError(monitor: RunMonitor): SluiceError {
+    const calls = [...monitor.inFlight];
+    if (calls.length === 0) {
+      return new SluiceError("INTERNAL", "The direct run stopped making progress: nothing is scheduled, yet the run did not finish", {
+        hint: "This is a bug in the direct runner (or a promise it waits for never settled); please report it.",
+      });
+    }
+    const oldest = calls.reduce((a, b) => (b.since < a.since ? b : a));
+    const others = calls.length > 1 ? ` (and ${calls.length - 1} more call${calls.length > 2 ? "s" : ""} waiting)` : "";
+    return new SluiceError(
+      "USER_CODE_FAILED",
+      `Transform '${oldest.step}' never finished ${describeCall(oldest)}: it returned a promise that can never settle (nothing else is scheduled)${others}`,
+      {
+        hint: "Make sure every promise the DoFn awaits resolves or rejects: a callback that is never called, an event that never fires, a missing resolve().",
+      },
+    );
   }
 
   private plan(pipeline: Pipeline): Plan {
@@ -145,6 +262,7 @@ export class DirectRunner implements PipelineRunner {
       return c;
     };
 
+    const monitor = new RunMonitor();
     const roots: Plan["roots"] = [];
     const pardos: ParDoOperator[] = [];
     const sinks: TextSinkOperator[] = [];
@@ -171,6 +289,8 @@ export class DirectRunner implements PipelineRunner {
           exceptionHandling: spec.exceptionHandling,
           inputs: ins.length,
           metrics: stepMetrics(node),
+          windowedInput: ins.some((p) => p.windowing.windowFn.urn !== "beam:window_fn:global_windows:v1"),
+          monitor,
         });
         pardos.push(pardo);
         op = pardo;
@@ -189,6 +309,7 @@ export class DirectRunner implements PipelineRunner {
           nextEpoch,
           bundleSize,
           ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
+          ...(this.options.mapShardLimit !== undefined ? { shardLimit: this.options.mapShardLimit } : {}),
           metrics: stepMetrics(node),
         });
       } else if (comp?.kind === "write_text") {
@@ -218,6 +339,6 @@ export class DirectRunner implements PipelineRunner {
       return false;
     };
     roots.sort((a, b) => Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
-    return { roots, pardos, sinks, metrics, sideCollectors };
+    return { roots, pardos, sinks, metrics, sideCollectors, monitor };
   }
 }

@@ -37,6 +37,73 @@ export type WithFailures<Out, In> = {
   readonly bad: PCollection<FailedElement<In>>;
 };
 
+/** Tagged outputs under exception handling: `{ good, bad, <tag>… }`, as Beam Python's DoOutputsTuple. */
+export type TaggedWithFailures<Out, In, Tagged extends Record<string, unknown>, Tags extends keyof Tagged> = WithFailures<Out, In> & {
+  readonly [K in Tags]: PCollection<Tagged[K]>;
+};
+
+const RESERVED_TAGS = ["main", "good", "bad", "failed"];
+
+function checkTags(tags: readonly string[], exceptionHandling: boolean): void {
+  for (const t of tags) {
+    if (t === "main") throw new RangeError("'main' is the main output's tag; choose another tag name");
+    if (exceptionHandling && RESERVED_TAGS.includes(t)) {
+      throw new RangeError(`'${t}' names an output of exception handling (good, bad); choose another tag name`);
+    }
+  }
+  if (new Set(tags).size !== tags.length) throw new RangeError(`withOutputs lists a tag twice: ${tags.join(", ")}`);
+}
+
+/** `ParDo(fn).withOutputs(...)`: `{ main, <tag>… }`; `.withExceptionHandling()` adds `good`/`bad`. */
+export class ParDoWithOutputs<In, Out, S extends SideInputs, Tagged extends Record<string, unknown>, Tags extends keyof Tagged & string> extends PTransform<
+  PCollection<In>,
+  TaggedOutputs<Out, Tagged, Tags>
+> {
+  /** @internal */
+  constructor(
+    private readonly pardo: ParDoTransform<In, Out, S, Tagged>,
+    private readonly tags: readonly Tags[],
+  ) {
+    super(pardo.defaultLabel);
+    checkTags(tags, false);
+  }
+  expand(input: PCollection<In>, ctx: ExpandContext): TaggedOutputs<Out, Tagged, Tags> {
+    return Object.fromEntries(this.pardo.build(input, ctx, this.tags, false)) as TaggedOutputs<Out, Tagged, Tags>;
+  }
+  /** Like Beam Python's `with_outputs(...).with_exception_handling()`: `{ good, bad, <tag>… }`. */
+  withExceptionHandling(): ParDoWithFailures<In, Out, S, Tagged, Tags> {
+    return new ParDoWithFailures(this.pardo, this.tags);
+  }
+}
+
+/**
+ * `ParDo(fn).withExceptionHandling()`: `{ good, bad }`; `.withOutputs(...)` adds tagged outputs.
+ * Tagged outputs of an element that fails are discarded with its main outputs.
+ */
+export class ParDoWithFailures<In, Out, S extends SideInputs, Tagged extends Record<string, unknown>, Tags extends keyof Tagged & string> extends PTransform<
+  PCollection<In>,
+  TaggedWithFailures<Out, In, Tagged, Tags>
+> {
+  /** @internal */
+  constructor(
+    private readonly pardo: ParDoTransform<In, Out, S, Tagged>,
+    private readonly tags: readonly Tags[],
+  ) {
+    super(pardo.defaultLabel);
+    checkTags(tags, true);
+  }
+  expand(input: PCollection<In>, ctx: ExpandContext): TaggedWithFailures<Out, In, Tagged, Tags> {
+    const outs = this.pardo.build(input, ctx, this.tags, true);
+    const result: Record<string, PCollection<unknown>> = { good: outs.get("main")!, bad: outs.get("failed")! };
+    for (const t of this.tags) result[t] = outs.get(t)!;
+    return result as TaggedWithFailures<Out, In, Tagged, Tags>;
+  }
+  /** Declares tagged outputs too: `{ good, bad, <tag>… }`. */
+  withOutputs<const More extends readonly (keyof Tagged & string)[]>(...tags: More): ParDoWithFailures<In, Out, S, Tagged, Tags | More[number]> {
+    return new ParDoWithFailures<In, Out, S, Tagged, Tags | More[number]>(this.pardo, [...this.tags, ...tags]);
+  }
+}
+
 function observesContext(fn: (...args: never[]) => unknown): boolean {
   return fn.length >= 2;
 }
@@ -64,36 +131,22 @@ export class ParDoTransform<In, Out, S extends SideInputs = {}, Tagged extends R
    * Declares tagged outputs the DoFn emits with `context.outputTo(tag, value)`; the result is a
    * record `{ main, <tag>… }` of PCollections.
    */
-  withOutputs<const Tags extends readonly (keyof Tagged & string)[]>(
-    ...tags: Tags
-  ): PTransform<PCollection<In>, TaggedOutputs<Out, Tagged, Tags[number]>> {
-    for (const t of tags) {
-      if (t === "main") throw new RangeError("'main' is the main output's tag; choose another tag name");
-    }
-    const self = this;
-    return new (class extends PTransform<PCollection<In>, TaggedOutputs<Out, Tagged, Tags[number]>> {
-      expand(input: PCollection<In>, ctx: ExpandContext): TaggedOutputs<Out, Tagged, Tags[number]> {
-        return Object.fromEntries(self.build(input, ctx, tags, false)) as TaggedOutputs<Out, Tagged, Tags[number]>;
-      }
-    })(this.defaultLabel);
+  withOutputs<const Tags extends readonly (keyof Tagged & string)[]>(...tags: Tags): ParDoWithOutputs<In, Out, S, Tagged, Tags[number]> {
+    return new ParDoWithOutputs<In, Out, S, Tagged, Tags[number]>(this, tags);
   }
 
   /**
    * Routes elements whose processing throws to a separate `bad` collection (with the error) instead
    * of failing the run, like Beam Python's `with_exception_handling()`. Outputs of a failing element
    * are discarded, so every input element lands in exactly one of `good` (through its outputs) or `bad`.
+   * Composes with `withOutputs` in either order (`{ good, bad, <tag>… }`).
    */
-  withExceptionHandling(): PTransform<PCollection<In>, WithFailures<Out, In>> {
-    const self = this;
-    return new (class extends PTransform<PCollection<In>, WithFailures<Out, In>> {
-      expand(input: PCollection<In>, ctx: ExpandContext): WithFailures<Out, In> {
-        const outs = self.build(input, ctx, [], true);
-        return { good: outs.get("main") as PCollection<Out>, bad: outs.get("failed") as PCollection<FailedElement<In>> };
-      }
-    })(this.defaultLabel);
+  withExceptionHandling(): ParDoWithFailures<In, Out, S, Tagged, never> {
+    return new ParDoWithFailures<In, Out, S, Tagged, never>(this, []);
   }
 
-  private build(
+  /** @internal */
+  build(
     input: PCollection<In>,
     ctx: ExpandContext,
     tags: readonly string[],
@@ -168,13 +221,15 @@ export function FlatMap<In, Out, S extends SideInputs = {}>(
   const dofn: DoFn<In, Out, S> = {
     process(element, context) {
       const out = fn(element, context);
-      if (Array.isArray(out)) {
-        for (let i = 0; i < out.length; i++) context.output(out[i] as Out);
-      } else if (typeof out === "string") {
+      if (Array.isArray(out)) return out;
+      if (typeof out === "string") {
         throw new TypeError("FlatMap's function returned a string; return an array of outputs (e.g. [s] or s.split(' '))");
-      } else {
-        for (const v of out) context.output(v);
       }
+      if (out === null || typeof out !== "object" || typeof (out as Iterable<Out>)[Symbol.iterator] !== "function") {
+        throw new TypeError(`FlatMap's function returned ${out === null ? "null" : typeof out}; return an iterable of outputs (an array, a generator)`);
+      }
+      // Returned, not emitted here: the runner pushes the outputs downstream incrementally.
+      return out;
     },
   };
   return new ParDoTransform("FlatMap", dofn, options, observesContext(fn));
