@@ -36,7 +36,11 @@ export interface StartBundleContext {
   readonly transform: string;
 }
 
-/** What `finishBundle` sees: outputs here need an explicit window (default: global, min timestamp). */
+/**
+ * What `finishBundle` sees. Outputs here belong to no element, so they name their window: the
+ * default (global window, minimum timestamp) is only allowed when the input is globally windowed;
+ * on a windowed input an output without a window fails the run, as in Beam.
+ */
 export interface FinishBundleContext<Out, Tagged extends Record<string, unknown> = {}> {
   readonly transform: string;
   output(value: Out, timestamp?: Timestamp, window?: BoundedWindow): void;
@@ -45,7 +49,12 @@ export interface FinishBundleContext<Out, Tagged extends Record<string, unknown>
 
 /**
  * User code for ParDo. `process` may return outputs (any iterable: an array, a generator), emit them
- * with `context.output`, or both; it may be async. All methods but `process` are optional.
+ * with `context.output`, or both; it may be async (or return a promise). All methods but `process`
+ * are optional. Returned outputs are pushed downstream incrementally, waiting whenever downstream
+ * does (async code, disk), so an element may yield millions of outputs from a generator; outputs
+ * emitted with `context.output` in a loop are not, unless the loop awaits `context.flush()`.
+ * On the direct runner `process.exit` in a DoFn fails the run naming the transform (it shares the
+ * process with the program running the pipeline): throw an error instead.
  *
  * ```ts
  * const SplitWords: DoFn<string, string> = {
