@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Pipeline, PipelineOptions } from "sluice";
 import { processStartTime } from "../src/internal/process.js";
-import { endpointProblem, type ProcessPoolHandle, type ProcessPoolOptions, startProcessPool } from "../src/harness/pool.js";
+import { endpointProblem, type ProcessPoolHandle, type ProcessPoolOptions, startLoopbackPool, startProcessPool } from "../src/harness/pool.js";
 import { grpcFnTransport } from "../src/harness/transport.js";
 import { FnWorker, MAX_INSTRUCTION_ERROR_CHARS } from "../src/harness/worker.js";
 import { createClient, createServer, type GrpcServer } from "../src/model/grpc.js";
@@ -145,6 +145,20 @@ describe("endpoint validation", () => {
     expect(answer.error).toContain(problem);
     expect(existsSync(marker)).toBe(false);
     client.close();
+  });
+
+  it("also in the LOOPBACK pool", async () => {
+    const loopback = await startLoopbackPool(Pipeline.create(PipelineOptions.create()), () => undefined);
+    const client = createClient(FnApi.BeamFnExternalWorkerPool, loopback.address.address);
+    try {
+      expect(loopback.address.host).toBe("127.0.0.1");
+      const answer = await client.startWorker({ workerId: "x".repeat(100_000), controlEndpoint: { url: "localhost:99999" } });
+      expect(answer.error).toContain('control endpoint "localhost:99999" has port 99999');
+      expect(answer.error.length).toBeLessThan(1000);
+    } finally {
+      client.close();
+      await loopback.close();
+    }
   });
 
   it("accepts host:port forms runners send (names, IPv4, IPv6, dns:///, unix:) and non-loopback hosts", () => {

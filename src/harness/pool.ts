@@ -35,13 +35,15 @@ export async function startLoopbackPool(pipeline: Pipeline, log: (m: string) => 
     startWorker(request) {
       const url = request.controlEndpoint?.url;
       if (!url) return { error: "StartWorker: no control endpoint given" };
+      const problem = endpointProblem(url);
+      if (problem !== undefined) return { error: `StartWorker for worker ${bounded(request.workerId, 200)}: the control endpoint "${bounded(url, 200)}" ${problem}` };
       const key = `${request.workerId} ${url}`;
       if (workers.has(key)) return {};
       const transport = grpcFnTransport(request.workerId, url);
       const worker = new FnWorker({ workerId: request.workerId, transport, pipeline, log });
       const done = worker
         .serve()
-        .catch((err: unknown) => log(`worker ${request.workerId} stopped: ${String(err)}`))
+        .catch((err: unknown) => log(`worker ${bounded(request.workerId, 200)} stopped: ${bounded(String(err))}`))
         .finally(() => {
           if (workers.get(key)?.worker === worker) workers.delete(key);
         });
