@@ -6,8 +6,8 @@
  * `sluice worker-pool: listening on <host:port>` when ready; Ctrl-C stops the pool and its workers.
  */
 
-import { SluiceError } from "../../internal/errors.js";
 import { DEFAULT_WORKER_CONNECT_TIMEOUT_MS, defaultMaxWorkers, isLoopbackHost, startProcessPool } from "../../harness/pool.js";
+import { argsError, parseCommandArgs } from "../args.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
 import { formatError } from "../report.js";
 
@@ -120,53 +120,46 @@ function workerPoolHelp(ctx: CliContext): string {
   ].join("\n");
 }
 
+const COMMAND = "sluice worker-pool";
+
 function parseFlags(args: readonly string[]): PoolFlags {
-  const flags: PoolFlags = { help: false, port: DEFAULT_PORT, host: "127.0.0.1", maxWorkers: undefined, connectTimeoutMs: undefined };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "-h" || arg === "--help") {
-      flags.help = true;
-      continue;
+  const parsed = parseCommandArgs(args, {
+    command: COMMAND,
+    flags: {
+      port: { type: "string", value: "N" },
+      host: { type: "string", value: "ADDRESS" },
+      "max-workers": { type: "string", value: "N", aliases: ["max_workers"] },
+      "worker-connect-timeout": { type: "string", value: "SECONDS", aliases: ["worker_connect_timeout"] },
+    },
+  });
+  const shown = (value: string): string => (value.length > 100 ? `${value.slice(0, 100)}…` : value);
+  const flags: PoolFlags = { help: parsed.has("help"), port: DEFAULT_PORT, host: parsed.string("host") ?? "127.0.0.1", maxWorkers: undefined, connectTimeoutMs: undefined };
+  const port = parsed.string("port");
+  if (port !== undefined) {
+    if (!/^\d+$/.test(port) || Number(port) > 65535) {
+      throw argsError(`--port must be a whole number from 0 to 65535, not "${shown(port)}"`, COMMAND, "write --port 50000, or --port 0 for a free port");
     }
-    const m = /^--(port|host|max-workers|worker-connect-timeout)(?:=(.*))?$/.exec(arg);
-    if (!m) {
-      throw new SluiceError("INVALID_ARGUMENT", `unknown argument ${arg.length > 200 ? `${arg.slice(0, 200)}…` : arg} for sluice worker-pool`, {
-        hint: `usage: sluice worker-pool ${SYNOPSIS}; see sluice worker-pool --help`,
-      });
+    flags.port = Number(port);
+  }
+  const max = parsed.string("max-workers");
+  if (max !== undefined) {
+    const n = Number(max);
+    if (!/^\d+$/.test(max) || n < 1 || !Number.isSafeInteger(n)) {
+      throw argsError(`--max-workers must be a whole number of at least 1, not "${shown(max)}"`, COMMAND, `write e.g. --max-workers 8 (the default here is ${defaultMaxWorkers()})`);
     }
-    const name = m[1] as "port" | "host" | "max-workers" | "worker-connect-timeout";
-    const value = m[2] ?? args[++i];
-    const example = {
-      port: "write --port 50000 (or --port 0 for a free port)",
-      host: "write --host 127.0.0.1 (or 0.0.0.0 for every interface)",
-      "max-workers": `write e.g. --max-workers 8 (the default here is ${defaultMaxWorkers()})`,
-      "worker-connect-timeout": `write e.g. --worker-connect-timeout 120 (seconds; the default is ${DEFAULT_WORKER_CONNECT_TIMEOUT_MS / 1000})`,
-    }[name];
-    if (value === undefined || value === "") {
-      throw new SluiceError("INVALID_ARGUMENT", `--${name} needs a value`, { hint: example });
+    flags.maxWorkers = n;
+  }
+  const timeout = parsed.string("worker-connect-timeout");
+  if (timeout !== undefined) {
+    const seconds = Number(timeout);
+    if (!/^\d+(\.\d+)?$/.test(timeout) || !(seconds > 0) || seconds > 86_400) {
+      throw argsError(
+        `--worker-connect-timeout must be a number of seconds above 0 and at most 86400, not "${shown(timeout)}"`,
+        COMMAND,
+        `write e.g. --worker-connect-timeout 120 (seconds; the default is ${DEFAULT_WORKER_CONNECT_TIMEOUT_MS / 1000})`,
+      );
     }
-    const shown = value.length > 100 ? `${value.slice(0, 100)}…` : value;
-    if (name === "port") {
-      const port = Number(value);
-      if (!/^\d+$/.test(value) || port > 65535) {
-        throw new SluiceError("INVALID_ARGUMENT", `--port must be a whole number from 0 to 65535, not "${shown}"`, { hint: example });
-      }
-      flags.port = port;
-    } else if (name === "max-workers") {
-      const n = Number(value);
-      if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) {
-        throw new SluiceError("INVALID_ARGUMENT", `--max-workers must be a whole number of at least 1, not "${shown}"`, { hint: example });
-      }
-      flags.maxWorkers = n;
-    } else if (name === "worker-connect-timeout") {
-      const seconds = Number(value);
-      if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0) || seconds > 86_400) {
-        throw new SluiceError("INVALID_ARGUMENT", `--worker-connect-timeout must be a number of seconds above 0 and at most 86400, not "${shown}"`, { hint: example });
-      }
-      flags.connectTimeoutMs = Math.max(1, Math.round(seconds * 1000));
-    } else {
-      flags.host = value;
-    }
+    flags.connectTimeoutMs = Math.max(1, Math.round(seconds * 1000));
   }
   return flags;
 }
