@@ -408,6 +408,9 @@ export interface ParDoConfig {
   readonly monitor?: RunMonitor;
 }
 
+/** How many first calls of a process not declared async run with async context (see invokeProcess). */
+const PROBE_CALLS = 1000;
+
 /** Runs a DoFn: lifecycle, per-window explosion, side inputs, tagged outputs, dead letters. */
 export class ParDoOperator implements Receiver {
   readonly sides: readonly SideInputBinding[];
@@ -430,11 +433,17 @@ export class ParDoOperator implements Receiver {
   /** Outputs of the element being processed, when exception handling holds them back. */
   private held: { tag: string; value: unknown; meta: Meta }[] | undefined;
   private readonly bundleCtx: FinishBundleContext<unknown, Record<string, unknown>>;
+  /** Whether user code is async, so metric updates after awaits need async context. */
+  private asyncUserCode: boolean;
+  /** Calls still made with async context while finding out whether process returns promises. */
+  private probeCalls = PROBE_CALLS;
   /** Whether a side input must be loaded per window before processing (the harness's state reads). */
   private readonly prefetching: boolean;
 
   constructor(private readonly config: ParDoConfig) {
     this.fn = config.fn;
+    const isAsync = (f: unknown): boolean => typeof f === "function" && f.constructor.name === "AsyncFunction";
+    this.asyncUserCode = isAsync(config.fn.process);
     this.step = config.step;
     this.outputs = config.outputs;
     this.main = config.outputs.get("main");
@@ -527,6 +536,25 @@ export class ParDoOperator implements Receiver {
       return runWithAsyncMetricsContainer(this.metrics.bundle, f);
     } catch (err) {
       throw this.failure(what, err, element);
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+  }
+
+  /**
+   * Calls process with this step's metrics container current. Carrying it across awaits (async
+   * context) costs on the hot path, so it is done for async code: process declared async, or one
+   * that returned a promise before, and for the first PROBE_CALLS calls, since a process may return
+   * a promise without being declared async (a Map of an async function, a helper's promise).
+   */
+  private invokeProcess(value: unknown): unknown {
+    if (this.asyncUserCode || this.probeCalls > 0) {
+      if (this.probeCalls > 0) this.probeCalls--;
+      return callUserCode(this.metrics.bundle, this.fn.process, this.fn, value, this.ctx);
+    }
+    const prev = setCurrentMetricsContainer(this.metrics.bundle);
+    try {
+      return this.fn.process(value, this.ctx);
     } finally {
       setCurrentMetricsContainer(prev);
     }
@@ -630,16 +658,16 @@ export class ParDoOperator implements Receiver {
 
   private processOne(value: unknown): Pending {
     if (this.config.exceptionHandling) return this.processGuarded(value);
-    // The hot path: no closures, no allocation besides what user code does. The metrics container
-    // is carried across awaits always: a process may return a promise without being declared async.
+    // The hot path: no closures, no allocation besides what user code does.
     let result: unknown;
     try {
-      result = callUserCode(this.metrics.bundle, this.fn.process, this.fn, value, this.ctx);
+      result = this.invokeProcess(value);
     } catch (err) {
       throw this.failure("process", err, { value });
     }
     if (result === undefined) return this.pending.length === 0 ? undefined : this.takePending();
     if (result instanceof Promise) {
+      this.asyncUserCode = true;
       const meta = this.ctx.windowMeta;
       const element = { value };
       return this.callAsync("process", result, element).then((r) => this.emitReturned(r, meta, element));
@@ -738,11 +766,12 @@ export class ParDoOperator implements Receiver {
     this.held = held;
     let result: unknown;
     try {
-      result = callUserCode(this.metrics.bundle, this.fn.process, this.fn, value, this.ctx);
+      result = this.invokeProcess(value);
     } catch (err) {
       return fail(err);
     }
     if (result instanceof Promise) {
+      this.asyncUserCode = true;
       // Outputs emitted after an await are held too: `held` stays set until the promise settles.
       return this.watch("process", result, { value }).then(release, fail);
     }
