@@ -79,9 +79,16 @@ export function flushAndExit(code: number): void {
   process.exitCode = code;
   let pending = 2;
   const done = (): void => {
-    if (--pending === 0) process.exit(code);
+    if (--pending === 0) realExit(code);
   };
   process.stdout.write("", done);
   process.stderr.write("", done);
-  setTimeout(() => process.exit(code), 2000).unref();
+  setTimeout(() => realExit(code), 2000).unref();
 }
+
+/**
+ * process.exit as it was when the CLI started: while a direct run is active, the runner makes
+ * process.exit from user code throw (src/runners/direct/runner.ts), and the CLI's own exits (after
+ * an uncaught error, say) must not be taken for user code's.
+ */
+const realExit: (code: number) => never = process.exit.bind(process);

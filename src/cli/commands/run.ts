@@ -11,6 +11,7 @@ import { extname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeError, SluiceError } from "../../internal/errors.js";
 import { LAUNCH_CONTEXT, type LaunchContext, PipelineOptions, STANDARD_OPTIONS } from "../../sdk/options.js";
+import { abortDirectRuns } from "../../runners/direct/runner.js";
 import { Pipeline } from "../../sdk/pipeline.js";
 import { parseCommandArgs } from "../args.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
@@ -161,6 +162,16 @@ async function runFile(
   };
   process.on("uncaughtException", onAsyncFailure);
   process.on("unhandledRejection", onAsyncFailure);
+
+  // Interrupted (Ctrl-C, SIGTERM): a direct run's temporary output is removed at once, then the
+  // process dies of the signal, unless a portable run handles it (it cancels its job first). The
+  // runners themselves install no handler that ends the process: as libraries they must not.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    abortDirectRuns();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 
   try {
     const tsxOptions: { tsconfig?: string } = tsconfig === undefined ? {} : { tsconfig: resolve(ctx.cwd, tsconfig) };
