@@ -35,6 +35,8 @@ export type ErrorCode =
   | "CANCELLED"
   /** The operation did not finish in time. */
   | "DEADLINE_EXCEEDED"
+  /** Memory (or another resource) ran out: a stage's heap use neared V8's limit. */
+  | "RESOURCE_EXHAUSTED"
   /** A service (job server, worker, cluster) could not be reached. */
   | "UNAVAILABLE"
   /** A bug in sluice itself. */
@@ -58,6 +60,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "JOB_FAILED",
   "CANCELLED",
   "DEADLINE_EXCEEDED",
+  "RESOURCE_EXHAUSTED",
   "UNAVAILABLE",
   "INTERNAL",
 ];

@@ -139,8 +139,6 @@ export function describeCall(c: Pick<InFlight, "what" | "element">): string {
   return c.element === undefined ? c.what : `${c.what} of element ${preview(c.element.value, 120)}`;
 }
 
-// RESOURCE_EXHAUSTED is gRPC's code for this; src/internal/errors.ts is asked to add it to ErrorCode.
-const RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED" as ErrorCode;
 
 /**
  * The fraction of V8's heap limit at which a stage fails with RESOURCE_EXHAUSTED instead of letting
@@ -179,7 +177,7 @@ export function checkHeap(step: string, fraction = HEAP_LIMIT_FRACTION): void {
   heapOverAt = undefined;
   const mb = (n: number): number => Math.round(n / 1048576);
   throw runnerFailure(new SluiceError(
-    RESOURCE_EXHAUSTED,
+    "RESOURCE_EXHAUSTED",
     `Transform '${step}' ran out of memory: the JavaScript heap holds ${mb(h.used_heap_size)} MB of its ${mb(h.heap_size_limit)} MB limit`,
     {
       hint:
