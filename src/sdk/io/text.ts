@@ -427,6 +427,7 @@ export class ShardWriter {
   private readonly stream: WriteStream;
   private buffer = "";
   private failure: Error | undefined;
+  private draining: Promise<void> | undefined;
 
   constructor(
     readonly path: string,
@@ -460,15 +461,19 @@ export class ShardWriter {
     const ok = this.stream.write(this.buffer);
     this.buffer = "";
     if (ok) return undefined;
-    return new Promise((res) => {
+    // One wait per full stream, shared by every writer that arrives meanwhile (a context.output
+    // loop that never awaits): no listener per write.
+    this.draining ??= new Promise((res) => {
       const done = (): void => {
         this.stream.off("drain", done);
         this.stream.off("error", done);
+        this.draining = undefined;
         res();
       };
       this.stream.once("drain", done);
       this.stream.once("error", done);
     });
+    return this.draining;
   }
 
   /** Flushes and closes; rejects with an IO_ERROR naming the file and the OS error. */
