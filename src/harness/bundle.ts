@@ -232,7 +232,12 @@ export class BundleProcessor {
           this.stateSides.push(source);
           return { name, view, collector: source };
         });
-        op = this.pardo(id, t, spec.fn, sides, spec.observesWindow, spec.exceptionHandling, mainInputs.length, out);
+        // As on the direct runner: finishBundle output needs an explicit window on windowed input.
+        const windowedInput = mainInputs.some(([, pcollId]) => {
+          const strategy = this.descriptor.windowingStrategies[this.descriptor.pcollections[pcollId]?.windowingStrategyId ?? ""];
+          return strategy?.windowFn?.urn !== "beam:window_fn:global_windows:v1";
+        });
+        op = this.pardo(id, t, spec.fn, sides, spec.observesWindow, spec.exceptionHandling, mainInputs.length, out, windowedInput);
       } else if (urn === Urns.transforms.flatten) {
         op = new ForwardOperator(out(single(t, "outputs")), mainInputs.length);
       } else if (urn === Urns.transforms.assignWindows) {
@@ -265,6 +270,7 @@ export class BundleProcessor {
     exceptionHandling: boolean,
     inputs: number,
     out: (pcollId: string) => Outputs,
+    windowedInput = false,
   ): ParDoOperator {
     const outs = new Map<string, Outputs>();
     const entries = Object.entries(t.outputs);
@@ -280,6 +286,7 @@ export class BundleProcessor {
       exceptionHandling,
       inputs,
       metrics: this.stepMetrics(id, t.uniqueName),
+      windowedInput,
     });
     this.pardos.push(op);
     return op;
