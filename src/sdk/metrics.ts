@@ -3,6 +3,7 @@
  * Updates go to the container of the transform currently running (set by the runner around each
  * call into user code), so one declared metric reports per transform, as in Beam.
  */
+import { SluiceError } from "../internal/errors.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 
 export interface MetricName {
@@ -134,7 +135,9 @@ function active(kind: string, namespace: string, name: string): MetricsContainer
   // Synchronous calls set `current`; continuations of async user code find theirs in asyncCurrent.
   const container = current ?? asyncCurrent.getStore();
   if (container === undefined) {
-    throw new Error(`${kind} ${namespace}:${name} was updated outside a running DoFn; update metrics inside process, startBundle or finishBundle`);
+    throw new SluiceError("FAILED_PRECONDITION", `${kind} ${namespace}:${name} was updated outside a running DoFn`, {
+      hint: "Update metrics inside process, startBundle or finishBundle (or a CombineFn's methods).",
+    });
   }
   return container;
 }

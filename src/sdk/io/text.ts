@@ -376,10 +376,10 @@ export class TextSink {
     this.suffix = options.fileNameSuffix ?? "";
     this.header = options.header;
     if (!Number.isInteger(this.numShards) || this.numShards < 0) {
-      throw new RangeError(`WriteToText numShards must be a non-negative integer, got ${String(options.numShards)}`);
+      throw new SluiceError("INVALID_ARGUMENT", `WriteToText numShards must be a non-negative integer, got ${String(options.numShards)}`, { hint: "Pass numShards: 0 (the runner chooses) or a positive integer." });
     }
     if ((this.template.match(/S+/g) ?? []).length > 1 || (this.template.match(/N+/g) ?? []).length > 1) {
-      throw new RangeError(`shardNameTemplate '${this.template}' has more than one run of S or N`);
+      throw new SluiceError("INVALID_ARGUMENT", `shardNameTemplate '${this.template}' has more than one run of S or N`, { hint: "Use one run of S (shard number) and one of N (shard count), e.g. '-SSSSS-of-NNNNN'." });
     }
   }
 

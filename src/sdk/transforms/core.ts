@@ -2,6 +2,7 @@
  * The element-wise core: Impulse, ParDo and the function shorthands built on it (Map, FlatMap,
  * Filter), and Create.
  */
+import { SluiceError } from "../../internal/errors.js";
 import { BytesCoder, JsValueCoder } from "../coders/index.js";
 import type { AnyDoFn, DoFn, FailedElement, ProcessContext } from "../dofn.js";
 import { PBegin, PCollection } from "../pvalue.js";
@@ -46,12 +47,14 @@ const RESERVED_TAGS = ["main", "good", "bad", "failed"];
 
 function checkTags(tags: readonly string[], exceptionHandling: boolean): void {
   for (const t of tags) {
-    if (t === "main") throw new RangeError("'main' is the main output's tag; choose another tag name");
+    if (t === "main") throw new SluiceError("INVALID_ARGUMENT", "withOutputs: 'main' is the main output's tag", { hint: "Choose another tag name." });
     if (exceptionHandling && RESERVED_TAGS.includes(t)) {
-      throw new RangeError(`'${t}' names an output of exception handling (good, bad); choose another tag name`);
+      throw new SluiceError("INVALID_ARGUMENT", `withOutputs: '${t}' names an output of exception handling (good, bad)`, { hint: "Choose another tag name." });
     }
   }
-  if (new Set(tags).size !== tags.length) throw new RangeError(`withOutputs lists a tag twice: ${tags.join(", ")}`);
+  if (new Set(tags).size !== tags.length) {
+    throw new SluiceError("INVALID_ARGUMENT", `withOutputs lists a tag twice: ${tags.join(", ")}`, { hint: "List each tag once." });
+  }
 }
 
 /** `ParDo(fn).withOutputs(...)`: `{ main, <tag>… }`; `.withExceptionHandling()` adds `good`/`bad`. */
