@@ -11,7 +11,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Create, DirectRunner, Pipeline, PipelineOptions, SluiceError, WriteToText } from "sluice";
-import { OutputLock, processStartTime, recoverStale, ShardStaging } from "../src/sdk/io/shards.js";
+import { processStartTime } from "../src/internal/process.js";
+import { OutputLock, recoverStale, ShardStaging } from "../src/sdk/io/shards.js";
 import { ShardWriter, TextSink } from "../src/sdk/io/text.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -134,7 +135,7 @@ describe("prefix lock", () => {
     const prefix = join(dir, "out");
     writeFileSync(OutputLock.pathFor(prefix), JSON.stringify({ pid: process.pid, start: "1", prefix }));
     const lock = OutputLock.acquire(prefix, "W");
-    expect(JSON.parse(readFileSync(lock.path, "utf8")).start).toBe(processStartTime(process.pid));
+    expect(JSON.parse(readFileSync(lock.path, "utf8")).start).toBe(String(processStartTime(process.pid)));
     lock.release();
     expect(ls()).toEqual([]);
   });

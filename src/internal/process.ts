@@ -29,9 +29,21 @@ export function processStartTime(pid: number): number | undefined {
   }
 }
 
-/** Whether the process that `id` names is still the one running under its pid. */
+/**
+ * Whether the process that `id` names is still the one running under its pid. A start time of 0
+ * means it was unknown (no /proc, e.g. macOS): then only the pid can be checked, with signal 0.
+ */
 export function isAlive(id: ProcessIdentity | undefined): boolean {
-  return id !== undefined && id.pid > 0 && processStartTime(id.pid) === id.startTime;
+  if (id === undefined || id.pid <= 0) return false;
+  if (id.startTime === 0) {
+    try {
+      process.kill(id.pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+  }
+  return processStartTime(id.pid) === id.startTime;
 }
 
 let setprivAvailable: boolean | undefined;

@@ -33,6 +33,7 @@
  * Readers skip every name containing `.sluice-temp-` and every `.sluice-lock-` file
  * (`isSluiceInternal`).
  */
+import { isAlive, processStartTime } from "../../internal/process.js";
 import { randomBytes } from "node:crypto";
 import {
   accessSync,
@@ -59,19 +60,7 @@ export function isSluiceInternal(segment: string): boolean {
   return segment.includes(TEMP_MARK) || segment.startsWith(LOCK_MARK);
 }
 
-/** The start time of process `pid` (clock ticks since boot, from /proc), or undefined when unknown. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 2 (comm) may contain spaces and parentheses; fields after the last ')' are plain.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19]; // field 22 overall: starttime
-  } catch {
-    return undefined;
-  }
-}
-
-const SELF_START = processStartTime(process.pid) ?? "0";
+const SELF_START = String(processStartTime(process.pid) ?? 0);
 
 /** This process's identity as written into staging names and locks. */
 export function selfOwner(): { pid: number; start: string } {
@@ -81,14 +70,7 @@ export function selfOwner(): { pid: number; start: string } {
 /** Whether the process that wrote `pid`/`start` still runs (a reused pid with another start time does not count). */
 export function ownerAlive(pid: number, start: string): boolean {
   if (pid === process.pid) return start === SELF_START || start === "0";
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
-  }
-  if (start === "0") return true;
-  const now = processStartTime(pid);
-  return now === undefined ? true : now === start;
+  return isAlive({ pid, startTime: Number(start) || 0 });
 }
 
 const IO_HINTS: Readonly<Record<string, string>> = {
