@@ -417,7 +417,7 @@ async function run(args: WorkerArgs): Promise<number> {
       await reach(args, given);
       controlReachable = args.control !== undefined;
     } catch (err) {
-      controlReachable = args.control !== undefined && !(err as UnreachableEndpoints).endpoints.some((e) => e.name === "control");
+      controlReachable = args.control !== undefined && !(err instanceof UnreachableEndpoints && err.endpoints.some((e) => e.name === "control"));
       throw err;
     }
     const info = await fetchProvisionInfo(args);
@@ -433,7 +433,7 @@ async function run(args: WorkerArgs): Promise<number> {
       await reach(args, fromInfo);
       controlReachable = controlUrl !== undefined;
     } catch (err) {
-      controlReachable = controlUrl !== undefined && !(err as UnreachableEndpoints).endpoints.some((e) => e.name === "control");
+      controlReachable = controlUrl !== undefined && !(err instanceof UnreachableEndpoints && err.endpoints.some((e) => e.name === "control"));
       throw err;
     }
     if (loggingUrl) {

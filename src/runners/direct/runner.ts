@@ -110,12 +110,13 @@ export class DirectRunner implements PipelineRunner {
   async run(pipeline: Pipeline): Promise<PipelineResult> {
     const started = Date.now();
     const plan = this.plan(pipeline);
-    activeRuns.add(plan);
-    const exits: ExitRequest[] = [];
-    const restoreExit = interceptExit(exits);
+    // Options first: a bad flag fails the run before it changes anything in the process.
     const log = this.options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
     const flagSeconds = pipeline.options.number("progress_interval_seconds", undefined);
     const interval = this.options.progressIntervalMs ?? (flagSeconds !== undefined ? flagSeconds * 1000 : 30_000);
+    activeRuns.add(plan);
+    const exits: ExitRequest[] = [];
+    const restoreExit = interceptExit(exits);
     // Long calls into async user code are reported while they last (the timer does not keep the
     // process alive; synchronous code that never returns blocks every timer, and is not reported).
     const progress =
