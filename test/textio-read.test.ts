@@ -85,6 +85,22 @@ describe("dialect", () => {
     expect((await read(`${join(dir, "d")}/`)).lines).toEqual(["a"]);
   });
 
+  it("relative patterns glob only what the user wrote: the working directory's name may hold [ { ? * literally", async () => {
+    const odd = join(dir, "proj[old]{x}?*");
+    await mkdir(join(odd, "data"), { recursive: true });
+    await writeFile(join(odd, "data", "a.txt"), "a\n");
+    await writeFile(join(odd, "data", "b.log"), "b\n");
+    const was = process.cwd();
+    process.chdir(odd);
+    try {
+      expect((await read("data/*.txt")).lines).toEqual(["a"]);
+      expect((await read("./data/{a,b}.*")).lines).toEqual(["a", "b"]);
+      expect((await read("data/**")).lines).toEqual(["a", "b"]);
+    } finally {
+      process.chdir(was);
+    }
+  });
+
   it("never reads Sluice's staging directories, staging files or locks", async () => {
     const out = join(dir, "out");
     await mkdir(join(out, ".sluice-temp-words.1-2-abc"), { recursive: true });

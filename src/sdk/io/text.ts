@@ -39,7 +39,7 @@ import { randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, readdirSync, statSync, type WriteStream } from "node:fs";
 import { rename } from "node:fs/promises";
 import { isUtf8, constants as bufferConstants } from "node:buffer";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, posix as posixPath, relative, resolve, sep } from "node:path";
 import { createGunzip } from "node:zlib";
 import { globSync, isDynamicPattern } from "tinyglobby";
 import { SluiceError } from "../../internal/errors.js";
@@ -134,10 +134,13 @@ export function matchFiles(pattern: string): string[] {
   const posix = pattern.replace(/\\/g, "/");
   let files: string[];
   if (isDynamicPattern(posix)) {
-    const absPattern = resolve(posix).replace(/\\/g, "/") + (posix.endsWith("/") ? "/" : "");
-    const re = globToRegExp(absPattern);
+    // The dialect's rules apply to what the user wrote: a relative pattern is matched against paths
+    // relative to the working directory, whose own name may hold [, {, ? or * literally.
+    const rooted = isAbsolute(posix);
+    const re = globToRegExp(rooted ? resolve(posix).replace(/\\/g, "/") + (posix.endsWith("/") ? "/" : "") : posixPath.normalize(posix));
+    const cwd = process.cwd();
     files = globSync(posix, { absolute: true, onlyFiles: true, expandDirectories: false, dot: true }).filter((f) =>
-      re.test(f.replace(/\\/g, "/")),
+      re.test((rooted ? f : relative(cwd, f)).replace(/\\/g, "/")),
     );
   } else if (isDirectory(abs)) {
     if (!/[\\/]$/.test(pattern)) {
