@@ -150,11 +150,15 @@ interface Journal {
   readonly pairs: readonly { temp: string; final: string }[];
 }
 
-/** Finishes the renames of a decided commit (after a crash); idempotent. */
+/**
+ * Finishes the renames of a decided commit (after a crash); idempotent. Temporaries are looked up
+ * beside the journal: recovery moves the staging directory (to claim it) before rolling forward.
+ */
 function rollForward(journalPath: string): void {
   const journal = JSON.parse(readFileSync(journalPath, "utf8")) as Journal;
   for (const { temp, final } of journal.pairs) {
-    if (existsSync(temp)) renameSync(temp, final);
+    const moved = join(dirname(journalPath), basename(temp));
+    if (existsSync(moved)) renameSync(moved, final);
   }
   unlinkSync(journalPath);
 }
@@ -188,14 +192,31 @@ export function recoverStale(dir: string): string[] {
     if (!name.startsWith(TEMP_MARK)) continue;
     const m = STAGING_RE.exec(name);
     if (!m || ownerAlive(Number(m[1]), m[2]!)) continue;
-    const staging = join(dir, name);
+    // Claim it first with an atomic rename to a name this (live) process owns: of two runs
+    // recovering the same directory, one wins and the other moves on; if this one dies meanwhile,
+    // the claimed directory is a dead run's again, journals and all.
+    const me = selfOwner();
+    const staging = join(dir, `${TEMP_MARK}recovered.${me.pid}-${me.start}-${randomBytes(6).toString("hex")}`);
     try {
-      for (const f of readdirSync(staging).filter((n) => /^commit-\d+\.json$/.test(n)).sort()) rollForward(join(staging, f));
+      renameSync(join(dir, name), staging);
     } catch {
-      // Not a directory, or a journal that was never completely written (the rename makes it whole): nothing decided.
+      continue; // claimed by another run, or gone
+    }
+    let journals: string[] = [];
+    try {
+      journals = readdirSync(staging).filter((n) => /^commit-\d+\.json$/.test(n)).sort();
+    } catch {
+      // a staging file, not a directory: nothing was decided in it
+    }
+    try {
+      for (const f of journals) rollForward(join(staging, f));
+    } catch (err) {
+      // A decided commit that cannot be finished now keeps its temporaries and backups for a later run.
+      process.stderr.write(`sluice: warning: could not finish a crashed run's commit in ${staging}: ${(err as Error).message}; left in place\n`);
+      continue;
     }
     rmSync(staging, { recursive: true, force: true });
-    handled.push(staging);
+    handled.push(join(dir, name));
   }
   return handled;
 }
