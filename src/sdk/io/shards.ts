@@ -337,6 +337,10 @@ function installExitHook(): void {
   });
 }
 
+function warnLeftBehind(dir: string, err: unknown): void {
+  process.stderr.write(`sluice: warning: the output was published, but ${dir} could not be removed (${(err as Error).message}); the next run to this location removes it\n`);
+}
+
 /** A run's staging directory for one output prefix, with the prefix's lock. */
 export class ShardStaging {
   private commits = 0;
@@ -427,13 +431,22 @@ export class ShardStaging {
       rmSync(journal, { force: true });
       throw err;
     }
-    rmSync(journal, { force: true });
-    for (const d of done) if (d.backup !== undefined) rmSync(d.backup, { force: true });
+    // Published: what is left is tidying, which must not turn a published set into a failure.
+    try {
+      rmSync(journal, { force: true });
+      for (const d of done) if (d.backup !== undefined) rmSync(d.backup, { force: true });
+    } catch (err) {
+      warnLeftBehind(this.dir, err);
+    }
   }
 
-  /** Removes the staging directory and releases the lock (after the last commit). */
+  /** Removes the staging directory and releases the lock (after the last commit); cannot fail a published run. */
   finish(): void {
-    this.abortSync();
+    try {
+      this.abortSync();
+    } catch (err) {
+      warnLeftBehind(this.dir, err);
+    }
   }
 
   /** Removes everything not committed and releases the lock; safe to call more than once and in an exit handler. */
