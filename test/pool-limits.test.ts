@@ -117,6 +117,16 @@ describe("the cap on concurrent workers", () => {
     client.close();
   }, 90_000);
 
+  it("answers repeated requests for a worker still being spawned without starting a second one", async () => {
+    const dead = `127.0.0.1:${await closedPort()}`;
+    const { client, handle, lines } = await pool({ maxWorkers: 4, workerConnectTimeoutMs: 600_000 });
+    const answers = await Promise.all(Array.from({ length: 5 }, () => client.startWorker(request("same", dead))));
+    expect(answers.map((a) => a.error)).toEqual(["", "", "", "", ""]);
+    expect(handle.workerIds()).toEqual(["same"]);
+    expect(lines.filter((l) => /worker same started/.test(l))).toHaveLength(1);
+    client.close();
+  }, 90_000);
+
   it("refuses a cap that is not a whole number of at least 1", async () => {
     await expect(startProcessPool({ maxWorkers: 0, scratchRoot: work })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("maxWorkers") });
     await expect(startProcessPool({ maxWorkers: 2.5, scratchRoot: work })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });

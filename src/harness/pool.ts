@@ -314,7 +314,8 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
   }
   const workers = new Map<string, WorkerProcess>();
   /** Workers being spawned (counted against the cap before they are in `workers`). */
-  let spawning = 0;
+  /** Keys of workers being spawned: they count against the cap, and a repeated request for one is answered without a second spawn. */
+  const spawning = new Set<string>();
   let closing = false;
   let where = "";
   // Each worker's scratch directory (the shipped pipeline file) lives under this one, removed
@@ -376,13 +377,13 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
       // Runners number workers per process ("1-1"): two TaskManagers, or one restarted, send the
       // same id. Only the same id for the same runner endpoint is a repeated request.
       const key = `${id} ${provision}`;
-      if (workers.has(key)) return {};
+      if (workers.has(key) || spawning.has(key)) return {};
       // Refused, not queued: the runner (Beam's Java ExternalEnvironmentFactory) waits for the
       // answer without a deadline and fails the environment on an error, so a queue would hang the
       // job's task where an error fails it with a message saying what to change.
-      if (workers.size + spawning >= maxWorkers) {
+      if (workers.size + spawning.size >= maxWorkers) {
         return refuse(
-          `the Sluice worker pool at ${where} already runs ${workers.size + spawning} worker${workers.size + spawning === 1 ? "" : "s"}, its cap (--max-workers ${maxWorkers}); ${who} was not started. ` +
+          `the Sluice worker pool at ${where} already runs ${workers.size + spawning.size} worker${workers.size + spawning.size === 1 ? "" : "s"}, its cap (--max-workers ${maxWorkers}); ${who} was not started. ` +
             "Restart the pool with a higher cap (sluice worker-pool --max-workers N, or startProcessPool({ maxWorkers: N })) if the machine has the memory " +
             "(100 MB or more per worker), or lower the jobs' parallelism",
         );
@@ -396,7 +397,7 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
       if (request.loggingEndpoint?.url) args.push(`--logging_endpoint=${request.loggingEndpoint.url}`);
       if (request.artifactEndpoint?.url) args.push(`--artifact_endpoint=${request.artifactEndpoint.url}`);
       let child: ChildProcess;
-      spawning++;
+      spawning.add(key);
       try {
         // The IPC channel tells the worker when the pool is gone (it then exits); setpriv's
         // pdeathsig kills it even when the pool is SIGKILLed and the worker is stuck.
@@ -411,9 +412,14 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
         log(`${who} could not be started: ${message}`);
         return { error: `cannot start Sluice ${who} (${process.execPath} ${workerMain}): ${message}` };
       } finally {
-        spawning--;
+        spawning.delete(key);
       }
       const w = new WorkerProcess(id, key, child, dir, (stream, line) => output(id, stream, line), onExit);
+      if (closing) {
+        // close() ran while this one was spawning and did not see it.
+        await w.stop(stopTimeoutMs);
+        return refuse(`the Sluice worker pool at ${where} is shutting down; ${who} was not started`);
+      }
       workers.set(key, w);
       log(`${who} started (pid ${child.pid}) for the runner at ${provision}`);
       return {};
