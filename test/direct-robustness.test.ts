@@ -91,6 +91,37 @@ describe("process.exit in user code", () => {
     expect(err.code).toBe("USER_CODE_FAILED");
     expect(err.message).toContain("'Sneaky' called process.exit(4)");
   });
+  it("fails only the run whose DoFn called it, not another run in the same process", async () => {
+    const slowOk = pipeline();
+    slowOk.apply("Create", Create.of([1, 2, 3])).apply(
+      "Patient",
+      ParDo<number, number>({
+        async process(x) {
+          await new Promise((r) => setTimeout(r, 50));
+          return [x];
+        },
+      }),
+    );
+    const quitter = pipeline();
+    quitter.apply("Create", Create.of([1])).apply(
+      "Quitter",
+      ParDo<number, number>({
+        async process(x) {
+          await new Promise((r) => setTimeout(r, 10));
+          try {
+            process.exit(5);
+          } catch {
+            // swallowed: this run fails all the same
+          }
+          return [x];
+        },
+      }),
+    );
+    const [ok, bad] = await Promise.allSettled([slowOk.run(), quitter.run()]);
+    expect(ok.status).toBe("fulfilled");
+    expect(bad.status).toBe("rejected");
+    expect(String((bad as PromiseRejectedResult).reason)).toContain("'Quitter' called process.exit(5)");
+  });
 });
 
 describe("the runner leaves its host's process alone", () => {

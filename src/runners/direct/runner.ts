@@ -58,7 +58,8 @@ export function abortDirectRuns(): void {
  * program that runs the pipeline, so a DoFn must not end it: while any run is active, process.exit
  * called from user code (synchronously or after an await in process/startBundle/finishBundle, or a
  * CombineFn) throws instead, so that element's call fails naming the transform and element, and
- * the run fails even if the DoFn caught it. Outside user code process.exit works as usual.
+ * the run that owns the calling step fails even if the DoFn caught it (other runs in the process
+ * are not touched). Outside user code of an active run process.exit works as usual.
  */
 interface ExitRequest {
   readonly code: number;
@@ -66,25 +67,27 @@ interface ExitRequest {
 }
 let exitInterceptions = 0;
 let realExit: typeof process.exit | undefined;
-const exitRequests = new Set<ExitRequest[]>();
+/** The exit requests of the run each active step's bundle container belongs to. */
+const exitOwners = new WeakMap<object, ExitRequest[]>();
 
-function interceptExit(requests: ExitRequest[]): () => void {
-  exitRequests.add(requests);
+function interceptExit(plan: Plan, requests: ExitRequest[]): () => void {
+  for (const m of plan.metrics.values()) exitOwners.set(m.bundle, requests);
   if (exitInterceptions++ === 0) {
     const original = process.exit;
     realExit = original;
     process.exit = function exit(code?: number | string | null): never {
       const container = activeMetricsContainer();
-      if (container === undefined) return original.call(process, code as number);
+      const owner = container === undefined ? undefined : exitOwners.get(container);
+      if (container === undefined || owner === undefined) return original.call(process, code as number);
       const request = { code: Number(code ?? process.exitCode ?? 0) || 0, step: container.step };
-      for (const r of exitRequests) r.push(request);
+      owner.push(request);
       throw new Error(
         `process.exit(${request.code}) was called; the direct runner runs in the host's process, so user code may not end it (throw an error instead, or route bad elements aside with .withExceptionHandling())`,
       );
     } as typeof process.exit;
   }
   return () => {
-    exitRequests.delete(requests);
+    for (const m of plan.metrics.values()) exitOwners.delete(m.bundle);
     if (--exitInterceptions === 0 && realExit !== undefined) {
       process.exit = realExit;
       realExit = undefined;
@@ -116,7 +119,7 @@ export class DirectRunner implements PipelineRunner {
     const interval = this.options.progressIntervalMs ?? (flagSeconds !== undefined ? flagSeconds * 1000 : 30_000);
     activeRuns.add(plan);
     const exits: ExitRequest[] = [];
-    const restoreExit = interceptExit(exits);
+    const restoreExit = interceptExit(plan, exits);
     // Long calls into async user code are reported while they last (the timer does not keep the
     // process alive; synchronous code that never returns blocks every timer, and is not reported).
     const progress =
