@@ -212,9 +212,11 @@ export class DirectRunner implements PipelineRunner {
     const others = calls.length > 1 ? ` (and ${calls.length - 1} more call${calls.length > 2 ? "s" : ""} waiting)` : "";
     return new SluiceError(
       "USER_CODE_FAILED",
-      `Transform '${oldest.step}' never finished ${describeCall(oldest)}: it returned a promise that can never settle (nothing else is scheduled)${others}`,
+      `Transform '${oldest.step}' never finished ${describeCall(oldest)}: it is waiting on a promise that nothing keeps alive (Node's event loop is empty: no referenced timer, socket or callback is left, so Node would exit here)${others}`,
       {
-        hint: "Make sure every promise the DoFn awaits resolves or rejects: a callback that is never called, an event that never fires, a missing resolve().",
+        hint:
+          "Make sure every promise the DoFn awaits resolves or rejects: a callback that is never called, an event that never fires, a missing resolve(). " +
+          "If it waits on a timer or socket that was unref()'d (some clients do this), keep a reference to it while the call is pending.",
       },
     );
   }

@@ -271,14 +271,14 @@ export class OutputLock {
         holder = undefined; // gone meanwhile (retry) or not ours
       }
       if (holder !== undefined && ownerAlive(holder.pid, holder.start)) {
-        const who = holder.pid === me.pid ? "this same process (another WriteToText in the pipeline)" : `process ${holder.pid}`;
+        const who = holder.pid === me.pid ? "this same process (another WriteToText of this pipeline, or another pipeline running in this process)" : `process ${holder.pid}`;
         throw new SluiceError(
           "FAILED_PRECONDITION",
           `Transform '${label}' cannot write to '${prefix}': another run is writing there (${who} holds ${lock.path})`,
           {
             hint:
               holder.pid === me.pid
-                ? "Give each WriteToText its own output prefix."
+                ? "Give each WriteToText (and each pipeline running at the same time) its own output prefix."
                 : `Wait for process ${holder.pid} to finish, or write to another prefix (--output). The lock is taken over automatically once that process is gone.`,
           },
         );
