@@ -4,14 +4,14 @@
  * signal), so nothing is left listening after a crash.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { isLoopbackAddress, listeningSockets } from "../src/cluster/ports.js";
 import { processStartTime } from "../src/internal/process.js";
-import { JOB_SERVER_MAIN } from "../src/runners/portable/flink.js";
+import { cachedClasspath, JOB_SERVER_MAIN } from "../src/runners/portable/flink.js";
 import { startPrism } from "../src/runners/portable/prism.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -92,4 +92,19 @@ describe("per-run job services", () => {
   it("a SIGKILLed `sluice run --runner=flink` leaves no job server JVM behind", async () => {
     await killedRunLeavesNothing("flink", (c) => c.includes(JOB_SERVER_MAIN), 600_000);
   }, 630_000);
+});
+
+describe("the cached job server classpath", () => {
+  it("is used while every jar it names exists, and resolved again once one is gone", () => {
+    const jars = ["a.jar", "b.jar"].map((n) => join(tmp, n));
+    for (const j of jars) writeFileSync(j, "");
+    const file = join(tmp, "classpath.txt");
+    writeFileSync(file, `${jars.join(delimiter)}\n`);
+    expect(cachedClasspath(file)).toBe(jars.join(delimiter));
+    rmSync(jars[1]!);
+    expect(cachedClasspath(file)).toBeUndefined();
+    writeFileSync(file, "");
+    expect(cachedClasspath(file)).toBeUndefined();
+    expect(cachedClasspath(join(tmp, "missing.txt"))).toBeUndefined();
+  });
 });
