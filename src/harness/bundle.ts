@@ -251,7 +251,9 @@ export class BundleProcessor {
         const node = this.index.node(readUserFnRef(payload.combineFn, t.uniqueName).transform);
         const fn = combineFnOf(node, t.uniqueName);
         const inputCoder = this.pcollCoder(mainInputs[0]![1]);
-        op = this.pardo(id, t, combinePhase(urn, fn, inputCoder), [], urn === Urns.transforms.combinePerKeyPrecombine, false, mainInputs.length, out);
+        const windowFn = node.inputs.get("main")?.windowing.windowFn;
+        if (windowFn === undefined) throw new SluiceError("INTERNAL", `'${t.uniqueName}' has no main input in the worker's pipeline`, { hint: "" });
+        op = this.pardo(id, t, combinePhase(urn, fn, inputCoder, windowFn), [], urn === Urns.transforms.combinePerKeyPrecombine, false, mainInputs.length, out);
       } else {
         throw new SluiceError("UNSUPPORTED", `The Sluice harness cannot execute '${t.uniqueName}' (${urn || "no URN"})`, {
           hint: "The runner sent the SDK a transform it does not implement; it belongs on the known-unsupported list.",
@@ -309,7 +311,7 @@ function combineFnOf(node: TransformNode, phase: string): AnyCombineFn {
 }
 
 /** The combine phases a runner asks the SDK to run when it lifts a CombinePerKey, as DoFns. */
-function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>): AnyDoFn {
+function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>, windowFn: WindowFn): AnyDoFn {
   const T = Urns.transforms;
   if (urn === T.combinePerKeyMergeAccumulators) {
     return { process: ([k, accs]: [unknown, Iterable<unknown>]) => [[k, fn.mergeAccumulators(accs)]] } as AnyDoFn;
@@ -330,15 +332,18 @@ function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>)
     } as AnyDoFn;
   }
   // Precombine: one accumulator per key and window within a bundle, emitted at the bundle's end.
+  // Windows are keyed by value (windowKey): each element decoded from the data plane carries its
+  // own window object, equal windows included.
   const keyCoder = inputCoder.components[0];
   if (!keyCoder) throw new SluiceError("INVALID_PIPELINE", "a combine's input is not KV-coded", { hint: "" });
-  const byWindow = new Map<BoundedWindow, Map<unknown, { key: unknown; acc: unknown }>>();
+  const byWindow = new Map<string | number, { window: BoundedWindow; table: Map<unknown, { key: unknown; acc: unknown }> }>();
   return {
     process(kv: [unknown, unknown], ctx) {
-      let table = byWindow.get(ctx.window);
+      const wk = windowFn.windowKey(ctx.window);
+      let table = byWindow.get(wk)?.table;
       if (!table) {
         table = new Map();
-        byWindow.set(ctx.window, table);
+        byWindow.set(wk, { window: ctx.window, table });
       }
       const sk = keyCoder.structuralKey(kv[0]);
       const e = table.get(sk);
@@ -346,7 +351,7 @@ function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>)
       else table.set(sk, { key: kv[0], acc: fn.addInput(fn.createAccumulator(), kv[1]) });
     },
     finishBundle(ctx: FinishBundleContext<unknown, Record<string, unknown>>) {
-      for (const [window, table] of byWindow) {
+      for (const { window, table } of byWindow.values()) {
         for (const e of table.values()) ctx.output([e.key, fn.compact ? fn.compact(e.acc) : e.acc], window.maxTimestamp(), window);
       }
       byWindow.clear();
