@@ -92,3 +92,8 @@ export {
 export { type Coder, type CoderType, encodeToBytes, decodeFromBytes } from "./sdk/coders/coder.js";
 export { ByteReader, ByteWriter } from "./sdk/coders/bytes.js";
 export { DirectRunner, type DirectRunnerOptions } from "./runners/direct/runner.js";
+
+// Runners register at the package entry, so the SDK (src/sdk) never imports them; they load lazily
+// when a pipeline runs, so the direct runner never pulls in the portable runner's protocol code.
+import { setRunnerResolver } from "./sdk/pipeline.js";
+setRunnerResolver(async (options) => (await import("./runners/registry.js")).resolveRunner(options));

@@ -15,7 +15,7 @@ import {
 import { RemoteGrpcPortSchema } from "../model/gen/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.js";
 import { CombinePayloadSchema, ParDoPayloadSchema, type PTransform as PTransformProto } from "../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
 import { Urns } from "../model/urns.js";
-import { readUserFnRef } from "../runners/portable/refs.js";
+import { readUserFnRef } from "./refs.js";
 import {
   AssignWindowsOperator,
   ForwardOperator,

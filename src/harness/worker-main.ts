@@ -30,7 +30,7 @@ import { createClient } from "../model/grpc.js";
 import { ArtifactApi, FnApi, ProvisionApi, RunnerApi } from "../model/protos.js";
 import { Urns } from "../model/urns.js";
 // The very function the translation fingerprints with.
-import { pipelineFingerprint } from "../runners/portable/refs.js";
+import { pipelineFingerprint } from "./refs.js";
 import { LAUNCH_CONTEXT, type LaunchContext, PipelineOptions } from "../sdk/options.js";
 import { Pipeline } from "../sdk/pipeline.js";
 import { captureConsole, FnLogStream, type LogContext, type Severity } from "./logging.js";

@@ -41,6 +41,15 @@ interface WorkerHook {
   register(pipeline: Pipeline): void;
 }
 
+/** How `--runner` becomes a runner: set by the package entry (src/index.ts), so sdk/ never imports runners/. */
+export type RunnerResolver = (options: PipelineOptions) => Promise<PipelineRunner>;
+let runnerResolver: RunnerResolver | undefined;
+
+/** @internal Registers how run() resolves `--runner` (the package entry does, once). */
+export function setRunnerResolver(resolver: RunnerResolver): void {
+  runnerResolver = resolver;
+}
+
 /** A runner executes a constructed pipeline. */
 export interface PipelineRunner {
   readonly name: string;
@@ -118,8 +127,12 @@ export class Pipeline {
       hook.register(this);
       return new Promise<PipelineResult>(() => undefined);
     }
-    const { resolveRunner } = await import("../runners/registry.js");
-    const runner = await resolveRunner(this.options);
+    if (runnerResolver === undefined) {
+      throw new SluiceError("FAILED_PRECONDITION", "No runners are registered, so run() cannot choose one", {
+        hint: "Import Sluice from its package entry ('sluice'), which registers the runners; or run the pipeline on one directly: new DirectRunner().run(pipeline).",
+      });
+    }
+    const runner = await runnerResolver(this.options);
     return runner.run(this);
   }
 

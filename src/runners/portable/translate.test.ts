@@ -19,7 +19,7 @@ import { Create, Map } from "../../sdk/transforms/core.js";
 import { Count, Sum } from "../../sdk/transforms/combine.js";
 import { WindowInto } from "../../sdk/transforms/util.js";
 import { WriteToText } from "../../sdk/io/text.js";
-import { readUserFnRef } from "./refs.js";
+import { readUserFnRef } from "../../harness/refs.js";
 import { pipelineFingerprint, translate } from "./translate.js";
 
 const env = create(EnvironmentSchema, { urn: Urns.environments.external });

@@ -42,7 +42,7 @@ import {
   SlidingWindowsPayloadSchema,
 } from "../../model/gen/org/apache/beam/model/pipeline/v1/standard_window_fns_pb.js";
 import { Urns } from "../../model/urns.js";
-import { pipelineFingerprint, SluiceUrns, userFnSpec } from "./refs.js";
+import { pipelineFingerprint, SluiceUrns, userFnSpec } from "../../harness/refs.js";
 
 export { pipelineFingerprint };
 import type { Coder } from "../../sdk/coders/coder.js";

@@ -4,10 +4,10 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
-import { SluiceError } from "../../internal/errors.js";
-import { type FunctionSpec, FunctionSpecSchema } from "../../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
-import type { TransformNode } from "../../sdk/graph.js";
-import type { Pipeline } from "../../sdk/pipeline.js";
+import { SluiceError } from "../internal/errors.js";
+import { type FunctionSpec, FunctionSpecSchema } from "../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
+import type { TransformNode } from "../sdk/graph.js";
+import type { Pipeline } from "../sdk/pipeline.js";
 
 /** Our own function-spec URNs: user code found by transform name in the rebuilt pipeline. */
 export const SluiceUrns = {
