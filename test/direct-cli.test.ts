@@ -62,7 +62,7 @@ console.log("not reached");
     // Before: Node exited with code 13 (unsettled top-level await) and printed nothing.
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`Transform 'Hang' never finished process of element "the stuck one"`);
-    expect(r.stderr).toContain("never settle");
+    expect(r.stderr).toContain("waiting on a promise that nothing keeps alive");
     expect(r.stdout).not.toContain("not reached");
     expect(await readdir(join(dir, "hung"))).toEqual([]);
   });

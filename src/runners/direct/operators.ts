@@ -1014,53 +1014,42 @@ export class GroupOperator implements Receiver {
       checkHeap(this.step);
     }
     const combineFn = this.combineFn;
-    for (let i = 0; i < windows.length; i++) {
-      const w = windows[i]!;
-      let groups = this.single;
-      if (this.windowed) {
-        const wk = this.windowFn.windowKey(w);
-        const found = this.byWindow.get(wk);
-        if (found === undefined) {
-          groups = new BigMap(this.shardLimit);
-          this.byWindow.add(wk, groups);
-        } else {
-          groups = found;
-        }
-      }
-      let g = groups.get(sk);
-      if (g === undefined) {
-        g = new Group(key, w, ts, ts, combineFn ? NO_VALUES : []);
-        groups.add(sk, g);
-        if (combineFn) g.acc = this.combine(() => combineFn.createAccumulator(), value);
-      } else if (this.trackTimestamps) {
-        if (ts < g.minTs) g.minTs = ts;
-        if (ts > g.maxTs) g.maxTs = ts;
-      }
-      if (combineFn) {
-        const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
-        try {
-          g.acc = combineFn.addInput(g.acc, value[1]);
-        } catch (err) {
-          throw userCodeError(this.step, "the CombineFn", err, { value });
-        } finally {
-          setCurrentMetricsContainer(prev);
-        }
-      } else if (this.merging) g.values.push({ window: w, value: value[1], ts });
-      else g.values.push(value[1]);
-    }
-    return undefined;
-  }
-
-  /** Calls the CombineFn; its failures, and only those, are blamed on it. */
-  private combine<T>(f: () => T, value: unknown): T {
-    const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+    // One metrics-container switch per element: only a CombineFn's calls are user code here.
+    const prev = combineFn ? setCurrentMetricsContainer(this.config.metrics.bundle) : undefined;
     try {
-      return f();
+      for (let i = 0; i < windows.length; i++) {
+        const w = windows[i]!;
+        let groups = this.single;
+        if (this.windowed) {
+          const wk = this.windowFn.windowKey(w);
+          const found = this.byWindow.get(wk);
+          if (found === undefined) {
+            groups = new BigMap(this.shardLimit);
+            this.byWindow.add(wk, groups);
+          } else {
+            groups = found;
+          }
+        }
+        let g = groups.get(sk);
+        if (g === undefined) {
+          g = new Group(key, w, ts, ts, combineFn ? NO_VALUES : []);
+          groups.add(sk, g);
+          if (combineFn) g.acc = combineFn.createAccumulator();
+        } else if (this.trackTimestamps) {
+          if (ts < g.minTs) g.minTs = ts;
+          if (ts > g.maxTs) g.maxTs = ts;
+        }
+        if (combineFn) g.acc = combineFn.addInput(g.acc, value[1]);
+        else if (this.merging) g.values.push({ window: w, value: value[1], ts });
+        else g.values.push(value[1]);
+      }
     } catch (err) {
+      // Only the CombineFn's calls can throw in this loop (the tables do not, at any size).
       throw userCodeError(this.step, "the CombineFn", err, { value });
     } finally {
-      setCurrentMetricsContainer(prev);
+      if (combineFn) setCurrentMetricsContainer(prev);
     }
+    return undefined;
   }
 
   finishInput(): Pending {

@@ -91,7 +91,8 @@ function sumFn<T extends Summable>(what: string): CombineFn<T, T | null, T> {
   const plus = (a: T | null, b: T | null): T | null => (a === null ? b : b === null ? a : (add(what, a, b) as T));
   return {
     createAccumulator: () => null,
-    addInput: (acc, v) => plus(acc, summand(what, v) as T),
+    // Numbers added to a number is the hot path (Count.perElement); everything else is checked.
+    addInput: (acc, v) => (typeof v === "number" && typeof acc === "number" ? ((acc + v) as T) : plus(acc, summand(what, v) as T)),
     mergeAccumulators(accs) {
       let acc: T | null = null;
       for (const a of accs) acc = plus(acc, a);
