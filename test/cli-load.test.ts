@@ -6,11 +6,11 @@
  * temporary folder outside the repository. Needs `npx tsc -p tsconfig.build.json` first.
  */
 
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type NodeResult, runNode } from "./support.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -29,24 +29,8 @@ function files(entries: Record<string, string>): void {
   for (const [name, text] of Object.entries(entries)) writeFileSync(join(tmp, name), text);
 }
 
-function run(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, "run", file], {
-      cwd: tmp,
-      env: { ...process.env, SLUICE_DEBUG: "", NODE_OPTIONS: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+function run(file: string): Promise<NodeResult> {
+  return runNode([BIN, "run", file], { cwd: tmp });
 }
 
 /** The hint line of a CLI failure. */

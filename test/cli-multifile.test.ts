@@ -9,11 +9,11 @@
  * package.json of ours is found above them. Needs the CLI built (`npx tsc -p tsconfig.build.json`).
  */
 
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runNode } from "./support.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundlePipelineFile } from "../src/runners/portable/shipping.js";
 
@@ -27,20 +27,7 @@ interface Result {
 }
 
 function node(args: readonly string[], cwd: string): Promise<Result> {
-  const env = { ...process.env, SLUICE_DEBUG: "", NODE_OPTIONS: "" };
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runNode(args, { cwd });
 }
 
 const dirs: string[] = [];

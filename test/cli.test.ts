@@ -5,11 +5,11 @@
  * Needs `npm run build` first (`npm test` does it).
  */
 
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { runNode } from "./support.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -27,24 +27,7 @@ let tmp = "";
 
 /** Runs `node bin/sluice.js ...args` in `cwd` (the temp folder by default). */
 function sluice(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; bin?: string } = {}): Promise<Result> {
-  const env: Record<string, string | undefined> = { ...process.env, SLUICE_DEBUG: "", NODE_OPTIONS: "", ...options.env };
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
-      cwd: options.cwd ?? tmp,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runNode([options.bin ?? BIN, ...args], { cwd: options.cwd ?? tmp, ...(options.env ? { env: options.env } : {}) });
 }
 
 /** Writes a file in the temp folder and returns its path. */

@@ -4,6 +4,7 @@
  * outputs, metrics of promise-returning process, backpressure of exploding elements, the sharded
  * per-key table and the heap guard.
  */
+import { failure } from "./support.js";
 import { getHeapStatistics } from "node:v8";
 import { describe, expect, it } from "vitest";
 import {
@@ -29,16 +30,6 @@ import {
 import { BigMap, checkHeap } from "../src/runners/direct/operators.js";
 
 const pipeline = (): Pipeline => Pipeline.create(PipelineOptions.create());
-
-async function failure(run: Promise<unknown>): Promise<SluiceError> {
-  try {
-    await run;
-  } catch (err) {
-    expect(err).toBeInstanceOf(SluiceError);
-    return err as SluiceError;
-  }
-  throw new Error("expected the run to fail");
-}
 
 /** Collects a PCollection's elements into `into` (in the pipeline's own process). */
 function collect<T>(pc: PCollection<T>, label: string, into: T[]): void {

@@ -2,6 +2,7 @@
  * Direct runner behaviour beyond the conformance corpus: failures, dead letters, sinks that leave
  * nothing half-written, construction errors that name labels, DoFn lifecycle, metrics.
  */
+import { failure } from "./support.js";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +22,6 @@ import {
   Pipeline,
   PipelineOptions,
   ReadFromText,
-  SluiceError,
   StringUtf8Coder,
   VarIntCoder,
   WriteToText,
@@ -36,16 +36,6 @@ afterEach(async () => {
 });
 
 const pipeline = (): Pipeline => Pipeline.create(PipelineOptions.create());
-
-async function failure(run: Promise<unknown>): Promise<SluiceError> {
-  try {
-    await run;
-  } catch (err) {
-    expect(err).toBeInstanceOf(SluiceError);
-    return err as SluiceError;
-  }
-  throw new Error("expected the run to fail");
-}
 
 describe("user code failures", () => {
   it("name the transform, preview the element, and keep the user's error", async () => {

@@ -4,10 +4,10 @@
  * next pool removes. Talks to the pool over real gRPC on 127.0.0.1. Needs dist/ built
  * (`npx tsc -p tsconfig.build.json`).
  */
+import { freePort } from "../src/runners/portable/services.js";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,14 +31,6 @@ afterEach(() => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** `sluice worker-pool --port 0 ...flags` with TMPDIR=`scratchRoot`; resolves once it listens. */
 function startPool(scratchRoot: string, flags: readonly string[] = []) {
@@ -124,7 +116,7 @@ describe("sluice worker-pool as a process", () => {
     expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
     await pool.waitFor(/at most 1 worker at once/);
     const client = createClient(FnApi.BeamFnExternalWorkerPool, address!);
-    const dead = `127.0.0.1:${await closedPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     expect((await client.startWorker(request("c1", dead))).error).toBe("");
     const refused = await client.startWorker(request("c2", dead));
     expect(refused.error).toContain("--max-workers 1");
@@ -145,7 +137,7 @@ describe("sluice worker-pool as a process", () => {
     expect(scratch!.startsWith(root)).toBe(true);
     const client = createClient(FnApi.BeamFnExternalWorkerPool, address!);
     // A worker waiting (long) for an unreachable runner: it stays until the pool's death ends it.
-    expect((await client.startWorker(request("k1", `127.0.0.1:${await closedPort()}`))).error).toBe("");
+    expect((await client.startWorker(request("k1", `127.0.0.1:${await freePort()}`))).error).toBe("");
     const [, pid] = await first.waitFor(/worker k1 started \(pid (\d+)\)/);
     const workerPid = Number(pid);
     expect(processStartTime(workerPid)).toBeDefined();

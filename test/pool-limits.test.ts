@@ -4,10 +4,10 @@
  * endpoints, bounded error strings, and scratch directories of dead pools. Needs dist/ built
  * (`npx tsc -p tsconfig.build.json`): workers run dist/harness/worker-main.js.
  */
+import { freePort } from "../src/runners/portable/services.js";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
-import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,15 +34,6 @@ afterEach(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-/** A 127.0.0.1 port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** A pool whose log lines are collected, with `waitFor` to await one. */
 async function pool(options: ProcessPoolOptions = {}) {
@@ -88,7 +79,7 @@ async function fakeWorker(name: string, body: string): Promise<string> {
 
 describe("the cap on concurrent workers", () => {
   it("answers StartWorker beyond --max-workers with an error naming the cap, and admits again once a worker stopped", async () => {
-    const dead = `127.0.0.1:${await closedPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     // The workers wait for the unreachable runner (well past the test), so they stay running.
     const { client, handle } = await pool({ maxWorkers: 2, workerConnectTimeoutMs: 600_000 });
     expect(handle.maxWorkers).toBe(2);
@@ -108,7 +99,7 @@ describe("the cap on concurrent workers", () => {
   }, 90_000);
 
   it("counts workers still being spawned, so a burst of StartWorker calls cannot overshoot the cap", async () => {
-    const dead = `127.0.0.1:${await closedPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const { client, handle } = await pool({ maxWorkers: 3, workerConnectTimeoutMs: 600_000 });
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => client.startWorker(request(`burst-${i}`, dead))));
     expect(answers.filter((a) => a.error === "")).toHaveLength(3);
@@ -118,7 +109,7 @@ describe("the cap on concurrent workers", () => {
   }, 90_000);
 
   it("answers repeated requests for a worker still being spawned without starting a second one", async () => {
-    const dead = `127.0.0.1:${await closedPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const { client, handle, lines } = await pool({ maxWorkers: 4, workerConnectTimeoutMs: 600_000 });
     const answers = await Promise.all(Array.from({ length: 5 }, () => client.startWorker(request("same", dead))));
     expect(answers.map((a) => a.error)).toEqual(["", "", "", "", ""]);
@@ -148,7 +139,7 @@ describe("endpoint validation", () => {
     const marker = join(work, `started-${Math.random().toString(36).slice(2)}`);
     const workerMain = await fakeWorker("record.mjs", `import { writeFileSync } from "node:fs"; writeFileSync(${JSON.stringify(marker)}, "x");`);
     const { client } = await pool({ workerMain });
-    const good = `127.0.0.1:${await closedPort()}`;
+    const good = `127.0.0.1:${await freePort()}`;
     const answer = await client.startWorker({ ...request("v1", good), controlEndpoint: { url } });
     expect(answer.error).toContain("control endpoint");
     expect(answer.error).toContain(`"${url}"`);
@@ -180,7 +171,7 @@ describe("endpoint validation", () => {
 
 describe("workers whose runner endpoints are unreachable", () => {
   it("give up within the deadline, naming the endpoint and the worker id, and exit non-zero; the pool logs it", async () => {
-    const dead = `127.0.0.1:${await closedPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const { client, waitFor } = await pool({ workerConnectTimeoutMs: 2000 });
     expect((await client.startWorker(request("lost-1", dead))).error).toBe("");
     const exit = await waitFor((l) => l.startsWith("worker lost-1 ") && /exited|killed/.test(l), 60_000);
@@ -193,7 +184,7 @@ describe("workers whose runner endpoints are unreachable", () => {
   }, 90_000);
 
   it("name only the endpoint that did not answer", async () => {
-    const dead = `127.0.0.1:${await closedPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const provision = createServer();
     servers.push(provision);
     provision.addService(ProvisionApi.ProvisionService, { getProvisionInfo: () => ({ info: {} }) });

@@ -1,8 +1,11 @@
 /**
  * Helpers shared by black-box tests.
  */
+import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { expect } from "vitest";
+import { SluiceError } from "../src/internal/errors.js";
 
 /** The sorted, non-empty lines of every file whose name starts with `prefix`'s basename. */
 export async function outputLines(prefix: string): Promise<string[]> {
@@ -13,4 +16,46 @@ export async function outputLines(prefix: string): Promise<string[]> {
     out.push(...(await readFile(join(d, f), "utf8")).split("\n").filter((l) => l !== ""));
   }
   return out.sort();
+}
+
+export interface NodeResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `node ...args` (a script and its arguments) to the end and collects its output; killed
+ * after `timeoutMs` (30 s). SLUICE_DEBUG and NODE_OPTIONS are cleared so the host's settings do
+ * not leak into what is tested.
+ */
+export function runNode(
+  args: readonly string[],
+  options: { readonly cwd: string; readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number },
+): Promise<NodeResult> {
+  const env = { ...process.env, SLUICE_DEBUG: "", NODE_OPTIONS: "", ...options.env };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The SluiceError `run` fails with; fails the test when it succeeds or throws something else. */
+export async function failure(run: Promise<unknown>): Promise<SluiceError> {
+  try {
+    await run;
+  } catch (err) {
+    expect(err).toBeInstanceOf(SluiceError);
+    return err as SluiceError;
+  }
+  throw new Error("expected the run to fail");
 }

@@ -6,7 +6,7 @@
  * for every problem), so tests can feed them any facts.
  */
 import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { access, statfs } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import { cachedClasspath, flinkJobServerDir } from "../runners/portable/flink.js";

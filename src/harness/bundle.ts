@@ -54,10 +54,6 @@ export interface DataSink {
 /** Reads state (side inputs) for a bundle: the whole value for a key, following continuations. */
 export type StateReader = (key: ReturnType<typeof create<typeof StateKeySchema>>) => Promise<Uint8Array>;
 
-interface WindowedCoder {
-  readonly coder: Coder<WindowedValue<unknown>>;
-}
-
 /** The user's pipeline, indexed by unique name. */
 export class PipelineIndex {
   private readonly byName = new Map<string, TransformNode>();

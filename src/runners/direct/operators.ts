@@ -4,10 +4,9 @@
  * structural keys. A receiver returns a promise only when it needs the caller to wait (async user
  * code, disk backpressure), so the synchronous path allocates no promises.
  */
-import { rmSync } from "node:fs";
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { type ErrorCode, SluiceError } from "../../internal/errors.js";
+import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
 import { type TextSink, type ShardWriter, formatLine } from "../../sdk/io/text.js";

@@ -8,7 +8,6 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { SluiceError } from "../../internal/errors.js";
 import {
   AccumulationMode_Enum,
   ClosingBehavior_Enum,
