@@ -4,6 +4,7 @@
  * command and point at --help (exit 2). `sluice run` keeps its own flags before the file and passes
  * everything after it, unknown flags included, to the pipeline.
  */
+import { thrown } from "./support.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +13,6 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseCommandArgs } from "../src/cli/args.js";
 import { main } from "../src/cli/main.js";
-import { SluiceError } from "../src/internal/errors.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const tmp = realpathSync(mkdtempSync(join(tmpdir(), "sluice-cli-args-")));
@@ -30,15 +30,6 @@ async function sluice(args: string[]): Promise<{ code: number | undefined; out: 
   return { code, out, err };
 }
 
-function thrown(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (err) {
-    if (SluiceError.is(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a SluiceError");
-}
 
 const SPEC = {
   command: "sluice demo",

@@ -3,6 +3,7 @@
  * and time), resolving ids, vertex names and exception summaries, formatting and endpoint errors.
  * Inputs are what a Beam 2.62 Flink job server and Flink 1.19 answered in real runs.
  */
+import { thrown } from "./support.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +25,6 @@ import {
   summarizeException,
   vertexRows,
 } from "../src/cluster/jobs.js";
-import { SluiceError } from "../src/internal/errors.js";
 
 const TASKS_DONE = { running: 0, canceling: 0, canceled: 0, total: 9, created: 0, scheduled: 0, deploying: 0, reconciling: 0, finished: 9, initializing: 0, failed: 0 };
 
@@ -215,19 +215,19 @@ describe("resolveJob", () => {
 
   it("refuses an ambiguous prefix, listing the candidates", () => {
     // "5" starts two Flink JobIDs (5fcf…, 5a25…).
-    const err = catchError(() => resolveJob("5", rows));
+    const err = thrown(() => resolveJob("5", rows));
     expect(err.code).toBe("INVALID_ARGUMENT");
     expect(err.message).toBe('"5" matches 2 jobs');
     expect(err.hint).toContain("5fcf1a1f1e07d43ec6dde85b5336251e");
     expect(err.hint).toContain("5a25998d736f2dd0ea05aef315dee77d");
-    expect(catchError(() => resolveJob("SameName", rows)).hint).toContain("SameName_d578eb66");
+    expect(thrown(() => resolveJob("SameName", rows)).hint).toContain("SameName_d578eb66");
   });
 
   it("says when nothing matches", () => {
-    const err = catchError(() => resolveJob("BeamApp-nobody", rows));
+    const err = thrown(() => resolveJob("BeamApp-nobody", rows));
     expect(err.code).toBe("NOT_FOUND");
     expect(err.hint).toContain("sluice jobs list");
-    expect(catchError(() => resolveJob("  ", rows)).code).toBe("INVALID_ARGUMENT");
+    expect(thrown(() => resolveJob("  ", rows)).code).toBe("INVALID_ARGUMENT");
   });
 });
 
@@ -373,14 +373,14 @@ describe("endpoints", () => {
   });
 
   it("names both ports when an endpoint is malformed", () => {
-    const err = catchError(() => parseHostPort("8099", "--job_endpoint"));
+    const err = thrown(() => parseHostPort("8099", "--job_endpoint"));
     expect(err.code).toBe("INVALID_ARGUMENT");
     expect(err.hint).toMatch(/8099.*8081/);
-    expect(catchError(() => parseHostPort("localhost:99999", "--flink_rest")).hint).toMatch(/8081.*8099/);
+    expect(thrown(() => parseHostPort("localhost:99999", "--flink_rest")).hint).toMatch(/8081.*8099/);
   });
 
   it("without a running cluster and without flags, says to start one or name both endpoints", () => {
-    const err = catchError(() => resolveEndpoints({ SLUICE_STATE_DIR: empty }, {}));
+    const err = thrown(() => resolveEndpoints({ SLUICE_STATE_DIR: empty }, {}));
     expect(err.code).toBe("FAILED_PRECONDITION");
     expect(err.message).toContain(`no cluster is running (no cluster state in ${empty})`);
     expect(err.hint).toContain("sluice cluster up");
@@ -394,12 +394,3 @@ describe("endpoints", () => {
   });
 });
 
-function catchError(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (err) {
-    if (SluiceError.is(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a SluiceError");
-}

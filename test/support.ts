@@ -59,3 +59,14 @@ export async function failure(run: Promise<unknown>): Promise<SluiceError> {
   }
   throw new Error("expected the run to fail");
 }
+
+/** Runs `fn` and returns the SluiceError it throws; fails the test when it throws nothing or something else. */
+export function thrown(fn: () => unknown): SluiceError {
+  try {
+    fn();
+  } catch (err) {
+    if (SluiceError.is(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a SluiceError, nothing was thrown");
+}
