@@ -52,6 +52,20 @@ export {
   type TimestampCombiner,
   type WindowingStrategy,
 } from "./sdk/windowing/windowfns.js";
+export {
+  AfterAll,
+  AfterAny,
+  AfterCount,
+  AfterEach,
+  AfterProcessingTime,
+  AfterWatermark,
+  DefaultTrigger,
+  Never,
+  OrFinally,
+  Repeatedly,
+  type AccumulationMode,
+  type Trigger,
+} from "./sdk/windowing/triggers.js";
 export * from "./sdk/transforms/core.js";
 export { GroupByKey, CoGroupByKey } from "./sdk/transforms/grouping.js";
 export * from "./sdk/transforms/combine.js";

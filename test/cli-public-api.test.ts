@@ -15,6 +15,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 
 const PUBLIC_API: readonly string[] = [
+  "AccumulationMode", "AfterAll", "AfterAny", "AfterCount", "AfterEach", "AfterProcessingTime", "AfterWatermark",
+  "DefaultTrigger", "Never", "OrFinally", "Repeatedly", "Trigger",
   "AbstractCoder", "AnyCombineFn", "ArrayFieldType", "AsDict", "AsIterable", "AsList", "AsMultiMap",
   "AsSingleton", "AtomicFieldType", "AtomicTypeName", "BoolCoder", "BoundedWindow", "ByteReader",
   "ByteWriter", "BytesCoder", "CoGroupByKey", "Coder", "CoderType", "CombineFn", "CombineFns",

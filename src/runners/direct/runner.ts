@@ -4,6 +4,7 @@
  * elements from the roots. Groupings and side inputs are the only barriers; everything between
  * them runs fused, element by element, without encoding.
  */
+import { describeTrigger } from "../../sdk/windowing/triggers.js";
 import { SluiceError } from "../../internal/errors.js";
 import type { TransformNode } from "../../sdk/graph.js";
 import { MetricResults, activeMetricsContainer } from "../../sdk/metrics.js";
@@ -306,6 +307,14 @@ export class DirectRunner implements PipelineRunner {
         op = new AssignWindowsOperator(spec.windowFn, mainOut(), ins.length);
       } else if (spec?.kind === "group_by_key" || comp?.kind === "combine_per_key") {
         const input = ins[0]!;
+        const trigger = input.windowing.trigger;
+        if (trigger.kind !== "default") {
+          throw new SluiceError(
+            "UNSUPPORTED",
+            `Transform '${node.fullLabel}' groups '${input.displayName}', triggered by ${describeTrigger(trigger)}: the direct runner executes the default trigger only (so far)`,
+            { hint: "Run it on --runner=prism or --runner=flink, whose groupings execute triggers, or leave the trigger out on the direct runner." },
+          );
+        }
         op = new GroupOperator({
           step: node.fullLabel,
           keyCoder: input.coder.components[0]!,

@@ -1,6 +1,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import {
+  AccumulationMode_Enum,
   CombinePayloadSchema,
   EnvironmentSchema,
   IsBounded_Enum,
@@ -11,6 +12,7 @@ import {
 import { FixedWindowsPayloadSchema } from "../../model/gen/org/apache/beam/model/pipeline/v1/standard_window_fns_pb.js";
 import { Urns } from "../../model/urns.js";
 import { Duration } from "../../sdk/time.js";
+import { AfterCount, AfterProcessingTime, AfterWatermark, Repeatedly } from "../../sdk/windowing/triggers.js";
 import { FixedWindows, Sessions } from "../../sdk/windowing/windowfns.js";
 import { Pipeline } from "../../sdk/pipeline.js";
 import { PipelineOptions } from "../../sdk/options.js";
@@ -94,6 +96,36 @@ describe("translate", () => {
     expect(ws.windowFn?.urn).toBe("beam:window_fn:fixed_windows:v1");
     expect(ws.mergeStatus).toBe(MergeStatus_Enum.NON_MERGING);
     expect(c.coders[ws.windowCoderId]!.spec?.urn).toBe("beam:coder:interval_window:v1");
+  });
+
+  it("carries the trigger, accumulation mode and allowed lateness in the windowing strategy", () => {
+    const q = Pipeline.create(PipelineOptions.create());
+    q.apply("C", Create.of([1])).apply(
+      "W",
+      WindowInto(FixedWindows(60_000), {
+        trigger: AfterWatermark({ early: AfterCount(2), late: Repeatedly(AfterProcessingTime(1500)) }),
+        accumulationMode: "ACCUMULATING",
+        allowedLateness: Duration.minutes(5),
+      }),
+    );
+    const t = translate(q, { environment: env }).proto.components!;
+    const out = Object.values(t.transforms).find((x) => x.uniqueName === "W")!;
+    const ws = t.windowingStrategies[t.pcollections[Object.values(out.outputs)[0]!]!.windowingStrategyId]!;
+    expect(ws.accumulationMode).toBe(AccumulationMode_Enum.ACCUMULATING);
+    expect(ws.allowedLateness).toBe(300_000n);
+    const trig = ws.trigger!.trigger;
+    expect(trig.case).toBe("afterEndOfWindow");
+    const eow = trig.value as { earlyFirings?: { trigger: { case: string; value: { elementCount?: number; subtrigger?: unknown } } }; lateFirings?: { trigger: { case: string; value: { subtrigger?: { trigger: { case: string; value: { timestampTransforms: { timestampTransform: { case: string; value: { delayMillis: bigint } } }[] } } } } } } };
+    expect(eow.earlyFirings?.trigger.case).toBe("elementCount");
+    expect(eow.earlyFirings?.trigger.value.elementCount).toBe(2);
+    expect(eow.lateFirings?.trigger.case).toBe("repeat");
+    const apt = eow.lateFirings!.trigger.value.subtrigger!.trigger;
+    expect(apt.case).toBe("afterProcessingTime");
+    expect(apt.value.timestampTransforms[0]!.timestampTransform).toMatchObject({ case: "delay", value: { delayMillis: 1500n } });
+    // The default stays the default (what every runner executes without asking).
+    const c0 = Object.values(t.windowingStrategies).find((w) => w.windowFn?.urn === "beam:window_fn:global_windows:v1")!;
+    expect(c0.trigger!.trigger.case).toBe("default");
+    expect(c0.accumulationMode).toBe(AccumulationMode_Enum.DISCARDING);
   });
 
   it("marks merging window fns", () => {

@@ -27,8 +27,8 @@ import {
   type PTransform as PTransformProto,
   PTransformSchema,
   SideInputSchema,
+  type Trigger as TriggerProto,
   TriggerSchema,
-  Trigger_DefaultSchema,
   WindowIntoPayloadSchema,
   WindowingStrategySchema,
   type Coder as CoderProto,
@@ -49,6 +49,7 @@ import { JsValueCoder } from "../../sdk/coders/index.js";
 import type { TransformNode } from "../../sdk/graph.js";
 import type { Pipeline } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
+import type { Trigger } from "../../sdk/windowing/triggers.js";
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 
 export interface TranslateOptions {
@@ -245,7 +246,7 @@ class Translator {
 
   private strategy(w: WindowingStrategy): string {
     const fn = w.windowFn;
-    const key = `${fn.kind}|${JSON.stringify(fn.params)}|${w.timestampCombiner}|${w.allowedLateness}`;
+    const key = `${fn.kind}|${JSON.stringify(fn.params)}|${w.timestampCombiner}|${w.allowedLateness}|${JSON.stringify(w.trigger)}|${w.accumulationMode}`;
     const known = this.strategyIds.get(key);
     if (known) return known;
     const id = `w${this.strategyIds.size}`;
@@ -254,8 +255,8 @@ class Translator {
       windowFn: this.windowFnSpec(fn),
       mergeStatus: fn.isMerging ? MergeStatus_Enum.NEEDS_MERGE : MergeStatus_Enum.NON_MERGING,
       windowCoderId: this.coder(fn.windowCoder as Coder<unknown>),
-      trigger: create(TriggerSchema, { trigger: { case: "default", value: create(Trigger_DefaultSchema) } }),
-      accumulationMode: AccumulationMode_Enum.DISCARDING,
+      trigger: triggerProto(w.trigger),
+      accumulationMode: w.accumulationMode === "ACCUMULATING" ? AccumulationMode_Enum.ACCUMULATING : AccumulationMode_Enum.DISCARDING,
       outputTime:
         w.timestampCombiner === "EARLIEST"
           ? OutputTime_Enum.EARLIEST_IN_PANE
@@ -269,5 +270,42 @@ class Translator {
       environmentId: this.envId,
     });
     return id;
+  }
+}
+
+/** A trigger as the Runner API's Trigger message, which Flink's and Prism's groupings execute. */
+export function triggerProto(t: Trigger): TriggerProto {
+  const many = (ts: readonly Trigger[]): TriggerProto[] => ts.map(triggerProto);
+  switch (t.kind) {
+    case "default":
+      return create(TriggerSchema, { trigger: { case: "default", value: {} } });
+    case "never":
+      return create(TriggerSchema, { trigger: { case: "never", value: {} } });
+    case "after_watermark":
+      return create(TriggerSchema, {
+        trigger: {
+          case: "afterEndOfWindow",
+          value: { ...(t.early ? { earlyFirings: triggerProto(t.early) } : {}), ...(t.late ? { lateFirings: triggerProto(t.late) } : {}) },
+        },
+      });
+    case "after_processing_time":
+      return create(TriggerSchema, {
+        trigger: {
+          case: "afterProcessingTime",
+          value: { timestampTransforms: [{ timestampTransform: { case: "delay", value: { delayMillis: BigInt(Math.round(t.delayMs)) } } }] },
+        },
+      });
+    case "after_count":
+      return create(TriggerSchema, { trigger: { case: "elementCount", value: { elementCount: t.count } } });
+    case "repeatedly":
+      return create(TriggerSchema, { trigger: { case: "repeat", value: { subtrigger: triggerProto(t.subtrigger) } } });
+    case "after_each":
+      return create(TriggerSchema, { trigger: { case: "afterEach", value: { subtriggers: many(t.subtriggers) } } });
+    case "after_any":
+      return create(TriggerSchema, { trigger: { case: "afterAny", value: { subtriggers: many(t.subtriggers) } } });
+    case "after_all":
+      return create(TriggerSchema, { trigger: { case: "afterAll", value: { subtriggers: many(t.subtriggers) } } });
+    case "or_finally":
+      return create(TriggerSchema, { trigger: { case: "orFinally", value: { main: triggerProto(t.main), finally: triggerProto(t.until) } } });
   }
 }

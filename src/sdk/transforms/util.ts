@@ -2,6 +2,7 @@
  * Small structural transforms: key/value reshaping, Flatten, Partition, Reshuffle, windowing and
  * timestamps.
  */
+import { type AccumulationMode, describeTrigger, type Trigger } from "../windowing/triggers.js";
 import { SluiceError } from "../../internal/errors.js";
 import { JsValueCoder } from "../coders/index.js";
 import { PCollection, PCollectionList } from "../pvalue.js";
@@ -124,9 +125,20 @@ export function Reshuffle<T>(): PTransform<PCollection<T>, PCollection<T>> {
   return new ReshuffleTransform<T>();
 }
 
+/**
+ * What WindowInto sets besides the window fn. Unset fields keep the input's (as Beam Java's
+ * Window.into does; Beam Python resets them to the defaults, which differ only after an earlier
+ * WindowInto set them).
+ */
 export interface WindowIntoOptions {
   /** How grouping outputs are timestamped (default END_OF_WINDOW). */
   readonly timestampCombiner?: TimestampCombiner;
+  /** When groupings emit panes (default DefaultTrigger()). Needs `accumulationMode` too, as in Beam. */
+  readonly trigger?: Trigger;
+  /** DISCARDING (each pane holds only new elements) or ACCUMULATING (all so far). */
+  readonly accumulationMode?: AccumulationMode;
+  /** Event time (ms) after the end of a window during which late data is still grouped (default 0). */
+  readonly allowedLateness?: number;
 }
 
 class WindowIntoTransform<T> extends PTransform<PCollection<T>, PCollection<T>> {
@@ -137,11 +149,23 @@ class WindowIntoTransform<T> extends PTransform<PCollection<T>, PCollection<T>> 
     super("WindowInto");
   }
   expand(input: PCollection<T>, ctx: ExpandContext): PCollection<T> {
+    const o = this.options;
+    if (o.trigger !== undefined && o.trigger.kind !== "default" && o.accumulationMode === undefined) {
+      ctx.fail(
+        `WindowInto with trigger ${describeTrigger(o.trigger)} needs an accumulation mode`,
+        "Add accumulationMode: \"DISCARDING\" (each pane holds the new elements) or \"ACCUMULATING\" (each pane holds all so far), as Beam requires.",
+      );
+    }
+    if (o.allowedLateness !== undefined && (!Number.isFinite(o.allowedLateness) || o.allowedLateness < 0)) {
+      ctx.fail(`WindowInto allowedLateness must be 0 ms or more, got ${o.allowedLateness}`, "Pass milliseconds, e.g. allowedLateness: Duration.minutes(5).");
+    }
     ctx.primitive({ kind: "assign_windows", windowFn: this.windowFn });
     return ctx.output("main", input.coder, {
-      ...input.windowing,
       windowFn: this.windowFn,
-      timestampCombiner: this.options.timestampCombiner ?? input.windowing.timestampCombiner,
+      timestampCombiner: o.timestampCombiner ?? input.windowing.timestampCombiner,
+      allowedLateness: o.allowedLateness ?? input.windowing.allowedLateness,
+      trigger: o.trigger ?? input.windowing.trigger,
+      accumulationMode: o.accumulationMode ?? input.windowing.accumulationMode,
     });
   }
 }

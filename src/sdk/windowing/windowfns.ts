@@ -2,6 +2,7 @@
  * Window functions (Beam's WindowFn): how elements are assigned to windows and, for sessions, how
  * windows merge. Batch semantics: the default trigger fires once per window at the end of input.
  */
+import { type AccumulationMode, DefaultTrigger, type Trigger } from "./triggers.js";
 import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../coders/coder.js";
 import { GlobalWindowCoder, IntervalWindowCoder } from "../coders/index.js";
@@ -249,15 +250,22 @@ export function Sessions(gap: number): WindowFn<IntervalWindow> {
 /** How outputs of a grouping are timestamped within a window. */
 export type TimestampCombiner = "END_OF_WINDOW" | "EARLIEST" | "LATEST";
 
-/** A PCollection's windowing: window fn plus how groupings treat it (batch defaults). */
+/** A PCollection's windowing: window fn plus how groupings treat it. */
 export interface WindowingStrategy {
   readonly windowFn: WindowFn;
   readonly timestampCombiner: TimestampCombiner;
+  /** How long after the end of a window (ms of event time) late data is still accepted. */
   readonly allowedLateness: number;
+  /** When a grouping emits a window's panes (default: on time, then once per late element). */
+  readonly trigger: Trigger;
+  /** Whether successive panes of a window repeat its earlier elements (default DISCARDING). */
+  readonly accumulationMode: AccumulationMode;
 }
 
 export const DEFAULT_WINDOWING: WindowingStrategy = Object.freeze({
   windowFn: GLOBAL_WINDOWS,
   timestampCombiner: "END_OF_WINDOW",
   allowedLateness: 0,
+  trigger: DefaultTrigger(),
+  accumulationMode: "DISCARDING",
 });
