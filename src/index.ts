@@ -66,6 +66,7 @@ export {
   type AccumulationMode,
   type Trigger,
 } from "./sdk/windowing/triggers.js";
+export { TestStream } from "./sdk/testing/test_stream.js";
 export * from "./sdk/transforms/core.js";
 export { GroupByKey, CoGroupByKey } from "./sdk/transforms/grouping.js";
 export * from "./sdk/transforms/combine.js";

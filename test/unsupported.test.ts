@@ -3,7 +3,7 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AfterCount, AsSingleton, Create, type ErrorCode, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Repeatedly, Sessions, SluiceError, WindowInto } from "sluice";
+import { AfterCount, AsSingleton, Create, type ErrorCode, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Repeatedly, Sessions, SluiceError, TestStream, WindowInto } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
@@ -58,6 +58,17 @@ const list: readonly Unsupported[] = [
       return p.run();
     },
     error: /'Group' groups 'Window', triggered by Repeatedly\(AfterCount\(2\)\): the direct runner executes the default trigger only/,
+    code: "UNSUPPORTED",
+  },
+  {
+    feature: "TestStream on the direct runner (Prism executes it)",
+    runners: "direct",
+    run: () => {
+      const p = Pipeline.create(PipelineOptions.create());
+      p.apply("Events", TestStream.create<number>().addElements(1).advanceWatermarkToInfinity()).apply("Id", Map((x: number) => x));
+      return p.run();
+    },
+    error: /'Events' is a TestStream: the direct runner has no streaming engine yet/,
     code: "UNSUPPORTED",
   },
 ];

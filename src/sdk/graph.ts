@@ -25,7 +25,15 @@ export type PrimitiveSpec =
     }
   | { readonly kind: "group_by_key" }
   | { readonly kind: "flatten" }
-  | { readonly kind: "assign_windows"; readonly windowFn: WindowFn };
+  | { readonly kind: "assign_windows"; readonly windowFn: WindowFn }
+  /** A scripted unbounded source (sdk/testing/test_stream.ts). */
+  | { readonly kind: "test_stream"; readonly events: readonly TestStreamEvent[] };
+
+/** One step of a TestStream's script. */
+export type TestStreamEvent =
+  | { readonly kind: "elements"; readonly elements: readonly { readonly value: unknown; readonly timestamp: number }[] }
+  | { readonly kind: "watermark"; readonly to: number }
+  | { readonly kind: "processing_time"; readonly advanceBy: number };
 
 /**
  * Composites with a meaning runners may recognise and execute directly instead of expanding them

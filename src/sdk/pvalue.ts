@@ -30,6 +30,21 @@ export class PCollection<T> {
     this.coderValue = coder;
   }
 
+  /**
+   * Whether the collection ends (Beam's IsBounded): unbounded when an unbounded source (TestStream)
+   * produces it or any main input of its producer is unbounded. Runners run such pipelines as
+   * streams.
+   */
+  get isBounded(): boolean {
+    if (this.boundedValue === undefined) {
+      const p = this.producer;
+      this.boundedValue =
+        p.primitive?.kind !== "test_stream" && [...p.inputs].every(([tag, pc]) => tag.startsWith("side:") || pc.isBounded);
+    }
+    return this.boundedValue;
+  }
+  private boundedValue: boolean | undefined;
+
   /** The coder used when this collection's elements cross a process or a grouping. */
   get coder(): Coder<T> {
     return this.coderValue;

@@ -280,6 +280,11 @@ export class DirectRunner implements PipelineRunner {
       let op: Receiver | undefined;
       const spec = node.primitive;
       const comp = node.composite;
+      if (spec?.kind === "test_stream") {
+        throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' is a TestStream: the direct runner has no streaming engine yet`, {
+          hint: "Run it on --runner=prism, which executes TestStream scripts (element, watermark and processing-time events).",
+        });
+      }
       if (spec?.kind === "impulse") {
         roots.push({ node, out: mainOut() });
         continue;

@@ -29,6 +29,7 @@ import {
   SideInputSchema,
   type Trigger as TriggerProto,
   TriggerSchema,
+  TestStreamPayloadSchema,
   WindowIntoPayloadSchema,
   WindowingStrategySchema,
   type Coder as CoderProto,
@@ -44,6 +45,8 @@ import { Urns } from "../../model/urns.js";
 import { pipelineFingerprint, SluiceUrns, userFnSpec } from "../../harness/refs.js";
 
 export { pipelineFingerprint };
+import { encodeToBytes } from "../../sdk/coders/coder.js";
+import { timestampToMillis } from "../../sdk/time.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import { JsValueCoder } from "../../sdk/coders/index.js";
 import type { TransformNode } from "../../sdk/graph.js";
@@ -108,7 +111,7 @@ class Translator {
       pcollections[p.id] = create(PCollectionSchema, {
         uniqueName: p.name,
         coderId: this.coder(p.coder),
-        isBounded: IsBounded_Enum.BOUNDED,
+        isBounded: p.isBounded ? IsBounded_Enum.BOUNDED : IsBounded_Enum.UNBOUNDED,
         windowingStrategyId: this.strategy(p.windowing),
       });
     }
@@ -144,6 +147,33 @@ class Translator {
         case "impulse":
           t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.impulse });
           break;
+        case "test_stream": {
+          // The runner executes the script; elements travel encoded with the output's coder.
+          const out = [...node.outputs.values()][0]!;
+          const coder = out.coder;
+          t.spec = create(FunctionSpecSchema, {
+            urn: Urns.transforms.testStream,
+            payload: toBinary(
+              TestStreamPayloadSchema,
+              create(TestStreamPayloadSchema, {
+                coderId: this.coder(coder),
+                events: spec.events.map((e) =>
+                  e.kind === "elements"
+                    ? {
+                        event: {
+                          case: "elementEvent" as const,
+                          value: { elements: e.elements.map((x) => ({ encodedElement: encodeToBytes(coder, x.value), timestamp: timestampToMillis(x.timestamp) })) },
+                        },
+                      }
+                    : e.kind === "watermark"
+                      ? { event: { case: "watermarkEvent" as const, value: { newWatermark: timestampToMillis(e.to) } } }
+                      : { event: { case: "processingTimeEvent" as const, value: { advanceDuration: BigInt(Math.round(e.advanceBy)) } } },
+                ),
+              }),
+            ),
+          });
+          break;
+        }
         case "group_by_key":
           t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.groupByKey });
           t.environmentId = "";
