@@ -78,11 +78,14 @@ describe("triggers on Prism", () => {
         }),
       );
     await new PortableRunner(prism.endpoint).run(p);
-    // Beam's semantics: the early count fires once two elements are in; the watermark passing the
-    // end of the window gives the on-time pane, which accumulates; when the window expires (end +
-    // allowed lateness) an accumulating window's state is not empty, so a final LATE pane closes it.
-    // (Late elements are left out here: Prism 2.73 answers one after the on-time pane with EARLY
-    // and ON_TIME panes again, where Beam gives one LATE pane.)
-    expect(seen.sort()).toEqual(["0 k 1,2 EARLY", "1 k 1,2,3 ON_TIME", "2 k 1,2,3 LATE last"]);
+    // Beam's semantics (Beam Python 2.73, test/fixtures/beam-python-panes.json case 09): the early
+    // count fires once two elements are in; the watermark passing the end of the window gives the
+    // on-time pane, which accumulates. Prism 2.73 then adds a final LATE pane with no new data when
+    // the window expires, which Beam Python does not; and it answers a late element after the
+    // on-time pane with EARLY and ON_TIME panes again, where Beam gives one LATE pane (so late data
+    // is left out here).
+    const [early, onTime, ...rest] = seen.sort();
+    expect([early, onTime]).toEqual(["0 k 1,2 EARLY", "1 k 1,2,3 ON_TIME"]);
+    expect(rest.every((r) => r.endsWith("LATE last"))).toBe(true);
   }, 120_000);
 });
