@@ -1,0 +1,62 @@
+/**
+ * Writes game events for the Mobile Gaming examples, like Beam's Injector: teams of users scoring
+ * points, one `user,team,score,timestamp_ms,readable_time` line per event, in the order a stream
+ * would deliver them: event times jitter (out of order), some events arrive late (their time is
+ * up to `--late_minutes` behind the stream's), and a few lines are unparsable. Deterministic: the
+ * same `--seed` gives the same file.
+ *
+ *   npx sluice run examples/game/injector.ts --output data/game.csv [--events 10000] [--seed 1]
+ *       [--start_min 2015-11-19-09-00] [--hours 4] [--late_minutes 90]
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { PipelineOptions, SluiceError } from "sluice";
+import { formatInstant, parseMinute } from "./events.js";
+
+const options = PipelineOptions.fromLaunch();
+const output = options.string("output");
+const events = options.integer("events", 10_000);
+const seed = options.integer("seed", 1);
+const start = parseMinute(options.string("start_min", "2015-11-19-09-00"), "start_min");
+const hours = options.number("hours", 4);
+const lateMinutes = options.number("late_minutes", 90);
+if (!(events > 0) || !(hours > 0)) throw new SluiceError("INVALID_ARGUMENT", "--events and --hours must be positive", { hint: "e.g. --events 10000 --hours 4" });
+
+/** mulberry32: a small, well-mixed 32-bit PRNG; the same seed gives the same stream. */
+function prng(s: number): () => number {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = prng(seed);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+
+const COLORS = ["Amber", "Apricot", "Aqua", "Bisque", "Blue", "Coral", "Crimson", "Cyan", "Magenta", "Olive", "Orchid", "Sienna", "Teal", "Violet"];
+const ANIMALS = ["Dingo", "Echidna", "Kangaroo", "Koala", "Numbat", "Platypus", "Quokka", "Wallaby", "Wombat", "Bilby"];
+const teams = Array.from(new Set(Array.from({ length: 40 }, () => `${pick(COLORS)}${pick(ANIMALS)}`))).slice(0, 15);
+const users = new Map(teams.map((team) => [team, Array.from({ length: 3 + Math.floor(random() * 6) }, (_, i) => `user${i}_${team}`)]));
+
+const span = hours * 3_600_000;
+const lines: string[] = [];
+for (let i = 0; i < events; i++) {
+  // Stream position: events arrive spread over the span; event times jitter by up to 2 minutes.
+  const now = start + Math.floor((i / events) * span);
+  let ts = now - Math.floor(random() * 120_000);
+  if (random() < 0.05) ts = now - Math.floor(random() * lateMinutes * 60_000); // late
+  ts = Math.max(start, ts);
+  const team = pick(teams);
+  const user = pick(users.get(team)!);
+  const score = 1 + Math.floor(random() * 20);
+  const r = random();
+  if (r < 0.005) lines.push(`${user},${team},${score}`); // truncated
+  else if (r < 0.01) lines.push(`${user},${team},many,${ts},${formatInstant(ts)}`); // bad score
+  else lines.push(`${user},${team},${score},${ts},${formatInstant(ts)}`);
+}
+mkdirSync(dirname(output), { recursive: true });
+writeFileSync(output, `${lines.join("\n")}\n`);
+console.log(`injector: wrote ${lines.length} events of ${teams.length} teams to ${output}`);
