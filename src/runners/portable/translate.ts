@@ -294,7 +294,9 @@ class Translator {
             ? OutputTime_Enum.LATEST_IN_PANE
             : OutputTime_Enum.END_OF_WINDOW,
       closingBehavior: ClosingBehavior_Enum.EMIT_IF_NONEMPTY,
-      onTimeBehavior: OnTimeBehavior_Enum.FIRE_IF_NONEMPTY,
+      // Beam's defaults (Java's WindowingStrategy, Python's Windowing): an on-time pane always, even empty after
+      // early firings; a final pane at window expiry only when non-empty.
+      onTimeBehavior: OnTimeBehavior_Enum.FIRE_ALWAYS,
       allowedLateness: BigInt(w.allowedLateness),
       assignsToOneWindow: fn.kind !== "sliding",
       environmentId: this.envId,
