@@ -3,7 +3,7 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AfterCount, AsSingleton, Create, type ErrorCode, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Repeatedly, Sessions, SluiceError, TestStream, WindowInto } from "sluice";
+import { AfterCount, AsSingleton, Create, type ErrorCode, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Repeatedly, Sessions, SluiceError, TestStream, WindowInto, WriteToText } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
@@ -61,14 +61,26 @@ const list: readonly Unsupported[] = [
     code: "UNSUPPORTED",
   },
   {
-    feature: "TestStream on the direct runner (Prism executes it)",
+    feature: "windowed writes of an unbounded collection on the direct runner (a shard set per window and pane)",
     runners: "direct",
     run: () => {
       const p = Pipeline.create(PipelineOptions.create());
-      p.apply("Events", TestStream.create<number>().addElements(1).advanceWatermarkToInfinity()).apply("Id", Map((x: number) => x));
+      p.apply("Events", TestStream.create<string>().addElements("a").advanceWatermarkToInfinity()).apply("Write", WriteToText("/tmp/sluice-never-written/out"));
       return p.run();
     },
-    error: /'Events' is a TestStream: the direct runner has no streaming engine yet/,
+    error: /'Write' writes an unbounded collection: windowed writes .* are not on the direct runner yet/,
+    code: "UNSUPPORTED",
+  },
+  {
+    feature: "two TestStreams in one pipeline on the direct runner",
+    runners: "direct",
+    run: () => {
+      const p = Pipeline.create(PipelineOptions.create());
+      p.apply("A", TestStream.create<number>().addElements(1)).apply("IdA", Map((x: number) => x));
+      p.apply("B", TestStream.create<number>().addElements(2)).apply("IdB", Map((x: number) => x));
+      return p.run();
+    },
+    error: /'B' is a second TestStream: the direct runner plays one per pipeline/,
     code: "UNSUPPORTED",
   },
 ];

@@ -26,7 +26,7 @@ export interface Meta {
 
 export const GLOBAL_META: Meta = Object.freeze({ timestamp: MIN_TIMESTAMP, windows: [GLOBAL_WINDOW], pane: PANE_NO_FIRING });
 
-type Pending = void | Promise<void>;
+export type Pending = void | Promise<void>;
 
 /** Something elements flow into. */
 export interface Receiver {

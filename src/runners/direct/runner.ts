@@ -6,7 +6,10 @@
  */
 import { describeTrigger } from "../../sdk/windowing/triggers.js";
 import { SluiceError } from "../../internal/errors.js";
-import type { TransformNode } from "../../sdk/graph.js";
+import type { TestStreamEvent, TransformNode } from "../../sdk/graph.js";
+import { GLOBAL_WINDOW, PANE_NO_FIRING } from "../../sdk/windowing/window.js";
+import { MAX_TIMESTAMP } from "../../sdk/time.js";
+import { RunClock, StreamingGroupOperator } from "./streaming.js";
 import { MetricResults, activeMetricsContainer } from "../../sdk/metrics.js";
 import type { Pipeline, PipelineResult, PipelineRunner } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
@@ -97,7 +100,11 @@ function interceptExit(plan: Plan, requests: ExitRequest[]): () => void {
 }
 
 interface Plan {
-  readonly roots: { node: TransformNode; out: Outputs }[];
+  /** Impulses, and at most one TestStream (its script in `events`), played last. */
+  readonly roots: { node: TransformNode; out: Outputs; events?: readonly TestStreamEvent[] }[];
+  /** Groupings of unbounded collections, in plan (topological) order, advanced with the clock. */
+  readonly streamingGroups: StreamingGroupOperator[];
+  readonly clock: RunClock;
   readonly pardos: ParDoOperator[];
   readonly sinks: TextSinkOperator[];
   readonly metrics: Map<string, StepMetrics>;
@@ -188,6 +195,10 @@ export class DirectRunner implements PipelineRunner {
   private async execute(plan: Plan): Promise<void> {
     for (const sink of plan.sinks) await sink.prepare();
     for (const root of plan.roots) {
+      if (root.events !== undefined) {
+        await this.play(plan, root.out, root.events);
+        continue;
+      }
       const pending: Promise<void>[] = [];
       root.out.emit(new Uint8Array(0), GLOBAL_META, pending);
       await Promise.all(pending);
@@ -199,6 +210,38 @@ export class DirectRunner implements PipelineRunner {
       throw new SluiceError("INTERNAL", "a side input never completed", { hint: "This is a bug in the direct runner; please report it." });
     }
     for (const sink of plan.sinks) await sink.commit();
+  }
+
+  /**
+   * Plays a TestStream's script: each element event is a bundle (pushed through, then ended, so
+   * groupings check their triggers); watermark and processing-time events advance the plan's
+   * clock and every streaming grouping in plan order. The stream's end takes the watermark to
+   * the end of time, closing every window.
+   */
+  private async play(plan: Plan, out: Outputs, events: readonly TestStreamEvent[]): Promise<void> {
+    const clock = plan.clock;
+    const advance = async (): Promise<void> => {
+      for (const g of plan.streamingGroups) await g.advance(++this.epoch);
+    };
+    for (const e of events) {
+      if (e.kind === "elements") {
+        const pending: Promise<void>[] = [];
+        for (const x of e.elements) out.emit(x.value, { timestamp: x.timestamp, windows: [GLOBAL_WINDOW], pane: PANE_NO_FIRING }, pending);
+        await Promise.all(pending);
+        await out.flush(++this.epoch);
+      } else if (e.kind === "watermark") {
+        clock.watermark = Math.max(clock.watermark, e.to);
+        await advance();
+      } else {
+        clock.processingTime += e.advanceBy;
+        await advance();
+      }
+    }
+    if (clock.watermark < MAX_TIMESTAMP) {
+      clock.watermark = MAX_TIMESTAMP;
+      await advance();
+    }
+    await out.finish();
   }
 
   /** The run cannot progress: nothing is scheduled, yet user code's promises are pending. */
@@ -270,6 +313,8 @@ export class DirectRunner implements PipelineRunner {
     };
 
     const monitor = new RunMonitor();
+    const clock = new RunClock();
+    const streamingGroups: StreamingGroupOperator[] = [];
     const roots: Plan["roots"] = [];
     const pardos: ParDoOperator[] = [];
     const sinks: TextSinkOperator[] = [];
@@ -281,9 +326,13 @@ export class DirectRunner implements PipelineRunner {
       const spec = node.primitive;
       const comp = node.composite;
       if (spec?.kind === "test_stream") {
-        throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' is a TestStream: the direct runner has no streaming engine yet`, {
-          hint: "Run it on --runner=prism, which executes TestStream scripts (element, watermark and processing-time events).",
-        });
+        if (roots.some((r) => r.events !== undefined)) {
+          throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' is a second TestStream: the direct runner plays one per pipeline`, {
+            hint: "Script all events in one TestStream (Flatten its output with others if needed), or run on --runner=prism.",
+          });
+        }
+        roots.push({ node, out: mainOut(), events: spec.events });
+        continue;
       }
       if (spec?.kind === "impulse") {
         roots.push({ node, out: mainOut() });
@@ -313,14 +362,27 @@ export class DirectRunner implements PipelineRunner {
       } else if (spec?.kind === "group_by_key" || comp?.kind === "combine_per_key") {
         const input = ins[0]!;
         const trigger = input.windowing.trigger;
-        if (trigger.kind !== "default") {
+        if (!input.isBounded) {
+          const group = new StreamingGroupOperator({
+            step: node.fullLabel,
+            keyCoder: input.coder.components[0]!,
+            windowing: input.windowing,
+            out: mainOut(),
+            inputs: ins.length,
+            clock,
+            metrics: stepMetrics(node),
+            ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
+          });
+          streamingGroups.push(group);
+          op = group;
+        } else if (trigger.kind !== "default") {
           throw new SluiceError(
             "UNSUPPORTED",
             `Transform '${node.fullLabel}' groups '${input.displayName}', triggered by ${describeTrigger(trigger)}: the direct runner executes the default trigger only (so far)`,
             { hint: "Run it on --runner=prism or --runner=flink, whose groupings execute triggers, or leave the trigger out on the direct runner." },
           );
-        }
-        op = new GroupOperator({
+        } else {
+          op = new GroupOperator({
           step: node.fullLabel,
           keyCoder: input.coder.components[0]!,
           windowing: input.windowing,
@@ -332,7 +394,13 @@ export class DirectRunner implements PipelineRunner {
           ...(this.options.mapShardLimit !== undefined ? { shardLimit: this.options.mapShardLimit } : {}),
           metrics: stepMetrics(node),
         });
+        }
       } else if (comp?.kind === "write_text") {
+        if (ins.some((p) => !p.isBounded)) {
+          throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' writes an unbounded collection: windowed writes (a shard set per window and pane) are not on the direct runner yet`, {
+            hint: "Group or window into a bounded result first, or run it on --runner=prism.",
+          });
+        }
         const sink = new TextSinkOperator(node.fullLabel, comp.sink as TextSink, ins.length);
         sinks.push(sink);
         op = sink;
@@ -358,7 +426,8 @@ export class DirectRunner implements PipelineRunner {
       }
       return false;
     };
-    roots.sort((a, b) => Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
-    return { roots, pardos, sinks, metrics, sideCollectors, monitor };
+    // Side-input feeders first; the TestStream last, once every bounded input is in.
+    roots.sort((a, b) => Number(a.events !== undefined) - Number(b.events !== undefined) || Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
+    return { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, streamingGroups };
   }
 }

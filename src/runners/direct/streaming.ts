@@ -1,0 +1,212 @@
+/**
+ * Event time in-process: the grouping of unbounded collections, driven by the watermark,
+ * processing time and bundle ends, with Beam's triggers (triggers.ts), accumulation modes,
+ * allowed lateness and pane info; and the driver that plays a TestStream's script into the plan.
+ *
+ * The runner's duties, as Beam Python's and Prism's runners keep them on the runner side:
+ * - A (key, window) cell buffers its values and runs a TriggerMachine. Triggers are checked at
+ *   the end of each bundle (so a bundle's elements land in one pane, as Beam does), when the
+ *   watermark advances and when processing time advances.
+ * - An element whose window expired (the watermark passed its end plus the allowed lateness), or
+ *   whose window's trigger finished, is dropped and counted (`droppedDueToLateness`,
+ *   `droppedDueToClosedWindow`, as Beam Java names them) in the grouping's metrics.
+ * - Panes carry Beam's pane info: first/last, timing (EARLY before the watermark passes the end of
+ *   the window, ON_TIME for the first pane after, LATE after that), index and on-time index.
+ *   DISCARDING panes hold what arrived since the last pane, ACCUMULATING ones everything so far.
+ *   The on-time pane fires even when empty (Beam's default on-time behaviour, FIRE_ALWAYS); when
+ *   a window expires, a pane fires only for elements no pane has held yet.
+ * - One watermark for the whole plan: the TestStream's. Every grouping sees it after the elements
+ *   before it were processed, in plan (topological) order, so panes emitted by one grouping reach
+ *   the next before that one advances.
+ */
+import { SluiceError } from "../../internal/errors.js";
+import type { Coder } from "../../sdk/coders/coder.js";
+import { MetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
+import { MAX_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
+import { type AnyCombineFn, combineAll } from "../../sdk/transforms/combinefn.js";
+import type { BoundedWindow, PaneInfo } from "../../sdk/windowing/window.js";
+import type { WindowingStrategy } from "../../sdk/windowing/windowfns.js";
+import { type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
+import { paneTiming, TriggerMachine, type TriggerTime } from "./triggers.js";
+
+/** The plan's clocks: the watermark every grouping sees, and processing time (virtual under TestStream). */
+export class RunClock {
+  watermark: Timestamp = -Infinity;
+  processingTime = 0;
+  get time(): TriggerTime {
+    return { watermark: this.watermark, processingTime: this.processingTime };
+  }
+}
+
+interface Cell {
+  readonly key: unknown;
+  readonly window: BoundedWindow;
+  readonly machine: TriggerMachine;
+  /** Values a pane has not held yet. */
+  fresh: unknown[];
+  /** Values earlier panes held (kept only when accumulating). */
+  held: unknown[];
+  freshTimestamps: Timestamp[];
+  heldTimestamps: Timestamp[];
+  panes: number;
+  onTimePanes: number;
+  onTimeFired: boolean;
+  /** Touched in the current bundle (its trigger is checked at the bundle's end). */
+  touched: boolean;
+}
+
+export interface StreamingGroupConfig {
+  readonly step: string;
+  readonly keyCoder: Coder<unknown>;
+  readonly windowing: WindowingStrategy;
+  readonly out: Outputs;
+  readonly inputs: number;
+  readonly clock: RunClock;
+  readonly metrics: StepMetrics;
+  /** Set for a CombinePerKey: each pane's values are combined (Beam's combining after grouping). */
+  readonly combineFn?: AnyCombineFn;
+}
+
+const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
+const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow");
+
+/** GroupByKey (and CombinePerKey) of an unbounded collection. */
+export class StreamingGroupOperator implements Receiver {
+  private readonly cells = new Map<string, Cell>();
+  private readonly fn;
+  private remaining: number;
+
+  constructor(private readonly config: StreamingGroupConfig) {
+    this.fn = config.windowing.windowFn;
+    this.remaining = config.inputs;
+    if (this.fn.isMerging) {
+      throw new SluiceError("UNSUPPORTED", `Transform '${config.step}' groups an unbounded collection in merging windows (Sessions): not yet on the direct runner`, {
+        hint: "Run it on --runner=prism, or use fixed or sliding windows on the direct runner.",
+      });
+    }
+  }
+
+  private expired(w: BoundedWindow, watermark: Timestamp): boolean {
+    return w.maxTimestamp() + this.config.windowing.allowedLateness < watermark;
+  }
+
+  receive(value: unknown, meta: Meta): Pending {
+    if (!Array.isArray(value) || value.length !== 2) {
+      throw new SluiceError("INVALID_PIPELINE", `Transform '${this.config.step}' groups by key, but got ${typeof value} elements`, { hint: "Group [key, value] pairs." });
+    }
+    const { clock, metrics } = this.config;
+    const sk = this.config.keyCoder.structuralKey(value[0]);
+    for (const w of meta.windows) {
+      if (this.expired(w, clock.watermark)) {
+        metrics.bundle.inc(LATE_KEY, 1);
+        continue;
+      }
+      const id = `${this.fn.windowKey(w)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
+      let cell = this.cells.get(id);
+      if (cell === undefined) {
+        cell = {
+          key: value[0],
+          window: w,
+          machine: TriggerMachine.create(this.config.windowing.trigger),
+          fresh: [],
+          held: [],
+          freshTimestamps: [],
+          heldTimestamps: [],
+          panes: 0,
+          onTimePanes: 0,
+          onTimeFired: false,
+          touched: false,
+        };
+        this.cells.set(id, cell);
+      }
+      if (cell.machine.isFinished) {
+        metrics.bundle.inc(CLOSED_KEY, 1);
+        continue;
+      }
+      cell.fresh.push(value[1]);
+      cell.freshTimestamps.push(meta.timestamp);
+      cell.machine.onElement(meta.timestamp, w, clock.time);
+      cell.touched = true;
+    }
+    return undefined;
+  }
+
+  /** Bundle end: triggers of the cells this bundle touched. */
+  async flush(epoch: number): Promise<void> {
+    const due: Cell[] = [];
+    for (const cell of this.cells.values()) {
+      if (!cell.touched) continue;
+      cell.touched = false;
+      if (cell.machine.shouldFire(cell.window, this.config.clock.time)) due.push(cell);
+    }
+    for (const cell of due) await this.fire(cell);
+    this.config.metrics.commit();
+    await this.config.out.flush(epoch);
+  }
+
+  /** The watermark or processing time advanced: due panes fire, expired windows close. */
+  async advance(epoch: number): Promise<void> {
+    const time = this.config.clock.time;
+    for (const [id, cell] of [...this.cells]) {
+      if (!cell.machine.isFinished && cell.machine.shouldFire(cell.window, time)) await this.fire(cell);
+      if (this.expired(cell.window, time.watermark)) {
+        // Closing: elements no pane has held yet get a last pane (Beam's FIRE_IF_NON_EMPTY).
+        if (cell.fresh.length > 0 && !cell.machine.isFinished) await this.fire(cell, true);
+        this.cells.delete(id);
+      }
+    }
+    this.config.metrics.commit();
+    await this.config.out.flush(epoch);
+  }
+
+  private async fire(cell: Cell, closing = false): Promise<void> {
+    const { clock, windowing } = this.config;
+    const accumulating = windowing.accumulationMode === "ACCUMULATING";
+    const timing = paneTiming(cell.window, clock.watermark, cell.onTimeFired);
+    if (!closing) cell.machine.onFire(cell.window, clock.time);
+    const values = accumulating ? [...cell.held, ...cell.fresh] : cell.fresh;
+    const stamps = accumulating ? [...cell.heldTimestamps, ...cell.freshTimestamps] : cell.freshTimestamps;
+    const pane: PaneInfo = {
+      isFirst: cell.panes === 0,
+      isLast: closing || cell.machine.isFinished,
+      timing,
+      index: cell.panes,
+      onTimeIndex: timing === "EARLY" ? -1 : cell.onTimePanes,
+    };
+    cell.panes++;
+    if (timing !== "EARLY") cell.onTimePanes++;
+    if (timing === "ON_TIME") cell.onTimeFired = true;
+    if (accumulating) {
+      cell.held.push(...cell.fresh);
+      cell.heldTimestamps.push(...cell.freshTimestamps);
+    }
+    cell.fresh = [];
+    cell.freshTimestamps = [];
+    const combiner = windowing.timestampCombiner;
+    const timestamp =
+      combiner === "END_OF_WINDOW" || stamps.length === 0
+        ? cell.window.maxTimestamp()
+        : combiner === "EARLIEST"
+          ? Math.min(...stamps)
+          : Math.max(...stamps);
+    let out: unknown = values;
+    if (this.config.combineFn !== undefined) {
+      const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+      try {
+        out = combineAll(this.config.combineFn, values);
+      } catch (err) {
+        throw userCodeError(this.config.step, "the CombineFn", err, { value: cell.key });
+      } finally {
+        setCurrentMetricsContainer(prev);
+      }
+    }
+    const pending: Promise<void>[] = [];
+    this.config.out.emit([cell.key, out], { timestamp: Math.min(timestamp, MAX_TIMESTAMP), windows: [cell.window], pane }, pending);
+    await Promise.all(pending);
+  }
+
+  finishInput(): Pending {
+    if (--this.remaining > 0) return undefined;
+    return this.config.out.finish();
+  }
+}
