@@ -79,11 +79,46 @@ export class StreamingGroupOperator implements Receiver {
   constructor(private readonly config: StreamingGroupConfig) {
     this.fn = config.windowing.windowFn;
     this.remaining = config.inputs;
-    if (this.fn.isMerging) {
-      throw new SluiceError("UNSUPPORTED", `Transform '${config.step}' groups an unbounded collection in merging windows (Sessions): not yet on the direct runner`, {
-        hint: "Run it on --runner=prism, or use fixed or sliding windows on the direct runner.",
-      });
+  }
+
+  private cellId(window: BoundedWindow, sk: unknown): string {
+    return `${this.fn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
+  }
+
+  private newCell(key: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
+    return { key, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, touched: false };
+  }
+
+  /**
+   * Merging windows (Sessions): the element's window merges with the key's live windows it
+   * overlaps. The merged window's cell takes their values and trigger states (TriggerMachine.merge)
+   * and whether an on-time pane fired; its panes are numbered afresh, as a new window's are in Beam.
+   */
+  private mergedWindow(key: unknown, sk: unknown, w: BoundedWindow): BoundedWindow {
+    const live = [...this.cells.values()].filter((c) => this.config.keyCoder.structuralKey(c.key) === sk);
+    const merges = this.fn.mergeWindows([...live.map((c) => c.window), w]);
+    let target = w;
+    for (const m of merges) {
+      const fromCells = m.from.map((fw) => this.cells.get(this.cellId(fw, sk))).filter((c): c is Cell => c !== undefined);
+      const includesNew = m.from.some((fw) => this.fn.windowKey(fw) === this.fn.windowKey(w));
+      const machines = fromCells.map((c) => c.machine);
+      if (includesNew && !fromCells.some((c) => this.fn.windowKey(c.window) === this.fn.windowKey(w))) {
+        machines.push(TriggerMachine.create(this.config.windowing.trigger));
+      }
+      const merged = this.newCell(key, m.into, TriggerMachine.merge(machines, m.into, this.config.clock.time));
+      for (const c of fromCells) {
+        merged.fresh.push(...c.fresh);
+        merged.freshTimestamps.push(...c.freshTimestamps);
+        merged.held.push(...c.held);
+        merged.heldTimestamps.push(...c.heldTimestamps);
+        merged.onTimeFired ||= c.onTimeFired;
+        this.cells.delete(this.cellId(c.window, sk));
+      }
+      merged.touched = true;
+      this.cells.set(this.cellId(m.into, sk), merged);
+      if (includesNew) target = m.into;
     }
+    return target;
   }
 
   private expired(w: BoundedWindow, watermark: Timestamp): boolean {
@@ -96,27 +131,16 @@ export class StreamingGroupOperator implements Receiver {
     }
     const { clock, metrics } = this.config;
     const sk = this.config.keyCoder.structuralKey(value[0]);
-    for (const w of meta.windows) {
-      if (this.expired(w, clock.watermark)) {
+    for (const assigned of meta.windows) {
+      if (this.expired(assigned, clock.watermark)) {
         metrics.bundle.inc(LATE_KEY, 1);
         continue;
       }
-      const id = `${this.fn.windowKey(w)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
+      const w = this.fn.isMerging ? this.mergedWindow(value[0], sk, assigned) : assigned;
+      const id = this.cellId(w, sk);
       let cell = this.cells.get(id);
       if (cell === undefined) {
-        cell = {
-          key: value[0],
-          window: w,
-          machine: TriggerMachine.create(this.config.windowing.trigger),
-          fresh: [],
-          held: [],
-          freshTimestamps: [],
-          heldTimestamps: [],
-          panes: 0,
-          onTimePanes: 0,
-          onTimeFired: false,
-          touched: false,
-        };
+        cell = this.newCell(value[0], w, TriggerMachine.create(this.config.windowing.trigger));
         this.cells.set(id, cell);
       }
       if (cell.machine.isFinished) {
