@@ -67,6 +67,7 @@ export {
   type Trigger,
 } from "./sdk/windowing/triggers.js";
 export { TestStream } from "./sdk/testing/test_stream.js";
+export { PeriodicImpulse, type PeriodicImpulseOptions } from "./sdk/io/periodic.js";
 export * from "./sdk/transforms/core.js";
 export { GroupByKey, CoGroupByKey } from "./sdk/transforms/grouping.js";
 export * from "./sdk/transforms/combine.js";

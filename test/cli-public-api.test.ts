@@ -16,7 +16,7 @@ const ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 
 const PUBLIC_API: readonly string[] = [
   "AccumulationMode", "AfterAll", "AfterAny", "AfterCount", "AfterEach", "AfterProcessingTime", "AfterWatermark",
-  "DefaultTrigger", "Never", "OrFinally", "Repeatedly", "TestStream", "Trigger",
+  "DefaultTrigger", "Never", "OrFinally", "PeriodicImpulse", "PeriodicImpulseOptions", "Repeatedly", "TestStream", "Trigger",
   "AbstractCoder", "AnyCombineFn", "ArrayFieldType", "AsDict", "AsIterable", "AsList", "AsMultiMap",
   "AsSingleton", "AtomicFieldType", "AtomicTypeName", "BoolCoder", "BoundedWindow", "ByteReader",
   "ByteWriter", "BytesCoder", "CoGroupByKey", "Coder", "CoderType", "CombineFn", "CombineFns",

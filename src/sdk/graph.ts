@@ -27,7 +27,9 @@ export type PrimitiveSpec =
   | { readonly kind: "flatten" }
   | { readonly kind: "assign_windows"; readonly windowFn: WindowFn }
   /** A scripted unbounded source (sdk/testing/test_stream.ts). */
-  | { readonly kind: "test_stream"; readonly events: readonly TestStreamEvent[] };
+  | { readonly kind: "test_stream"; readonly events: readonly TestStreamEvent[] }
+  /** An unbounded source of its firing times (sdk/io/periodic.ts). */
+  | { readonly kind: "periodic_impulse"; readonly start: number; readonly stop: number; readonly interval: number };
 
 /** One step of a TestStream's script. */
 export type TestStreamEvent =

@@ -101,7 +101,12 @@ function interceptExit(plan: Plan, requests: ExitRequest[]): () => void {
 
 interface Plan {
   /** Impulses, and at most one TestStream (its script in `events`), played last. */
-  readonly roots: { node: TransformNode; out: Outputs; events?: readonly TestStreamEvent[] }[];
+  readonly roots: {
+    node: TransformNode;
+    out: Outputs;
+    events?: readonly TestStreamEvent[];
+    periodic?: { readonly start: number; readonly stop: number; readonly interval: number };
+  }[];
   /** Groupings of unbounded collections, in plan (topological) order, advanced with the clock. */
   readonly streamingGroups: StreamingGroupOperator[];
   readonly clock: RunClock;
@@ -199,6 +204,10 @@ export class DirectRunner implements PipelineRunner {
         await this.play(plan, root.out, root.events);
         continue;
       }
+      if (root.periodic !== undefined) {
+        await this.playPeriodic(plan, root.out, root.periodic);
+        continue;
+      }
       const pending: Promise<void>[] = [];
       root.out.emit(new Uint8Array(0), GLOBAL_META, pending);
       await Promise.all(pending);
@@ -241,6 +250,40 @@ export class DirectRunner implements PipelineRunner {
       clock.watermark = MAX_TIMESTAMP;
       await advance();
     }
+    await out.finish();
+  }
+
+  /**
+   * Runs a PeriodicImpulse on the wall clock: each firing is a bundle of one element at its time,
+   * after which the watermark moves to it; between firings the run sleeps, waking early when a
+   * grouping's processing-time trigger comes due.
+   */
+  private async playPeriodic(plan: Plan, out: Outputs, p: { readonly start: number; readonly stop: number; readonly interval: number }): Promise<void> {
+    const clock = plan.clock;
+    clock.processingTime = Date.now();
+    const advance = async (): Promise<void> => {
+      for (const g of plan.streamingGroups) await g.advance(++this.epoch);
+    };
+    for (let i = 0; p.start + i * p.interval < p.stop; i++) {
+      const t = p.start + i * p.interval;
+      for (;;) {
+        clock.processingTime = Date.now();
+        if (clock.processingTime >= t) break;
+        const deadlines = plan.streamingGroups.map((g) => g.nextDeadline()).filter((d): d is number => d !== undefined);
+        const wake = Math.min(t, ...deadlines);
+        if (wake > clock.processingTime) await new Promise((r) => setTimeout(r, wake - clock.processingTime));
+        clock.processingTime = Date.now();
+        if (wake < t) await advance();
+      }
+      const pending: Promise<void>[] = [];
+      out.emit(t, { timestamp: t, windows: [GLOBAL_WINDOW], pane: PANE_NO_FIRING }, pending);
+      await Promise.all(pending);
+      await out.flush(++this.epoch);
+      clock.watermark = Math.max(clock.watermark, t);
+      await advance();
+    }
+    clock.watermark = MAX_TIMESTAMP;
+    await advance();
     await out.finish();
   }
 
@@ -326,12 +369,21 @@ export class DirectRunner implements PipelineRunner {
       const spec = node.primitive;
       const comp = node.composite;
       if (spec?.kind === "test_stream") {
-        if (roots.some((r) => r.events !== undefined)) {
+        if (roots.some((r) => r.events !== undefined || r.periodic !== undefined)) {
           throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' is a second TestStream: the direct runner plays one per pipeline`, {
             hint: "Script all events in one TestStream (Flatten its output with others if needed), or run on --runner=prism.",
           });
         }
         roots.push({ node, out: mainOut(), events: spec.events });
+        continue;
+      }
+      if (spec?.kind === "periodic_impulse") {
+        if (roots.some((r) => r.events !== undefined || r.periodic !== undefined)) {
+          throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' is a second unbounded source: the direct runner plays one per pipeline`, {
+            hint: "Use one TestStream or PeriodicImpulse per pipeline on the direct runner.",
+          });
+        }
+        roots.push({ node, out: mainOut(), periodic: { start: spec.start, stop: spec.stop, interval: spec.interval } });
         continue;
       }
       if (spec?.kind === "impulse") {
@@ -427,7 +479,8 @@ export class DirectRunner implements PipelineRunner {
       return false;
     };
     // Side-input feeders first; the TestStream last, once every bounded input is in.
-    roots.sort((a, b) => Number(a.events !== undefined) - Number(b.events !== undefined) || Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
+    const unbounded = (r: Plan["roots"][number]): number => Number(r.events !== undefined || r.periodic !== undefined);
+    roots.sort((a, b) => unbounded(a) - unbounded(b) || Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
     return { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, streamingGroups };
   }
 }

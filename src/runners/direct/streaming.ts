@@ -183,6 +183,17 @@ export class StreamingGroupOperator implements Receiver {
     await this.config.out.flush(epoch);
   }
 
+  /** The earliest processing time at which a pane may become due (for a real clock to wake at). */
+  nextDeadline(): number | undefined {
+    const time = this.config.clock.time;
+    let next: number | undefined;
+    for (const c of this.cells.values()) {
+      const d = c.machine.isFinished ? undefined : c.machine.nextProcessingTimeDeadline(c.window, time);
+      if (d !== undefined && (next === undefined || d < next)) next = d;
+    }
+    return next;
+  }
+
   private async fire(cell: Cell, closing = false): Promise<void> {
     const { clock, windowing } = this.config;
     const accumulating = windowing.accumulationMode === "ACCUMULATING";

@@ -41,6 +41,7 @@ import {
   SessionWindowsPayloadSchema,
   SlidingWindowsPayloadSchema,
 } from "../../model/gen/org/apache/beam/model/pipeline/v1/standard_window_fns_pb.js";
+import { SluiceError } from "../../internal/errors.js";
 import { Urns } from "../../model/urns.js";
 import { pipelineFingerprint, SluiceUrns, userFnSpec } from "../../harness/refs.js";
 
@@ -147,6 +148,10 @@ class Translator {
         case "impulse":
           t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.impulse });
           break;
+        case "periodic_impulse":
+          throw new SluiceError("UNSUPPORTED", `'${node.fullLabel}' is a PeriodicImpulse: portable runners run it as a splittable DoFn, which Sluice's harness does not serve yet`, {
+            hint: "Run it on the direct runner, or drive a portable run with a TestStream (Prism) for now.",
+          });
         case "test_stream": {
           // The runner executes the script; elements travel encoded with the output's coder.
           const out = [...node.outputs.values()][0]!;
