@@ -195,3 +195,21 @@ describe("batch GroupByKey on the direct runner matches Beam Python 2.73 (defaul
   }
 });
 
+
+describe("streaming groupings at size", () => {
+  it("a pane of 300 000 values with an EARLIEST timestamp combiner", async () => {
+    const n = 300_000;
+    let s = TestStream.create<[string, number]>();
+    for (let b = 0; b < n; b += 10_000) {
+      s = s.addElements(...Array.from({ length: 10_000 }, (_, j) => ({ value: ["k", b + j] as [string, number], timestamp: 1000 + ((b + j) % 50_000) })));
+    }
+    const got: string[] = [];
+    const p = Pipeline.create(PipelineOptions.create());
+    p.apply("Events", s.advanceWatermarkToInfinity())
+      .apply("Window", WindowInto(FixedWindows(60_000), { timestampCombiner: "EARLIEST" }))
+      .apply("Group", GroupByKey<string, number>())
+      .apply("Record", Map(([k, vs]: [string, Iterable<number>], c) => void got.push(`${k} ${[...vs].length} @${c.timestamp}`)));
+    await p.run();
+    expect(got).toEqual([`k ${n} @1000`]);
+  });
+});

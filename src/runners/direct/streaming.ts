@@ -67,6 +67,11 @@ export interface StreamingGroupConfig {
   readonly combineFn?: AnyCombineFn;
 }
 
+/** Appends `from` to `to` element by element: a pane may hold more values than a call takes arguments. */
+function append<T>(to: T[], from: readonly T[]): void {
+  for (const x of from) to.push(x);
+}
+
 const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
 const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow");
 
@@ -107,10 +112,10 @@ export class StreamingGroupOperator implements Receiver {
       }
       const merged = this.newCell(key, m.into, TriggerMachine.merge(machines, m.into, this.config.clock.time));
       for (const c of fromCells) {
-        merged.fresh.push(...c.fresh);
-        merged.freshTimestamps.push(...c.freshTimestamps);
-        merged.held.push(...c.held);
-        merged.heldTimestamps.push(...c.heldTimestamps);
+        append(merged.fresh, c.fresh);
+        append(merged.freshTimestamps, c.freshTimestamps);
+        append(merged.held, c.held);
+        append(merged.heldTimestamps, c.heldTimestamps);
         merged.onTimeFired ||= c.onTimeFired;
         this.cells.delete(this.cellId(c.window, sk));
       }
@@ -212,18 +217,18 @@ export class StreamingGroupOperator implements Receiver {
     if (timing !== "EARLY") cell.onTimePanes++;
     if (timing === "ON_TIME") cell.onTimeFired = true;
     if (accumulating) {
-      cell.held.push(...cell.fresh);
-      cell.heldTimestamps.push(...cell.freshTimestamps);
+      append(cell.held, cell.fresh);
+      append(cell.heldTimestamps, cell.freshTimestamps);
     }
     cell.fresh = [];
     cell.freshTimestamps = [];
     const combiner = windowing.timestampCombiner;
-    const timestamp =
-      combiner === "END_OF_WINDOW" || stamps.length === 0
-        ? cell.window.maxTimestamp()
-        : combiner === "EARLIEST"
-          ? Math.min(...stamps)
-          : Math.max(...stamps);
+    let timestamp = cell.window.maxTimestamp();
+    if (combiner !== "END_OF_WINDOW" && stamps.length > 0) {
+      // A loop, not Math.min(...stamps): a pane may hold more values than a call has arguments.
+      timestamp = stamps[0]!;
+      for (const t of stamps) if (combiner === "EARLIEST" ? t < timestamp : t > timestamp) timestamp = t;
+    }
     let out: unknown = values;
     if (this.config.combineFn !== undefined) {
       const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
