@@ -100,7 +100,7 @@ function interceptExit(plan: Plan, requests: ExitRequest[]): () => void {
 }
 
 interface Plan {
-  /** Impulses, and at most one TestStream (its script in `events`), played last. */
+  /** Impulses, and at most one unbounded source (a TestStream's script in `events`, or a PeriodicImpulse), played last. */
   readonly roots: {
     node: TransformNode;
     out: Outputs;
