@@ -3,7 +3,7 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AfterCount, AsSingleton, Create, type ErrorCode, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Repeatedly, Sessions, SluiceError, TestStream, WindowInto, WriteToText } from "sluice";
+import { AsSingleton, Create, type ErrorCode, Map, Pipeline, PipelineOptions, Sessions, SluiceError, TestStream, WindowInto, WriteToText } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
@@ -45,19 +45,6 @@ const list: readonly Unsupported[] = [
       return p.run();
     },
     error: /Sessions windowing cannot be used for side inputs/,
-    code: "UNSUPPORTED",
-  },
-  {
-    feature: "triggers other than the default on the direct runner (Prism and Flink execute them)",
-    runners: "direct",
-    run: () => {
-      const p = Pipeline.create(PipelineOptions.create());
-      p.apply("Create", Create.of<[string, number]>([["a", 1]]))
-        .apply("Window", WindowInto(FixedWindows(60_000), { trigger: Repeatedly(AfterCount(2)), accumulationMode: "DISCARDING" }))
-        .apply("Group", GroupByKey());
-      return p.run();
-    },
-    error: /'Group' groups 'Window', triggered by Repeatedly\(AfterCount\(2\)\): the direct runner executes the default trigger only/,
     code: "UNSUPPORTED",
   },
   {

@@ -4,7 +4,6 @@
  * elements from the roots. Groupings and side inputs are the only barriers; everything between
  * them runs fused, element by element, without encoding.
  */
-import { describeTrigger } from "../../sdk/windowing/triggers.js";
 import { SluiceError } from "../../internal/errors.js";
 import type { TestStreamEvent, TransformNode } from "../../sdk/graph.js";
 import { GLOBAL_WINDOW, PANE_NO_FIRING } from "../../sdk/windowing/window.js";
@@ -428,11 +427,19 @@ export class DirectRunner implements PipelineRunner {
           streamingGroups.push(group);
           op = group;
         } else if (trigger.kind !== "default") {
-          throw new SluiceError(
-            "UNSUPPORTED",
-            `Transform '${node.fullLabel}' groups '${input.displayName}', triggered by ${describeTrigger(trigger)}: the direct runner executes the default trigger only (so far)`,
-            { hint: "Run it on --runner=prism or --runner=flink, whose groupings execute triggers, or leave the trigger out on the direct runner." },
-          );
+          // A triggered bounded input: the same grouping, its triggers checked at each bundle's end
+          // and its watermark at the end of time once the input ended (as Beam Python's batch runner).
+          op = new StreamingGroupOperator({
+            step: node.fullLabel,
+            keyCoder: input.coder.components[0]!,
+            windowing: input.windowing,
+            out: mainOut(),
+            inputs: ins.length,
+            clock,
+            metrics: stepMetrics(node),
+            bounded: true,
+            ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
+          });
         } else {
           op = new GroupOperator({
           step: node.fullLabel,

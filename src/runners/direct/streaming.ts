@@ -63,6 +63,8 @@ export interface StreamingGroupConfig {
   readonly inputs: number;
   readonly clock: RunClock;
   readonly metrics: StepMetrics;
+  /** A bounded input (its watermark is the end of time once it has ended), not the plan's stream. */
+  readonly bounded?: boolean;
   /** Set for a CombinePerKey: each pane's values are combined (Beam's combining after grouping). */
   readonly combineFn?: AnyCombineFn;
 }
@@ -85,6 +87,16 @@ export class StreamingGroupOperator implements Receiver {
     this.fn = config.windowing.windowFn;
     this.remaining = config.inputs;
   }
+
+  /**
+   * The clocks this grouping sees: the plan's, except that a bounded input's watermark is at the
+   * end of time once all of it has arrived (before that, nothing is late: it arrives in no order).
+   */
+  private time(): TriggerTime {
+    const t = this.config.clock.time;
+    return this.inputDone ? { watermark: MAX_TIMESTAMP, processingTime: t.processingTime } : t;
+  }
+  private inputDone = false;
 
   private cellId(window: BoundedWindow, sk: unknown): string {
     return `${this.fn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
@@ -110,7 +122,7 @@ export class StreamingGroupOperator implements Receiver {
       if (includesNew && !fromCells.some((c) => this.fn.windowKey(c.window) === this.fn.windowKey(w))) {
         machines.push(TriggerMachine.create(this.config.windowing.trigger));
       }
-      const merged = this.newCell(key, m.into, TriggerMachine.merge(machines, m.into, this.config.clock.time));
+      const merged = this.newCell(key, m.into, TriggerMachine.merge(machines, m.into, this.time()));
       for (const c of fromCells) {
         append(merged.fresh, c.fresh);
         append(merged.freshTimestamps, c.freshTimestamps);
@@ -134,10 +146,10 @@ export class StreamingGroupOperator implements Receiver {
     if (!Array.isArray(value) || value.length !== 2) {
       throw new SluiceError("INVALID_PIPELINE", `Transform '${this.config.step}' groups by key, but got ${typeof value} elements`, { hint: "Group [key, value] pairs." });
     }
-    const { clock, metrics } = this.config;
+    const { metrics } = this.config;
     const sk = this.config.keyCoder.structuralKey(value[0]);
     for (const assigned of meta.windows) {
-      if (this.expired(assigned, clock.watermark)) {
+      if (this.expired(assigned, this.time().watermark)) {
         metrics.bundle.inc(LATE_KEY, 1);
         continue;
       }
@@ -154,7 +166,7 @@ export class StreamingGroupOperator implements Receiver {
       }
       cell.fresh.push(value[1]);
       cell.freshTimestamps.push(meta.timestamp);
-      cell.machine.onElement(meta.timestamp, w, clock.time);
+      cell.machine.onElement(meta.timestamp, w, this.time());
       cell.touched = true;
     }
     return undefined;
@@ -166,7 +178,7 @@ export class StreamingGroupOperator implements Receiver {
     for (const cell of this.cells.values()) {
       if (!cell.touched) continue;
       cell.touched = false;
-      if (cell.machine.shouldFire(cell.window, this.config.clock.time)) due.push(cell);
+      if (cell.machine.shouldFire(cell.window, this.time())) due.push(cell);
     }
     for (const cell of due) await this.fire(cell);
     this.config.metrics.commit();
@@ -175,7 +187,7 @@ export class StreamingGroupOperator implements Receiver {
 
   /** The watermark or processing time advanced: due panes fire, expired windows close. */
   async advance(epoch: number): Promise<void> {
-    const time = this.config.clock.time;
+    const time = this.time();
     for (const [id, cell] of [...this.cells]) {
       if (!cell.machine.isFinished && cell.machine.shouldFire(cell.window, time)) await this.fire(cell);
       if (this.expired(cell.window, time.watermark)) {
@@ -190,7 +202,7 @@ export class StreamingGroupOperator implements Receiver {
 
   /** The earliest processing time at which a pane may become due (for a real clock to wake at). */
   nextDeadline(): number | undefined {
-    const time = this.config.clock.time;
+    const time = this.time();
     let next: number | undefined;
     for (const c of this.cells.values()) {
       const d = c.machine.isFinished ? undefined : c.machine.nextProcessingTimeDeadline(c.window, time);
@@ -200,10 +212,10 @@ export class StreamingGroupOperator implements Receiver {
   }
 
   private async fire(cell: Cell, closing = false): Promise<void> {
-    const { clock, windowing } = this.config;
+    const { windowing } = this.config;
     const accumulating = windowing.accumulationMode === "ACCUMULATING";
-    const timing = paneTiming(cell.window, clock.watermark, cell.onTimeFired);
-    if (!closing) cell.machine.onFire(cell.window, clock.time);
+    const timing = paneTiming(cell.window, this.time().watermark, cell.onTimeFired);
+    if (!closing) cell.machine.onFire(cell.window, this.time());
     const values = accumulating ? [...cell.held, ...cell.fresh] : cell.fresh;
     const stamps = accumulating ? [...cell.heldTimestamps, ...cell.freshTimestamps] : cell.freshTimestamps;
     const pane: PaneInfo = {
@@ -247,6 +259,9 @@ export class StreamingGroupOperator implements Receiver {
 
   finishInput(): Pending {
     if (--this.remaining > 0) return undefined;
-    return this.config.out.finish();
+    if (!this.config.bounded) return this.config.out.finish();
+    // A bounded input has ended: its watermark jumps to the end of time, closing every window.
+    this.inputDone = true;
+    return this.advance(-1).then(() => this.config.out.finish());
   }
 }
