@@ -51,8 +51,6 @@ interface Cell {
   panes: number;
   onTimePanes: number;
   onTimeFired: boolean;
-  /** Touched in the current bundle (its trigger is checked at the bundle's end). */
-  touched: boolean;
 }
 
 export interface StreamingGroupConfig {
@@ -77,9 +75,11 @@ function append<T>(to: T[], from: readonly T[]): void {
 const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
 const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow");
 
-/** GroupByKey (and CombinePerKey) of an unbounded collection. */
+/** GroupByKey (and CombinePerKey) of an unbounded collection, or of a bounded one with a non-default trigger. */
 export class StreamingGroupOperator implements Receiver {
   private readonly cells = new Map<string, Cell>();
+  /** Cells the current bundle touched: only their triggers are checked at its end. */
+  private readonly touched = new Set<Cell>();
   private readonly fn;
   private remaining: number;
 
@@ -103,7 +103,7 @@ export class StreamingGroupOperator implements Receiver {
   }
 
   private newCell(key: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
-    return { key, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, touched: false };
+    return { key, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false };
   }
 
   /**
@@ -131,7 +131,7 @@ export class StreamingGroupOperator implements Receiver {
         merged.onTimeFired ||= c.onTimeFired;
         this.cells.delete(this.cellId(c.window, sk));
       }
-      merged.touched = true;
+      this.touched.add(merged);
       this.cells.set(this.cellId(m.into, sk), merged);
       if (includesNew) target = m.into;
     }
@@ -167,7 +167,7 @@ export class StreamingGroupOperator implements Receiver {
       cell.fresh.push(value[1]);
       cell.freshTimestamps.push(meta.timestamp);
       cell.machine.onElement(meta.timestamp, w, this.time());
-      cell.touched = true;
+      this.touched.add(cell);
     }
     return undefined;
   }
@@ -175,11 +175,12 @@ export class StreamingGroupOperator implements Receiver {
   /** Bundle end: triggers of the cells this bundle touched. */
   async flush(epoch: number): Promise<void> {
     const due: Cell[] = [];
-    for (const cell of this.cells.values()) {
-      if (!cell.touched) continue;
-      cell.touched = false;
+    for (const cell of this.touched) {
+      // A cell merged away meanwhile is no longer in the table; its successor was touched too.
+      if (this.cells.get(this.cellId(cell.window, this.config.keyCoder.structuralKey(cell.key))) !== cell) continue;
       if (cell.machine.shouldFire(cell.window, this.time())) due.push(cell);
     }
+    this.touched.clear();
     for (const cell of due) await this.fire(cell);
     this.config.metrics.commit();
     await this.config.out.flush(epoch);
