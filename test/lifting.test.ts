@@ -3,20 +3,13 @@
  * sends at most one accumulator per key and window per bundle across the data plane, in windowed
  * pipelines too (it once keyed its table by window object, so every element's accumulator crossed).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Create, FixedWindows, Map, Metrics, Pipeline, PipelineOptions, Sum, WindowInto } from "sluice";
 import { dataPlaneStats } from "../src/harness/bundle.js";
-import { startPrism } from "../src/runners/portable/prism.js";
+import { usePrism } from "./support.js";
 import { PortableRunner } from "../src/runners/portable/runner.js";
-import type { LocalService } from "../src/runners/portable/services.js";
 
-let prism: LocalService;
-beforeAll(async () => {
-  prism = await startPrism();
-}, 300_000);
-afterAll(async () => {
-  await prism?.stop();
-});
+const prismEndpoint = usePrism();
 
 describe("combiner lifting in the harness", () => {
   it("sends one accumulator per key and window per bundle, in fixed windows", async () => {
@@ -31,7 +24,7 @@ describe("combiner lifting in the harness", () => {
       .apply("Sum", Sum.perKey<string>())
       .apply("Seen", Map(() => void seen.inc()));
     Object.assign(dataPlaneStats, { elementsIn: 0, bytesIn: 0, elementsOut: 0, bytesOut: 0 });
-    const result = await new PortableRunner(prism.endpoint).run(p);
+    const result = await new PortableRunner(prismEndpoint()).run(p);
     expect(result.metrics.counter("groups")).toBe(keys.length * windows);
     // What leaves the harness: the precombine stage's accumulators (the last stage outputs nothing).
     expect(dataPlaneStats.elementsOut).toBeLessThanOrEqual(keys.length * windows);

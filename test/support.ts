@@ -4,7 +4,9 @@
 import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import { startPrism } from "../src/runners/portable/prism.js";
+import type { LocalService } from "../src/runners/portable/services.js";
 import { SluiceError } from "../src/internal/errors.js";
 
 /** The sorted, non-empty lines of every file whose name starts with `prefix`'s basename. */
@@ -69,4 +71,19 @@ export function thrown(fn: () => unknown): SluiceError {
     throw err;
   }
   throw new Error("expected a SluiceError, nothing was thrown");
+}
+
+/** Starts Prism before the file's tests and stops it after; returns the running service's endpoint. */
+export function usePrism(): () => string {
+  let prism: LocalService | undefined;
+  beforeAll(async () => {
+    prism = await startPrism();
+  }, 300_000);
+  afterAll(async () => {
+    await prism?.stop();
+  });
+  return () => {
+    if (prism === undefined) throw new Error("Prism did not start (see beforeAll)");
+    return prism.endpoint;
+  };
 }

@@ -2,19 +2,12 @@
  * Triggers on a portable runner: the windowing strategy's trigger reaches the runner, whose
  * grouping executes it (Prism here; Flink's does too, from the same proto).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AfterCount, AfterWatermark, Create, Duration, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, TestStream, WindowInto } from "sluice";
-import { startPrism } from "../src/runners/portable/prism.js";
+import { usePrism } from "./support.js";
 import { PortableRunner } from "../src/runners/portable/runner.js";
-import type { LocalService } from "../src/runners/portable/services.js";
 
-let prism: LocalService;
-beforeAll(async () => {
-  prism = await startPrism();
-}, 300_000);
-afterAll(async () => {
-  await prism?.stop();
-});
+const prismEndpoint = usePrism();
 
 describe("triggers on Prism", () => {
   /** Each key's panes, as `key values TIMING first= last=` lines. */
@@ -37,7 +30,7 @@ describe("triggers on Prism", () => {
           seen.push(`${k} ${[...vs].sort().join(",")} ${c.pane.timing} first=${c.pane.isFirst} last=${c.pane.isLast}`);
         }),
       );
-    await new PortableRunner(prism.endpoint).run(p);
+    await new PortableRunner(prismEndpoint()).run(p);
     return seen.sort();
   }
 
@@ -79,7 +72,7 @@ describe("triggers on Prism", () => {
           seen.push(`${c.pane.index} ${k} ${[...vs].sort().join(",")} ${c.pane.timing}${c.pane.isLast ? " last" : ""}`);
         }),
       );
-    await new PortableRunner(prism.endpoint).run(p);
+    await new PortableRunner(prismEndpoint()).run(p);
     // Beam's semantics (Beam Python 2.73, test/fixtures/beam-python-panes.json case 09): the early
     // count fires once two elements are in; the watermark passing the end of the window gives the
     // on-time pane, which accumulates. Prism 2.73 then adds a final LATE pane with no new data when

@@ -412,8 +412,10 @@ export class DirectRunner implements PipelineRunner {
         op = new AssignWindowsOperator(spec.windowFn, mainOut(), ins.length);
       } else if (spec?.kind === "group_by_key" || comp?.kind === "combine_per_key") {
         const input = ins[0]!;
-        const trigger = input.windowing.trigger;
-        if (!input.isBounded) {
+        // Unbounded input, or a bounded one with a non-default trigger: the event-time grouping
+        // (for a bounded input its triggers are checked at bundle ends and its watermark is the end
+        // of time once the input ended, as in Beam Python's batch runner).
+        if (!input.isBounded || input.windowing.trigger.kind !== "default") {
           const group = new StreamingGroupOperator({
             step: node.fullLabel,
             keyCoder: input.coder.components[0]!,
@@ -422,24 +424,11 @@ export class DirectRunner implements PipelineRunner {
             inputs: ins.length,
             clock,
             metrics: stepMetrics(node),
+            bounded: input.isBounded,
             ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
           });
-          streamingGroups.push(group);
+          if (!input.isBounded) streamingGroups.push(group);
           op = group;
-        } else if (trigger.kind !== "default") {
-          // A triggered bounded input: the same grouping, its triggers checked at each bundle's end
-          // and its watermark at the end of time once the input ended (as Beam Python's batch runner).
-          op = new StreamingGroupOperator({
-            step: node.fullLabel,
-            keyCoder: input.coder.components[0]!,
-            windowing: input.windowing,
-            out: mainOut(),
-            inputs: ins.length,
-            clock,
-            metrics: stepMetrics(node),
-            bounded: true,
-            ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
-          });
         } else {
           op = new GroupOperator({
           step: node.fullLabel,
