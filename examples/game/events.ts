@@ -1,9 +1,28 @@
 /**
  * The Mobile Gaming examples' shared parts, as in Beam's game examples: one game event per input
  * line, `user,team,score,timestamp_ms,readable_time`, parsed with unparsable lines counted
- * (`num_parse_errors`) and skipped; and the per-key score sum.
+ * (`num_parse_errors`) and skipped; the per-key score sum; and, for the streaming examples
+ * (leader_board, game_stats), the input as a batch of files or as an unbounded stream replayed
+ * from them (`ReadGameEvents`).
  */
-import { FlatMap, Map, Metrics, type PCollection, PTransform, SluiceError, Sum } from "sluice";
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { globSync } from "tinyglobby";
+import {
+  FlatMap,
+  Map,
+  Metrics,
+  type PBegin,
+  type PCollection,
+  type PipelineOptions,
+  PTransform,
+  ReadFromText,
+  SluiceError,
+  StringUtf8Coder,
+  Sum,
+  TestStream,
+  WithTimestamps,
+} from "sluice";
 
 export interface GameEvent {
   readonly user: string;
@@ -67,3 +86,85 @@ export function formatInstant(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 }
 
+
+/**
+ * The lines of the files `pattern` matches (sorted by name; `.gz` files gunzipped), read when the
+ * pipeline is built: what the streaming input replays.
+ */
+export function readLines(pattern: string): string[] {
+  const files = /[*?[{]/.test(pattern)
+    ? globSync(pattern, { onlyFiles: true, absolute: true, expandDirectories: false }).sort()
+    : pattern.endsWith("/")
+      ? globSync(`${pattern}*`, { onlyFiles: true, absolute: true, expandDirectories: false }).sort()
+      : [pattern];
+  const lines: string[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      const bytes = readFileSync(f);
+      text = (f.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8");
+    } catch (err) {
+      throw new SluiceError("NOT_FOUND", `Cannot read the game events in ${f}: ${(err as Error).message}`, { hint: "Write them first with examples/game/injector.ts, or check --input." });
+    }
+    for (const l of text.split("\n")) if (l.replace(/\r$/, "") !== "") lines.push(l.replace(/\r$/, ""));
+  }
+  if (files.length === 0) throw new SluiceError("NOT_FOUND", `No files match '${pattern}'`, { hint: "Check --input (a file or a glob)." });
+  return lines;
+}
+
+/** How the replayed stream moves: one bundle per minute of stream time, the watermark two minutes behind. */
+export const STREAM_STEP_MS = 60_000;
+/** The watermark's lag behind stream time: the injector's jitter (on-time events are at most 2 minutes old). */
+export const WATERMARK_LAG_MS = 120_000;
+
+/** A line's event time, when its fourth field is one (unparsable lines may still carry one). */
+export function lineTime(line: string): number | undefined {
+  const t = line.split(",")[3];
+  return t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined;
+}
+
+/**
+ * The lines as an unbounded stream (a TestStream), in the order of the file, as a Pub/Sub
+ * subscription would deliver the injector's events, each timestamped with its event time (as
+ * Beam's examples read Pub/Sub with a timestamp attribute). Stream time is the latest event time
+ * seen so far; the lines of one minute of stream time are one bundle. When the stream enters a
+ * later minute M, the bundle so far is delivered, processing time advances by the minutes passed,
+ * and the watermark moves to M's start minus WATERMARK_LAG_MS. So processing-time triggers fire
+ * as the stream goes (early panes, periodic panes), windows close as it passes their end (on-time
+ * panes), and the injector's late events arrive behind the watermark (late panes, or dropped past
+ * the allowed lateness). Lines without a time arrive at the watermark. The stream then ends: the
+ * watermark goes to the end of time.
+ */
+export function eventStream(lines: readonly string[]): TestStream<string> {
+  let stream = TestStream.create<string>(StringUtf8Coder);
+  let minute: number | undefined;
+  let bundle: (string | { value: string; timestamp: number })[] = [];
+  for (const line of lines) {
+    const t = lineTime(line);
+    const m = t === undefined ? undefined : Math.floor(t / STREAM_STEP_MS);
+    if (m !== undefined && minute !== undefined && m > minute) {
+      if (bundle.length > 0) stream = stream.addElements(...bundle);
+      bundle = [];
+      stream = stream.advanceProcessingTime((m - minute) * STREAM_STEP_MS).advanceWatermarkTo(m * STREAM_STEP_MS - WATERMARK_LAG_MS);
+    }
+    if (m !== undefined && (minute === undefined || m > minute)) minute = m;
+    bundle.push(t === undefined ? line : { value: line, timestamp: t });
+  }
+  if (bundle.length > 0) stream = stream.addElements(...bundle);
+  return stream.advanceWatermarkToInfinity();
+}
+
+/**
+ * The game events of `--input` (a file or glob), timestamped with their event times: read as a
+ * batch, or with `--streaming` replayed as an unbounded stream (eventStream).
+ */
+export function ReadGameEvents(options: PipelineOptions): PTransform<PBegin, PCollection<GameEvent>> {
+  const input = options.string("input");
+  const streaming = options.streaming;
+  return new (class extends PTransform<PBegin, PCollection<GameEvent>> {
+    expand(begin: PBegin): PCollection<GameEvent> {
+      const lines = streaming ? begin.pipeline.apply("ReplayGameEvents", eventStream(readLines(input))) : begin.pipeline.apply("ReadInputText", ReadFromText(input));
+      return lines.apply("ParseGameEvents", ParseGameEvents()).apply("AddEventTimestamps", WithTimestamps((e: GameEvent) => e.timestamp));
+    }
+  })("ReadGameEvents");
+}

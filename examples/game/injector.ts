@@ -2,8 +2,10 @@
  * Writes game events for the Mobile Gaming examples, like Beam's Injector: teams of users scoring
  * points, one `user,team,score,timestamp_ms,readable_time` line per event, in the order a stream
  * would deliver them: event times jitter (out of order), some events arrive late (their time is
- * up to `--late_minutes` behind the stream's), and a few lines are unparsable. Deterministic: the
- * same `--seed` gives the same file.
+ * up to `--late_minutes` behind the stream's), and a few lines are unparsable. As in Beam's
+ * injector, about a third of the teams has a robot (`Robot-N`, N < 20), a spammer that scores for
+ * the team more often than its members (what game_stats detects). Deterministic: the same `--seed`
+ * gives the same file.
  *
  *   npx sluice run examples/game/injector.ts --output data/game.csv [--events 10000] [--seed 1]
  *       [--start_min 2015-11-19-09-00] [--hours 4] [--late_minutes 90]
@@ -40,6 +42,8 @@ const COLORS = ["Amber", "Apricot", "Aqua", "Bisque", "Blue", "Coral", "Crimson"
 const ANIMALS = ["Dingo", "Echidna", "Kangaroo", "Koala", "Numbat", "Platypus", "Quokka", "Wallaby", "Wombat", "Bilby"];
 const teams = Array.from(new Set(Array.from({ length: 40 }, () => `${pick(COLORS)}${pick(ANIMALS)}`))).slice(0, 15);
 const users = new Map(teams.map((team) => [team, Array.from({ length: 3 + Math.floor(random() * 6) }, (_, i) => `user${i}_${team}`)]));
+// A robot scores with probability 1 / (members / 2) when its team does, as Beam's (at least 1/2).
+const robots = new Map(teams.flatMap((team) => (random() < 1 / 3 ? [[team, `Robot-${Math.floor(random() * 20)}`] as const] : [])));
 
 const span = hours * 3_600_000;
 const lines: string[] = [];
@@ -50,7 +54,9 @@ for (let i = 0; i < events; i++) {
   if (random() < 0.05) ts = now - Math.floor(random() * lateMinutes * 60_000); // late
   ts = Math.max(start, ts);
   const team = pick(teams);
-  const user = pick(users.get(team)!);
+  const members = users.get(team)!;
+  const robot = robots.get(team);
+  const user = robot !== undefined && random() < 1 / Math.max(2, Math.floor(members.length / 2)) ? robot : pick(members);
   const score = 1 + Math.floor(random() * 20);
   const r = random();
   if (r < 0.005) lines.push(`${user},${team},${score}`); // truncated
