@@ -23,7 +23,35 @@ export {
 export { Pipeline, type PipelineResult, type PipelineState, type PipelineRunner } from "./sdk/pipeline.js";
 export { PCollection, PBegin, PCollectionList, PCollectionRecord, type PInput, type POutput } from "./sdk/pvalue.js";
 export { PTransform, composite, type ExpandContext } from "./sdk/transform.js";
-export type { DoFn, ProcessContext, StartBundleContext, FinishBundleContext, FailedElement } from "./sdk/dofn.js";
+export type {
+  DoFn,
+  ProcessContext,
+  StartBundleContext,
+  FinishBundleContext,
+  FailedElement,
+  StatefulDoFn,
+  StatefulProcessContext,
+  TimerContext,
+  TimerCallbacks,
+  WindowExpirationContext,
+} from "./sdk/dofn.js";
+export {
+  StateSpec,
+  TimerSpec,
+  type ValueState,
+  type BagState,
+  type CombiningState,
+  type SetState,
+  type MapState,
+  type Timer,
+  type ProcessingTimer,
+  type TimerSetOptions,
+  type TimeDomain,
+  type StateSpecs,
+  type TimerSpecs,
+  type StateAccessors,
+  type TimerAccessors,
+} from "./sdk/state.js";
 export * from "./sdk/sideinputs.js";
 export {
   Metrics,

@@ -3,7 +3,7 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AsSingleton, Create, type ErrorCode, Map, Pipeline, PipelineOptions, Sessions, SluiceError, TestStream, WindowInto, WriteToText } from "sluice";
+import { AsSingleton, Create, type ErrorCode, Map, ParDo, Pipeline, PipelineOptions, Sessions, SluiceError, StateSpec, TestStream, WindowInto } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
@@ -48,14 +48,14 @@ const list: readonly Unsupported[] = [
     code: "UNSUPPORTED",
   },
   {
-    feature: "windowed writes of an unbounded collection on the direct runner (a shard set per window and pane)",
-    runners: "direct",
+    feature: "stateful DoFns (state and timers) on portable runners",
+    runners: "portable, flink, prism",
     run: () => {
-      const p = Pipeline.create(PipelineOptions.create());
-      p.apply("Events", TestStream.create<string>().addElements("a").advanceWatermarkToInfinity()).apply("Write", WriteToText("/tmp/sluice-never-written/out"));
+      const p = Pipeline.create(PipelineOptions.fromArgs(["--runner=PortableRunner", "--job_endpoint=127.0.0.1:9"]));
+      p.apply("Create", Create.of<[string, number]>([["a", 1]])).apply("Count", ParDo({ state: { n: StateSpec.value<number>() }, process() {} }));
       return p.run();
     },
-    error: /'Write' writes an unbounded collection: windowed writes .* are not on the direct runner yet/,
+    error: /'Count' is a stateful DoFn \(state and timers\), which Sluice's portable translation and harness do not carry yet/,
     code: "UNSUPPORTED",
   },
   {

@@ -3,13 +3,22 @@
  * primitives with a spec a runner executes) and the PCollections between them. It mirrors the
  * Runner API's `Components`, so translation to protos is a walk over it.
  */
+import type { Coder } from "./coders/coder.js";
 import type { AnyDoFn } from "./dofn.js";
 import type { PCollection } from "./pvalue.js";
 import type { SideInput } from "./sideinputs.js";
+import type { StateSpecData, TimerSpecData } from "./state.js";
 import type { AnyCombineFn } from "./transforms/combinefn.js";
 import type { WindowFn } from "./windowing/windowfns.js";
 
 /** Primitive transforms every runner must execute. */
+/** The state and timers a stateful DoFn declares, and the coder of the keys they are kept per. */
+export interface StatefulSpec {
+  readonly keyCoder: Coder<unknown>;
+  readonly state: Readonly<Record<string, StateSpecData>>;
+  readonly timers: Readonly<Record<string, TimerSpecData>>;
+}
+
 export type PrimitiveSpec =
   | { readonly kind: "impulse" }
   | {
@@ -22,6 +31,8 @@ export type PrimitiveSpec =
       readonly observesWindow: boolean;
       /** Route failing elements to the "failed" output instead of failing the run. */
       readonly exceptionHandling: boolean;
+      /** A stateful DoFn's declarations and the key coder its state is kept by. */
+      readonly stateful?: StatefulSpec;
     }
   | { readonly kind: "group_by_key" }
   | { readonly kind: "flatten" }

@@ -9,13 +9,17 @@ import { runInNewContext } from "node:vm";
 import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
+import type { StatefulSpec } from "../../sdk/graph.js";
+import type { TimeDomain } from "../../sdk/state.js";
 import { type TextSink, type ShardWriter, formatLine } from "../../sdk/io/text.js";
 import { MetricsContainer, callUserCode, runWithAsyncMetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
 import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
-import { MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
+import { MAX_TIMESTAMP, MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
 import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
+import { type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
+import type { TriggerTime } from "./triggers.js";
 
 /** Everything about an element but its value. Shared between an input and its outputs when unchanged. */
 export interface Meta {
@@ -376,6 +380,13 @@ class Context implements ProcessContext<unknown, SideInputs, Record<string, unkn
   window: BoundedWindow = GLOBAL_WINDOW;
   windowMeta: Meta = GLOBAL_META;
   readonly sideInputs: Record<string, unknown>;
+  // A stateful DoFn's: the current key, its state and timers, and the firing timer's details.
+  key: unknown = undefined;
+  state: Record<string, unknown> | undefined;
+  timers: Record<string, unknown> | undefined;
+  tag = "";
+  domain: TimeDomain = "EVENT_TIME";
+  fireTimestamp: Timestamp = MIN_TIMESTAMP;
 
   constructor(private readonly op: ParDoOperator) {
     const sides: Record<string, unknown> = {};
@@ -417,7 +428,12 @@ export interface ParDoConfig {
   readonly windowedInput?: boolean;
   /** Tracks async user code for progress reports and stall detection (the direct runner's). */
   readonly monitor?: RunMonitor;
+  /** A stateful DoFn: its declarations and its input's windowing (state is per key and window). */
+  readonly stateful?: { readonly spec: StatefulSpec; readonly windowing: WindowingStrategy };
 }
+
+const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
+
 
 /** How many first calls of a process not declared async run with async context (see invokeProcess). */
 const PROBE_CALLS = 1000;
@@ -450,6 +466,9 @@ export class ParDoOperator implements Receiver {
   private probeCalls = PROBE_CALLS;
   /** Whether a side input must be loaded per window before processing (the harness's state reads). */
   private readonly prefetching: boolean;
+  /** A stateful DoFn's state and timers, and the clocks it last saw. */
+  private readonly runtime: StatefulRuntime | undefined;
+  private now: TriggerTime = { watermark: -Infinity, processingTime: 0 };
 
   constructor(private readonly config: ParDoConfig) {
     this.fn = config.fn;
@@ -467,6 +486,11 @@ export class ParDoOperator implements Receiver {
       for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
     }
     this.prefetching = this.sides.some((s) => s.collector.prefetch !== undefined);
+    const st = config.stateful;
+    this.runtime =
+      st === undefined
+        ? undefined
+        : new StatefulRuntime({ step: this.step, spec: st.spec, windowFn: st.windowing.windowFn, allowedLateness: st.windowing.allowedLateness });
     const meta = (timestamp?: Timestamp, window?: BoundedWindow): Meta => {
       if (window === undefined && config.windowedInput) {
         // Beam has no default window for bundle outputs (Python: "Finish Bundle should only output
@@ -650,6 +674,7 @@ export class ParDoOperator implements Receiver {
   }
 
   private processLoaded(value: unknown, meta: Meta): Pending {
+    if (this.runtime !== undefined) return this.processStateful(this.runtime, value, meta);
     const windows = meta.windows;
     if (windows.length === 1 || !this.config.observesWindow) {
       this.ctx.window = windows[0] ?? GLOBAL_WINDOW;
@@ -665,6 +690,105 @@ export class ParDoOperator implements Receiver {
         return this.processOne(value);
       }),
     );
+  }
+
+  /** A stateful DoFn's element: per window, with its key's state and timers; late data dropped. */
+  private processStateful(rt: StatefulRuntime, value: unknown, meta: Meta): Pending {
+    if (!Array.isArray(value) || value.length !== 2) {
+      throw new SluiceError("INVALID_PIPELINE", `Transform '${this.step}' has state, but got ${typeof value} elements`, {
+        hint: "A stateful DoFn keeps state per key: give it [key, value] pairs.",
+      });
+    }
+    const key = value[0];
+    const steps: (() => Pending)[] = [];
+    for (const w of meta.windows) {
+      if (rt.expiry(w) < this.now.watermark) {
+        this.metrics.bundle.inc(LATE_KEY, 1);
+        continue;
+      }
+      steps.push(() => {
+        const cell = rt.cell(key, w);
+        this.enterCell(rt, cell, meta.timestamp);
+        this.ctx.meta = meta;
+        this.ctx.windowMeta = meta.windows.length === 1 ? meta : { timestamp: meta.timestamp, windows: [w], pane: meta.pane };
+        return this.processOne(value);
+      });
+    }
+    return steps.length === 1 ? steps[0]!() : sequence(steps);
+  }
+
+  private enterCell(rt: StatefulRuntime, cell: StateCell, timestamp: Timestamp): void {
+    rt.current.timestamp = timestamp;
+    rt.current.processingTime = this.now.processingTime;
+    this.ctx.window = cell.window;
+    this.ctx.key = cell.key;
+    this.ctx.state = rt.state(cell);
+    this.ctx.timers = rt.timers(cell);
+  }
+
+  /**
+   * The clocks advanced (the runner's input watermark for this operator, processing time): due
+   * timers fire, in order, then expired windows close (onWindowExpiration, state dropped); one
+   * bundle, flushed downstream.
+   */
+  async advance(time: TriggerTime, epoch: number): Promise<void> {
+    if (this.runtime === undefined) return;
+    if (time.watermark > this.now.watermark || time.processingTime > this.now.processingTime) {
+      this.now = { watermark: Math.max(time.watermark, this.now.watermark), processingTime: Math.max(time.processingTime, this.now.processingTime) };
+    }
+    await this.fireDue(this.runtime, false);
+    await this.flush(epoch);
+  }
+
+  /** The watermark of this operator's output: its input's, held back by pending timers. */
+  outputWatermark(): Timestamp {
+    return this.runtime === undefined ? this.now.watermark : Math.min(this.now.watermark, this.runtime.hold());
+  }
+
+  /** The earliest processing time a timer is due at (for a real clock to wake at). */
+  nextDeadline(): number | undefined {
+    return this.runtime?.nextProcessingTime();
+  }
+
+  /** Fires the timers due at the current clocks, then closes expired windows (all of them at the end). */
+  private async fireDue(rt: StatefulRuntime, end: boolean): Promise<void> {
+    if (this.tail) await this.tail;
+    for (;;) {
+      const t = rt.nextDue(this.now.watermark, this.now.processingTime);
+      if (t === undefined) break;
+      if (!this.inBundle) await this.startBundle();
+      await this.fireTimer(rt, t);
+    }
+    const expired = rt.takeExpired(this.now.watermark, end);
+    if (expired.length === 0 || this.fn.onWindowExpiration === undefined) return;
+    for (const cell of expired) {
+      if (!this.inBundle) await this.startBundle();
+      const timestamp = cell.window.maxTimestamp();
+      this.enterCell(rt, cell, timestamp);
+      this.ctx.timers = undefined;
+      this.ctx.meta = this.ctx.windowMeta = { timestamp, windows: [cell.window], pane: PANE_NO_FIRING };
+      await this.invokeCallback("onWindowExpiration", () => this.fn.onWindowExpiration!(this.ctx as never), cell.key);
+    }
+  }
+
+  private fireTimer(rt: StatefulRuntime, t: TimerEntry): Pending {
+    this.enterCell(rt, t.cell, t.outputTimestamp);
+    const ctx = this.ctx;
+    ctx.meta = ctx.windowMeta = { timestamp: t.outputTimestamp, windows: [t.cell.window], pane: PANE_NO_FIRING };
+    ctx.tag = t.tag;
+    ctx.domain = t.domain;
+    ctx.fireTimestamp = t.fireTime;
+    const callback = this.fn.onTimer![t.name]!;
+    return this.invokeCallback(`onTimer '${t.name}'`, () => callback.call(this.fn.onTimer, ctx as never), t.cell.key);
+  }
+
+  /** Calls a timer or expiry callback with this step's metrics; emits what it returns. */
+  private invokeCallback(what: string, f: () => unknown, key: unknown): Pending {
+    const element = { value: key };
+    const meta = this.ctx.windowMeta;
+    const result = this.call(what, f, element);
+    if (result instanceof Promise) return this.callAsync(what, result, element).then((r) => this.emitReturned(r, meta, element));
+    return this.emitReturned(result, meta, element);
   }
 
   private processOne(value: unknown): Pending {
@@ -808,6 +932,9 @@ export class ParDoOperator implements Receiver {
       const t = this.tail;
       steps.push(() => t);
     }
+    // Timers set behind the clocks during the bundle fire in it, before it ends.
+    const rt = this.runtime;
+    if (rt !== undefined) steps.push(() => this.fireDue(rt, false));
     steps.push(() => this.finishBundle());
     for (const out of this.outputs.values()) steps.push(() => out.flush(epoch));
     return sequence(steps);
@@ -842,6 +969,14 @@ export class ParDoOperator implements Receiver {
     if (this.tail) {
       const t = this.tail;
       steps.push(() => t);
+    }
+    const rt = this.runtime;
+    if (rt !== undefined) {
+      // The input ended: its watermark is at the end of time; every timer fires, every window closes.
+      steps.push(() => {
+        this.now = { watermark: MAX_TIMESTAMP, processingTime: rt.endProcessingTime(this.now.processingTime) };
+        return this.fireDue(rt, true);
+      });
     }
     steps.push(() => this.finishBundle());
     for (const out of this.outputs.values()) steps.push(() => out.finish());

@@ -8,7 +8,7 @@ import { SluiceError } from "../../internal/errors.js";
 import type { TestStreamEvent, TransformNode } from "../../sdk/graph.js";
 import { GLOBAL_WINDOW, PANE_NO_FIRING } from "../../sdk/windowing/window.js";
 import { MAX_TIMESTAMP } from "../../sdk/time.js";
-import { RunClock, StreamingGroupOperator } from "./streaming.js";
+import { type Clocked, RunClock, StreamingGroupOperator } from "./streaming.js";
 import { MetricResults, activeMetricsContainer } from "../../sdk/metrics.js";
 import type { Pipeline, PipelineResult, PipelineRunner } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
@@ -106,8 +106,13 @@ interface Plan {
     events?: readonly TestStreamEvent[];
     periodic?: { readonly start: number; readonly stop: number; readonly interval: number };
   }[];
-  /** Groupings of unbounded collections, in plan (topological) order, advanced with the clock. */
-  readonly streamingGroups: StreamingGroupOperator[];
+  /**
+   * Groupings of unbounded collections and stateful DoFns over them, in plan (topological) order,
+   * advanced with the clocks: each to the watermark of its input.
+   */
+  readonly clocked: { readonly op: Clocked; readonly inputs: readonly PCollection<unknown>[] }[];
+  /** The watermark of a collection: its source's, held back by every clocked operator upstream. */
+  readonly watermarkOf: (p: PCollection<unknown>) => number;
   readonly clock: RunClock;
   readonly pardos: ParDoOperator[];
   readonly sinks: TextSinkOperator[];
@@ -228,9 +233,7 @@ export class DirectRunner implements PipelineRunner {
    */
   private async play(plan: Plan, out: Outputs, events: readonly TestStreamEvent[]): Promise<void> {
     const clock = plan.clock;
-    const advance = async (): Promise<void> => {
-      for (const g of plan.streamingGroups) await g.advance(++this.epoch);
-    };
+    const advance = (): Promise<void> => this.advance(plan);
     for (const e of events) {
       if (e.kind === "elements") {
         const pending: Promise<void>[] = [];
@@ -260,15 +263,13 @@ export class DirectRunner implements PipelineRunner {
   private async playPeriodic(plan: Plan, out: Outputs, p: { readonly start: number; readonly stop: number; readonly interval: number }): Promise<void> {
     const clock = plan.clock;
     clock.processingTime = Date.now();
-    const advance = async (): Promise<void> => {
-      for (const g of plan.streamingGroups) await g.advance(++this.epoch);
-    };
+    const advance = (): Promise<void> => this.advance(plan);
     for (let i = 0; p.start + i * p.interval < p.stop; i++) {
       const t = p.start + i * p.interval;
       for (;;) {
         clock.processingTime = Date.now();
         if (clock.processingTime >= t) break;
-        const deadlines = plan.streamingGroups.map((g) => g.nextDeadline()).filter((d): d is number => d !== undefined);
+        const deadlines = plan.clocked.map((c) => c.op.nextDeadline()).filter((d): d is number => d !== undefined);
         const wake = Math.min(t, ...deadlines);
         if (wake > clock.processingTime) await new Promise((r) => setTimeout(r, wake - clock.processingTime));
         clock.processingTime = Date.now();
@@ -284,6 +285,18 @@ export class DirectRunner implements PipelineRunner {
     clock.watermark = MAX_TIMESTAMP;
     await advance();
     await out.finish();
+  }
+
+  /**
+   * The clocks moved: every clocked operator, in plan order, advances to its input's watermark
+   * (which the ones before it may hold back) and the current processing time.
+   */
+  private async advance(plan: Plan): Promise<void> {
+    for (const c of plan.clocked) {
+      let watermark = Infinity;
+      for (const p of c.inputs) watermark = Math.min(watermark, plan.watermarkOf(p));
+      await c.op.advance({ watermark, processingTime: plan.clock.processingTime }, ++this.epoch);
+    }
   }
 
   /** The run cannot progress: nothing is scheduled, yet user code's promises are pending. */
@@ -356,7 +369,21 @@ export class DirectRunner implements PipelineRunner {
 
     const monitor = new RunMonitor();
     const clock = new RunClock();
-    const streamingGroups: StreamingGroupOperator[] = [];
+    const clocked: Plan["clocked"] = [];
+    // What each collection's watermark derives from: a clocked operator, a source, or its producer's inputs.
+    const producedBy = new Map<PCollection<unknown>, { clocked?: Clocked; inputs: readonly PCollection<unknown>[]; source?: "bounded" | "unbounded" }>();
+    const produced = (node: TransformNode, how: { clocked?: Clocked; inputs: readonly PCollection<unknown>[]; source?: "bounded" | "unbounded" }): void => {
+      for (const p of node.outputs.values()) producedBy.set(p, how);
+    };
+    const watermarkOf = (p: PCollection<unknown>): number => {
+      const how = producedBy.get(p);
+      if (how === undefined || how.source === "bounded") return MAX_TIMESTAMP;
+      if (how.source === "unbounded") return clock.watermark;
+      if (how.clocked !== undefined) return how.clocked.outputWatermark();
+      let w = MAX_TIMESTAMP;
+      for (const i of how.inputs) w = Math.min(w, watermarkOf(i));
+      return w;
+    };
     const roots: Plan["roots"] = [];
     const pardos: ParDoOperator[] = [];
     const sinks: TextSinkOperator[] = [];
@@ -374,6 +401,7 @@ export class DirectRunner implements PipelineRunner {
           });
         }
         roots.push({ node, out: mainOut(), events: spec.events });
+        produced(node, { inputs: [], source: "unbounded" });
         continue;
       }
       if (spec?.kind === "periodic_impulse") {
@@ -383,10 +411,12 @@ export class DirectRunner implements PipelineRunner {
           });
         }
         roots.push({ node, out: mainOut(), periodic: { start: spec.start, stop: spec.stop, interval: spec.interval } });
+        produced(node, { inputs: [], source: "unbounded" });
         continue;
       }
       if (spec?.kind === "impulse") {
         roots.push({ node, out: mainOut() });
+        produced(node, { inputs: [], source: "bounded" });
         continue;
       } else if (spec?.kind === "pardo") {
         const outs = new Map<string, Outputs>();
@@ -403,9 +433,14 @@ export class DirectRunner implements PipelineRunner {
           metrics: stepMetrics(node),
           windowedInput: ins.some((p) => p.windowing.windowFn.urn !== "beam:window_fn:global_windows:v1"),
           monitor,
+          ...(spec.stateful ? { stateful: { spec: spec.stateful, windowing: ins[0]!.windowing } } : {}),
         });
         pardos.push(pardo);
         op = pardo;
+        if (spec.stateful) {
+          produced(node, { clocked: pardo, inputs: ins });
+          if (ins.some((p) => !p.isBounded)) clocked.push({ op: pardo, inputs: ins });
+        }
       } else if (spec?.kind === "flatten" || comp?.kind === "reshuffle") {
         op = new ForwardOperator(mainOut(), ins.length);
       } else if (spec?.kind === "assign_windows") {
@@ -422,12 +457,12 @@ export class DirectRunner implements PipelineRunner {
             windowing: input.windowing,
             out: mainOut(),
             inputs: ins.length,
-            clock,
             metrics: stepMetrics(node),
             bounded: input.isBounded,
             ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
           });
-          if (!input.isBounded) streamingGroups.push(group);
+          produced(node, { clocked: group, inputs: ins });
+          if (!input.isBounded) clocked.push({ op: group, inputs: ins });
           op = group;
         } else {
           op = new GroupOperator({
@@ -458,6 +493,8 @@ export class DirectRunner implements PipelineRunner {
         });
       }
       for (const p of ins) outputs(p).receivers.push(op);
+      // A stateless operator's output is as late as its inputs.
+      for (const p of node.outputs.values()) if (!producedBy.has(p)) producedBy.set(p, { inputs: ins });
     }
     // Roots that feed side inputs run first, so their consumers need not hold main input back.
     const feedsSide = (root: TransformNode): boolean => {
@@ -477,6 +514,6 @@ export class DirectRunner implements PipelineRunner {
     // Side-input feeders first; the TestStream last, once every bounded input is in.
     const unbounded = (r: Plan["roots"][number]): number => Number(r.events !== undefined || r.periodic !== undefined);
     roots.sort((a, b) => unbounded(a) - unbounded(b) || Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
-    return { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, streamingGroups };
+    return { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, clocked, watermarkOf };
   }
 }

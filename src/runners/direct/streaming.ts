@@ -15,9 +15,11 @@
  *   DISCARDING panes hold what arrived since the last pane, ACCUMULATING ones everything so far.
  *   The on-time pane fires even when empty (Beam's default on-time behaviour, FIRE_ALWAYS); when
  *   a window expires, a pane fires only for elements no pane has held yet.
- * - One watermark for the whole plan: the TestStream's. Every grouping sees it after the elements
- *   before it were processed, in plan (topological) order, so panes emitted by one grouping reach
- *   the next before that one advances.
+ * - Watermarks per stage: the runner advances each grouping (and stateful DoFn) in plan
+ *   (topological) order to the watermark of its input, which is the source's held back by every
+ *   grouping and timer upstream. A cell whose values arrived on time holds the grouping's output
+ *   watermark at its next pane's timestamp until that pane fires (the end of the window, or the
+ *   earliest element with the EARLIEST timestamp combiner), so panes are never behind downstream.
  */
 import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
@@ -29,13 +31,20 @@ import type { WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
 import { paneTiming, TriggerMachine, type TriggerTime } from "./triggers.js";
 
-/** The plan's clocks: the watermark every grouping sees, and processing time (virtual under TestStream). */
+/** The plan's clocks: the source's watermark, and processing time (virtual under TestStream). */
 export class RunClock {
   watermark: Timestamp = -Infinity;
   processingTime = 0;
-  get time(): TriggerTime {
-    return { watermark: this.watermark, processingTime: this.processingTime };
-  }
+}
+
+/** An operator the runner advances with the clocks: groupings of unbounded input, stateful DoFns. */
+export interface Clocked {
+  /** The input watermark and processing time moved: fire what is due, then flush downstream. */
+  advance(time: TriggerTime, epoch: number): Promise<void>;
+  /** The watermark of its output: its input's, held back by what it has yet to emit. */
+  outputWatermark(): Timestamp;
+  /** The earliest processing time something becomes due (for a real clock to wake at). */
+  nextDeadline(): number | undefined;
 }
 
 interface Cell {
@@ -51,6 +60,8 @@ interface Cell {
   panes: number;
   onTimePanes: number;
   onTimeFired: boolean;
+  /** The output watermark hold of values that arrived on time, until the next pane. */
+  hold: Timestamp | undefined;
 }
 
 export interface StreamingGroupConfig {
@@ -59,7 +70,6 @@ export interface StreamingGroupConfig {
   readonly windowing: WindowingStrategy;
   readonly out: Outputs;
   readonly inputs: number;
-  readonly clock: RunClock;
   readonly metrics: StepMetrics;
   /** A bounded input (its watermark is the end of time once it has ended), not the plan's stream. */
   readonly bounded?: boolean;
@@ -76,7 +86,7 @@ const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
 const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow");
 
 /** GroupByKey (and CombinePerKey) of an unbounded collection, or of a bounded one with a non-default trigger. */
-export class StreamingGroupOperator implements Receiver {
+export class StreamingGroupOperator implements Receiver, Clocked {
   private readonly cells = new Map<string, Cell>();
   /** Cells the current bundle touched: only their triggers are checked at its end. */
   private readonly touched = new Set<Cell>();
@@ -93,17 +103,18 @@ export class StreamingGroupOperator implements Receiver {
    * end of time once all of it has arrived (before that, nothing is late: it arrives in no order).
    */
   private time(): TriggerTime {
-    const t = this.config.clock.time;
+    const t = this.now;
     return this.inputDone ? { watermark: MAX_TIMESTAMP, processingTime: t.processingTime } : t;
   }
   private inputDone = false;
+  private now: TriggerTime = { watermark: -Infinity, processingTime: 0 };
 
   private cellId(window: BoundedWindow, sk: unknown): string {
     return `${this.fn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
   }
 
   private newCell(key: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
-    return { key, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false };
+    return { key, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
   }
 
   /**
@@ -129,6 +140,7 @@ export class StreamingGroupOperator implements Receiver {
         append(merged.held, c.held);
         append(merged.heldTimestamps, c.heldTimestamps);
         merged.onTimeFired ||= c.onTimeFired;
+        if (c.hold !== undefined && (merged.hold === undefined || c.hold < merged.hold)) merged.hold = c.hold;
         this.cells.delete(this.cellId(c.window, sk));
       }
       this.touched.add(merged);
@@ -166,6 +178,9 @@ export class StreamingGroupOperator implements Receiver {
       }
       cell.fresh.push(value[1]);
       cell.freshTimestamps.push(meta.timestamp);
+      // On-time values hold the output watermark at their pane's timestamp; late ones cannot.
+      const hold = this.config.windowing.timestampCombiner === "END_OF_WINDOW" ? w.maxTimestamp() : meta.timestamp;
+      if (hold >= this.now.watermark && (cell.hold === undefined || hold < cell.hold)) cell.hold = hold;
       cell.machine.onElement(meta.timestamp, w, this.time());
       this.touched.add(cell);
     }
@@ -186,8 +201,19 @@ export class StreamingGroupOperator implements Receiver {
     await this.config.out.flush(epoch);
   }
 
-  /** The watermark or processing time advanced: due panes fire, expired windows close. */
-  async advance(epoch: number): Promise<void> {
+  /** The input watermark or processing time advanced: due panes fire, expired windows close. */
+  async advance(to: TriggerTime, epoch: number): Promise<void> {
+    this.now = { watermark: Math.max(this.now.watermark, to.watermark), processingTime: Math.max(this.now.processingTime, to.processingTime) };
+    await this.advanceNow(epoch);
+  }
+
+  outputWatermark(): Timestamp {
+    let w = this.time().watermark;
+    for (const c of this.cells.values()) if (c.hold !== undefined && c.hold < w) w = c.hold;
+    return w;
+  }
+
+  private async advanceNow(epoch: number): Promise<void> {
     const time = this.time();
     for (const [id, cell] of [...this.cells]) {
       if (!cell.machine.isFinished && cell.machine.shouldFire(cell.window, time)) await this.fire(cell);
@@ -235,6 +261,7 @@ export class StreamingGroupOperator implements Receiver {
     }
     cell.fresh = [];
     cell.freshTimestamps = [];
+    cell.hold = undefined;
     const combiner = windowing.timestampCombiner;
     let timestamp = cell.window.maxTimestamp();
     if (combiner !== "END_OF_WINDOW" && stamps.length > 0) {
@@ -263,6 +290,6 @@ export class StreamingGroupOperator implements Receiver {
     if (!this.config.bounded) return this.config.out.finish();
     // A bounded input has ended: its watermark jumps to the end of time, closing every window.
     this.inputDone = true;
-    return this.advance(-1).then(() => this.config.out.finish());
+    return this.advanceNow(-1).then(() => this.config.out.finish());
   }
 }

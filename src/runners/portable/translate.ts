@@ -194,6 +194,11 @@ class Translator {
           t.environmentId = this.envId;
           break;
         case "pardo": {
+          if (spec.stateful) {
+            throw new SluiceError("UNSUPPORTED", `'${node.fullLabel}' is a stateful DoFn (state and timers), which Sluice's portable translation and harness do not carry yet`, {
+              hint: "Run it on the direct runner for now.",
+            });
+          }
           const sideInputs: Record<string, ReturnType<typeof create<typeof SideInputSchema>>> = {};
           for (const name of Object.keys(spec.sideInputs)) {
             sideInputs[`side:${name}`] = create(SideInputSchema, {

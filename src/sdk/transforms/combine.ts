@@ -10,7 +10,8 @@ import { AsList } from "../sideinputs.js";
 import { type ExpandContext, PTransform } from "../transform.js";
 import { type CombineFn, CombineFns, type Summable, attributeCombineFn, combineAll, naturalCompare } from "./combinefn.js";
 import { FlatMap, Impulse, Map } from "./core.js";
-import { GroupByKey, keyValueCoders } from "./grouping.js";
+import { GroupByKey } from "./grouping.js";
+import { keyValueCoders } from "./kv.js";
 
 export type { CombineFn, Summable } from "./combinefn.js";
 export { CombineFns } from "./combinefn.js";

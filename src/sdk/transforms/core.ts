@@ -4,11 +4,14 @@
  */
 import { SluiceError } from "../../internal/errors.js";
 import { BytesCoder, JsValueCoder } from "../coders/index.js";
-import type { AnyDoFn, DoFn, FailedElement, ProcessContext } from "../dofn.js";
+import type { AnyDoFn, DoFn, FailedElement, ProcessContext, StatefulDoFn } from "../dofn.js";
 import { PBegin, PCollection } from "../pvalue.js";
 import type { SideInputs } from "../sideinputs.js";
+import type { StateSpecs, TimerSpecs } from "../state.js";
 import type { Timestamp } from "../time.js";
+import type { StatefulSpec } from "../graph.js";
 import { type ExpandContext, PTransform } from "../transform.js";
+import { keyValueCoders } from "./kv.js";
 import { DEFAULT_WINDOWING } from "../windowing/windowfns.js";
 
 /** The root primitive: one empty element in the global window. Sources start from it. */
@@ -111,6 +114,51 @@ function observesContext(fn: (...args: never[]) => unknown): boolean {
   return fn.length >= 2;
 }
 
+/**
+ * A stateful DoFn's declarations, checked: known state kinds and time domains, one callback per
+ * timer, keyed input with a deterministic key coder, non-merging windows (as Beam requires).
+ */
+function statefulSpec(fn: AnyDoFn, input: PCollection<unknown>, ctx: ExpandContext): StatefulSpec | undefined {
+  if (fn.state === undefined && fn.timers === undefined) {
+    if (fn.onTimer !== undefined) ctx.fail("the DoFn has onTimer callbacks but declares no timers", "Declare them: timers: { name: TimerSpec.eventTime() }.");
+    return undefined;
+  }
+  const state = fn.state ?? {};
+  const timers = fn.timers ?? {};
+  for (const [name, spec] of Object.entries(state)) {
+    const kind = (spec as { kind?: unknown } | undefined)?.kind;
+    if (!["value", "bag", "combining", "set", "map"].includes(kind as string)) {
+      ctx.fail(`state '${name}' is not a state declaration`, "Declare state with StateSpec.value(), .bag(), .combining(fn), .set() or .map().");
+    }
+    if (spec.kind === "combining" && typeof spec.combineFn?.addInput !== "function") {
+      ctx.fail(`combining state '${name}' has no CombineFn`, "Pass a CombineFn: StateSpec.combining(CombineFns.sum()).");
+    }
+    const keyed = spec.kind === "set" ? spec.coder : spec.kind === "map" ? spec.keyCoder : undefined;
+    if (keyed !== undefined && !keyed.deterministic) {
+      ctx.fail(`${spec.kind} state '${name}' compares by encoding, but its coder ${keyed.toString()} is not deterministic`, "Use a deterministic coder (strings, integers, the default JS value coder).");
+    }
+  }
+  const callbacks = fn.onTimer ?? {};
+  for (const [name, spec] of Object.entries(timers)) {
+    const domain = (spec as { domain?: unknown } | undefined)?.domain;
+    if (domain !== "EVENT_TIME" && domain !== "PROCESSING_TIME") {
+      ctx.fail(`timer '${name}' is not a timer declaration`, "Declare timers with TimerSpec.eventTime() or TimerSpec.processingTime().");
+    }
+    if (typeof callbacks[name] !== "function") ctx.fail(`timer '${name}' has no callback`, `Add onTimer: { ${name}(ctx) { … } }.`);
+  }
+  for (const name of Object.keys(callbacks)) {
+    if (!(name in timers)) ctx.fail(`onTimer has a callback '${name}' for a timer that is not declared`, `Declare it (timers: { ${name}: TimerSpec.eventTime() }) or remove the callback.`);
+  }
+  if (input.windowing.windowFn.isMerging) {
+    ctx.fail(
+      `a stateful DoFn needs non-merging windows, but its input '${input.name}' is in merging windows (${input.windowing.windowFn.urn})`,
+      "State is kept per key and window, and merging windows (Sessions) would merge it: window into fixed or global windows first, as Beam requires.",
+    );
+  }
+  const { key } = keyValueCoders(input, ctx, "A stateful DoFn");
+  return { keyCoder: key, state, timers };
+}
+
 /** ParDo: runs a DoFn on every element. See `ParDo()`. */
 export class ParDoTransform<In, Out, S extends SideInputs = {}, Tagged extends Record<string, unknown> = {}> extends PTransform<
   PCollection<In>,
@@ -162,13 +210,15 @@ export class ParDoTransform<In, Out, S extends SideInputs = {}, Tagged extends R
     for (const [name, side] of Object.entries(sideInputs)) {
       ctx.sideInput(`side:${name}`, side.pcoll);
     }
+    const stateful = statefulSpec(this.fn as unknown as AnyDoFn, input as PCollection<unknown>, ctx);
     ctx.primitive({
       kind: "pardo",
       fn: this.fn as unknown as AnyDoFn,
       sideInputs,
       taggedOutputs: exceptionHandling ? ["failed", ...tags] : tags,
-      observesWindow: this.observesWindow || Object.keys(sideInputs).length > 0,
+      observesWindow: this.observesWindow || Object.keys(sideInputs).length > 0 || stateful !== undefined,
       exceptionHandling,
+      ...(stateful ? { stateful } : {}),
     });
     const outs = new globalThis.Map<string, PCollection<unknown>>();
     outs.set("main", ctx.output("main", JsValueCoder, input.windowing));
@@ -184,7 +234,23 @@ export class ParDoTransform<In, Out, S extends SideInputs = {}, Tagged extends R
  * ```ts
  * words.apply("Lengths", ParDo({ process: (w: string) => [w.length] }));
  * ```
+ *
+ * A DoFn that declares `state` or `timers` is a stateful DoFn (see `StatefulDoFn`, `StateSpec`,
+ * `TimerSpec`): its input must be `[key, value]` pairs.
  */
+export function ParDo<
+  K,
+  V,
+  Out,
+  St extends StateSpecs = {},
+  Tm extends TimerSpecs = {},
+  S extends SideInputs = {},
+  Tagged extends Record<string, unknown> = {},
+>(fn: StatefulDoFn<K, V, Out, St, Tm, S, Tagged> & ({ readonly state: St } | { readonly timers: Tm }), options?: ParDoOptions<S>): ParDoTransform<readonly [K, V], Out, S, Tagged>;
+export function ParDo<In, Out, S extends SideInputs = {}, Tagged extends Record<string, unknown> = {}>(
+  fn: DoFn<In, Out, S, Tagged> & { readonly state?: never; readonly timers?: never },
+  options?: ParDoOptions<S>,
+): ParDoTransform<In, Out, S, Tagged>;
 export function ParDo<In, Out, S extends SideInputs = {}, Tagged extends Record<string, unknown> = {}>(
   fn: DoFn<In, Out, S, Tagged>,
   options: ParDoOptions<S> = {},
