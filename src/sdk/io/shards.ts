@@ -28,7 +28,8 @@
  * SIGKILL and out-of-memory aborts leave them for the next run.
  *
  * Windowed writes: one staging directory can commit many shard sets (`commitSet` per window and
- * pane), each journalled on its own.
+ * pane), each journalled on its own (the direct runner's src/runners/direct/windowed_sink.ts): a
+ * set committed stays published when the run fails later; abort removes only what is uncommitted.
  *
  * Readers skip every name containing `.sluice-temp-` and every `.sluice-lock-` file
  * (`isSluiceInternal`).

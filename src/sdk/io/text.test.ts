@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ProcessContext } from "../dofn.js";
-import { formatLine, matchFiles, ReadLinesFn, TextSink } from "./text.js";
+import { GLOBAL_WINDOW_MAX_TIMESTAMP, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../time.js";
+import { GLOBAL_WINDOW, IntervalWindow, PANE_ON_TIME_ONLY, type PaneInfo } from "../windowing/window.js";
+import { formatInstant, formatLine, formatPane, formatWindow, matchFiles, ReadLinesFn, TextSink } from "./text.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -110,5 +112,46 @@ describe("formatLine", () => {
       [{ k: 2n }, '{"k":"2"}'],
     ];
     for (const [v, want] of cases) expect(formatLine(v)).toBe(want);
+  });
+});
+
+describe("windowed file names (Beam Java's DefaultFilenamePolicy)", () => {
+  const pane = (p: Partial<PaneInfo>): PaneInfo => ({ isFirst: false, isLast: false, timing: "EARLY", index: 0, onTimeIndex: -1, ...p });
+
+  it("formats instants as Joda's Instant.toString over Beam's whole range", () => {
+    expect(formatInstant(0)).toBe("1970-01-01T00:00:00.000Z");
+    expect(formatInstant(Date.UTC(2024, 1, 29, 23, 59, 59, 7))).toBe("2024-02-29T23:59:59.007Z");
+    expect(formatInstant(-1)).toBe("1969-12-31T23:59:59.999Z");
+    expect(formatInstant(Date.UTC(-1, 11, 31))).toBe("-0001-12-31T00:00:00.000Z");
+    expect(formatInstant(Date.UTC(12345, 0, 1))).toBe("12345-01-01T00:00:00.000Z");
+    // Beam's bounds, as Beam Java prints BoundedWindow.TIMESTAMP_MIN_VALUE / MAX_VALUE and the global window's end.
+    expect(formatInstant(MIN_TIMESTAMP)).toBe("-290308-12-21T19:59:05.225Z");
+    expect(formatInstant(MAX_TIMESTAMP)).toBe("294247-01-10T04:00:54.775Z");
+    expect(formatInstant(GLOBAL_WINDOW_MAX_TIMESTAMP)).toBe("294247-01-09T04:00:54.775Z");
+    for (const t of [Date.UTC(1900, 0, 1), Date.UTC(2000, 2, 1, 12), 951_782_400_000, 4_102_444_800_123]) expect(formatInstant(t)).toBe(new Date(t).toISOString());
+  });
+
+  it("formats windows and panes", () => {
+    expect(formatWindow(GLOBAL_WINDOW)).toBe("GlobalWindow");
+    expect(formatWindow(new IntervalWindow(0, 60_000))).toBe("1970-01-01T00:00:00.000Z-1970-01-01T00:01:00.000Z");
+    expect(formatPane(pane({ index: 0 }))).toBe("pane-0");
+    expect(formatPane(pane({ index: 1, timing: "ON_TIME" }))).toBe("pane-1");
+    expect(formatPane(pane({ index: 2, timing: "LATE" }))).toBe("pane-2-late");
+    expect(formatPane(pane({ index: 3, timing: "LATE", isLast: true }))).toBe("pane-3-late-last");
+    expect(formatPane(PANE_ON_TIME_ONLY)).toBe("pane-0-last");
+  });
+
+  it("names windowed shards with the windowed default template, and user templates in one pass", () => {
+    const w = new IntervalWindow(0, 60_000);
+    const s = new TextSink("/out/words", { windowedWrites: true });
+    expect(s.template).toBe("W-P-SSSSS-of-NNNNN");
+    expect(s.windowedShardName(1, 3, w, pane({ index: 2, timing: "LATE" }))).toBe("/out/words1970-01-01T00:00:00.000Z-1970-01-01T00:01:00.000Z-pane-2-late-00001-of-00003");
+    expect(s.windowedShardName(0, 1, GLOBAL_WINDOW, PANE_ON_TIME_ONLY)).toBe("/out/wordsGlobalWindow-pane-0-last-00000-of-00001");
+    // Every single W and P is replaced, and what replaced them is not scanned again (GlobalWindow has a W, pane strings none).
+    const t = new TextSink("/out/w", { windowedWrites: true, shardNameTemplate: "-SS-W-PP", fileNameSuffix: ".txt" });
+    expect(t.windowedShardName(4, 5, GLOBAL_WINDOW, pane({ index: 1 }))).toBe("/out/w-04-GlobalWindow-pane-1pane-1.txt");
+    // Without windowed writes, W and P stay (Beam Java's unwindowedFilename).
+    expect(new TextSink("/out/w", { shardNameTemplate: "-W-P-S" }).shardName(2, 3)).toBe("/out/w-W-P-2");
+    expect(new TextSink("/out/w", {}).template).toBe("-SSSSS-of-NNNNN");
   });
 });

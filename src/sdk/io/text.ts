@@ -51,6 +51,8 @@ import { ToList } from "../transforms/combine.js";
 import { FlatMap, Impulse, Map, ParDo } from "../transforms/core.js";
 import { GroupByKey } from "../transforms/grouping.js";
 import { Reshuffle, WindowInto } from "../transforms/util.js";
+import { timestampToMillis, type Timestamp } from "../time.js";
+import { type BoundedWindow, GlobalWindow, IntervalWindow, type PaneInfo } from "../windowing/window.js";
 import { GlobalWindows } from "../windowing/windowfns.js";
 import { ioError, isSluiceInternal, makeDirs, ShardStaging, TEMP_MARK } from "./shards.js";
 
@@ -337,14 +339,41 @@ export function ReadFromText(pattern: string, options: ReadFromTextOptions = {})
 }
 
 export interface WriteToTextOptions {
-  /** Number of output files; 0 (default) lets the runner choose (the direct runner writes 1). */
+  /**
+   * Number of output files (per window and pane with windowed writes); 0 (default) lets the runner
+   * choose (the direct runner writes 1).
+   */
   readonly numShards?: number;
-  /** Beam's template: S = shard index, N = shard count, zero-padded to the letters' count. Default `-SSSSS-of-NNNNN`. */
+  /**
+   * Beam's template: S = shard index, N = shard count, zero-padded to the letters' count; with
+   * windowed writes also W = the window, P = the pane (Beam Java's DefaultFilenamePolicy). Default
+   * `-SSSSS-of-NNNNN`, and `W-P-SSSSS-of-NNNNN` for windowed writes.
+   */
   readonly shardNameTemplate?: string;
   /** Appended to every file name, e.g. `.txt`. */
   readonly fileNameSuffix?: string;
   /** A line written at the top of every file. */
   readonly header?: string;
+  /**
+   * Windowed writes (Beam Java's `withWindowedWrites()`): one set of shards per window and pane
+   * instead of one set for the whole collection. Always on for an unbounded collection (passing
+   * `false` there is an error); `true` asks for it on a bounded one. Each set is published on its
+   * own, atomically, under names from the default template `W-P-SSSSS-of-NNNNN` (no separator
+   * after the prefix, as in Beam Java), e.g. for the prefix `out/counts`:
+   *
+   *     out/counts2024-01-01T00:00:00.000Z-2024-01-01T00:01:00.000Z-pane-0-00000-of-00001
+   *     out/countsGlobalWindow-pane-2-late-last-00000-of-00001
+   *
+   * W is `start-end` of the window in ISO-8601 (UTC, milliseconds), or `GlobalWindow`; P is
+   * `pane-<index>`, then `-late` for a late pane and `-last` for the window's last one. On an
+   * unbounded collection the direct runner publishes a window's set at the end of each bundle that
+   * brought it data (so a set appears as soon as a pane fires), and the sets of a run that fails
+   * later stay published, as in Beam; a set being written when the run fails leaves no file. On a
+   * bounded one every window gets one set, `pane-0-last`, published when the run succeeds. A set
+   * holds only the shards that received lines (Beam's windowed writes add no empty shards).
+   * Details: src/runners/direct/windowed_sink.ts.
+   */
+  readonly windowedWrites?: boolean;
 }
 
 /** How elements become lines: strings as they are, numbers and booleans by String(), others as JSON. */
@@ -364,18 +393,75 @@ export function resolvePrefix(prefix: string): string {
   return abs;
 }
 
-/** Where and how a WriteToText writes; shared by the direct runner's native sink and the portable expansion. */
+/** Beam Java's DefaultFilenamePolicy.DEFAULT_UNWINDOWED_SHARD_TEMPLATE (ShardNameTemplate.INDEX_OF_MAX). */
+export const DEFAULT_SHARD_TEMPLATE = "-SSSSS-of-NNNNN";
+/** Beam Java's DefaultFilenamePolicy.DEFAULT_WINDOWED_SHARD_TEMPLATE: "W-P" + the unwindowed one (see windowed_sink.ts). */
+export const DEFAULT_WINDOWED_SHARD_TEMPLATE = `W-P${DEFAULT_SHARD_TEMPLATE}`;
+
+/**
+ * An instant as Joda-Time's `Instant.toString()` prints it (ISODateTimeFormat.dateTime() in UTC:
+ * `yyyy-MM-ddTHH:mm:ss.SSSZ`, the year signed and at least 4 digits, proleptic Gregorian), over
+ * Beam's whole time range: `-290308-12-21T19:59:05.225Z` for the minimum timestamp. Exact
+ * (bigint) arithmetic: Beam's bounds do not fit a double.
+ */
+export function formatInstant(ts: Timestamp): string {
+  const ms = timestampToMillis(ts);
+  const DAY = 86_400_000n;
+  let days = ms / DAY;
+  let rem = ms % DAY;
+  if (rem < 0n) {
+    rem += DAY;
+    days -= 1n;
+  }
+  // Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil inverse).
+  const z = days + 719_468n;
+  const era = (z >= 0n ? z : z - 146_096n) / 146_097n;
+  const doe = z - era * 146_097n;
+  const yoe = (doe - doe / 1460n + doe / 36_524n - doe / 146_096n) / 365n;
+  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
+  const mp = (5n * doy + 2n) / 153n;
+  const day = doy - (153n * mp + 2n) / 5n + 1n;
+  const month = mp < 10n ? mp + 3n : mp - 9n;
+  const year = yoe + era * 400n + (month <= 2n ? 1n : 0n);
+  const pad = (n: bigint, w: number): string => n.toString().padStart(w, "0");
+  const y = year < 0n ? `-${pad(-year, 4)}` : pad(year, 4);
+  const h = rem / 3_600_000n;
+  const mi = (rem / 60_000n) % 60n;
+  const sec = (rem / 1000n) % 60n;
+  const milli = rem % 1000n;
+  return `${y}-${pad(month, 2)}-${pad(day, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(sec, 2)}.${pad(milli, 3)}Z`;
+}
+
+/** W in a windowed file name: `GlobalWindow`, `start-end` of an interval window, else the window's toString (Beam Java's windowToString). */
+export function formatWindow(window: BoundedWindow): string {
+  if (window instanceof GlobalWindow) return "GlobalWindow";
+  if (window instanceof IntervalWindow) return `${formatInstant(window.start)}-${formatInstant(window.end)}`;
+  return String(window);
+}
+
+/** P in a windowed file name: `pane-<index>`, then `-late` for a LATE pane, then `-last` for a last one (Beam Java's paneInfoToString). */
+export function formatPane(pane: PaneInfo): string {
+  let s = `pane-${pane.index}`;
+  if (pane.timing === "LATE") s += "-late";
+  if (pane.isLast) s += "-last";
+  return s;
+}
+
+/** Where and how a WriteToText writes; shared by the direct runner's native sinks and the portable expansion. */
 export class TextSink {
   readonly prefix: string;
   readonly numShards: number;
   readonly template: string;
   readonly suffix: string;
   readonly header: string | undefined;
+  /** A shard set per window and pane (WriteToTextOptions.windowedWrites, always on for an unbounded input). */
+  readonly windowed: boolean;
 
   constructor(prefix: string, options: WriteToTextOptions) {
     this.prefix = resolvePrefix(prefix);
     this.numShards = options.numShards ?? 0;
-    this.template = options.shardNameTemplate ?? "-SSSSS-of-NNNNN";
+    this.windowed = options.windowedWrites ?? false;
+    this.template = options.shardNameTemplate ?? (this.windowed ? DEFAULT_WINDOWED_SHARD_TEMPLATE : DEFAULT_SHARD_TEMPLATE);
     this.suffix = options.fileNameSuffix ?? "";
     this.header = options.header;
     if (!Number.isInteger(this.numShards) || this.numShards < 0) {
@@ -386,11 +472,28 @@ export class TextSink {
     }
   }
 
-  /** The final name of shard `index` of `count`: `prefix-00000-of-00003.suffix`. */
+  /** The final name of shard `index` of `count`: `prefix-00000-of-00003.suffix`. W and P stay as they are (as in Beam Java). */
   shardName(index: number, count: number): string {
-    const name = this.template
-      .replace(/S+/, (m) => String(index).padStart(m.length, "0"))
-      .replace(/N+/, (m) => String(count).padStart(m.length, "0"));
+    return this.render(index, count, undefined, undefined);
+  }
+
+  /**
+   * The final name of shard `index` of `count` of the set of `window` and `pane`:
+   * `prefix2024-01-01T00:00:00.000Z-2024-01-01T00:01:00.000Z-pane-0-last-00000-of-00001.suffix`
+   * with the default template (Beam Java's DefaultFilenamePolicy.windowedFilename).
+   */
+  windowedShardName(index: number, count: number, window: BoundedWindow, pane: PaneInfo): string {
+    return this.render(index, count, formatWindow(window), formatPane(pane));
+  }
+
+  /** One pass over the template, as Beam Java's constructName: a replaced part is not scanned again. */
+  private render(index: number, count: number, window: string | undefined, pane: string | undefined): string {
+    const name = this.template.replace(/S+|N+|W|P/g, (m) => {
+      if (m[0] === "S") return String(index).padStart(m.length, "0");
+      if (m[0] === "N") return String(count).padStart(m.length, "0");
+      if (m === "W") return window ?? m;
+      return pane ?? m;
+    });
     return `${this.prefix}${name}${this.suffix}`;
   }
 
@@ -425,7 +528,10 @@ export class TextSink {
   }
 }
 
-/** Buffered writes of lines to one file, honouring the stream's backpressure. Failures surface at close(). */
+/**
+ * Buffered writes of lines to one file, honouring the stream's backpressure. Failures surface at
+ * close(). `append` continues a file an earlier writer closed (windowed writes reopen shards).
+ */
 export class ShardWriter {
   private readonly stream: WriteStream;
   private buffer = "";
@@ -435,8 +541,9 @@ export class ShardWriter {
   constructor(
     readonly path: string,
     header: string | undefined,
+    append = false,
   ) {
-    this.stream = createWriteStream(path);
+    this.stream = createWriteStream(path, append ? { flags: "a" } : undefined);
     this.stream.on("error", (err) => {
       this.failure ??= err;
     });
@@ -506,15 +613,49 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
     if (typeof this.prefix !== "string" || this.prefix === "") {
       ctx.fail("WriteToText needs an output prefix", "Pass a path prefix, e.g. WriteToText('out/words') or from --output.");
     }
+    const asked = this.options.windowedWrites;
+    if (asked !== undefined && typeof asked !== "boolean") {
+      ctx.fail(`windowedWrites must be true or false, got ${String(asked)}`, "Pass windowedWrites: true to write a set of shards per window and pane.");
+    }
+    if (asked === false && !input.isBounded) {
+      ctx.fail(
+        "WriteToText of an unbounded collection needs windowed writes (a set of shards per window and pane), but windowedWrites is false",
+        "Leave windowedWrites out (it is on for unbounded collections), or write a bounded collection.",
+      );
+    }
     let sink: TextSink;
     try {
-      sink = new TextSink(this.prefix, this.options);
+      sink = new TextSink(this.prefix, { ...this.options, windowedWrites: asked ?? !input.isBounded });
     } catch (err) {
       ctx.fail((err as Error).message, "Fix the WriteToText options.");
     }
     ctx.composite({ kind: "write_text", sink });
-    // Runners that do not write natively: shard → group → write temp files → rename all at the end.
     const shards = sink.numShards || 1;
+    if (sink.windowed) {
+      // Runners that do not write natively: shard → group per window and pane (the input's
+      // windowing and trigger, as Beam Java's WriteFiles groups) → each shard written to a hidden
+      // temporary file and renamed to its windowed name. Panes are numbered per shard and window,
+      // as in Beam Java; a shard that received no lines is not written.
+      input
+        .apply("Shard", Map((v: unknown): [number, string] => [nextShard(shards), formatLine(v)]))
+        .apply("GroupByShard", GroupByKey<number, string>())
+        .apply(
+          "WriteWindowedShards",
+          ParDo<[number, string[]], never>({
+            async process([shard, lines], c) {
+              const final = sink.windowedShardName(shard, shards, c.window, c.pane);
+              const temp = join(dirname(final), `${TEMP_MARK}${basename(final)}-${randomUUID()}`);
+              makeDirs(dirname(temp), `WriteToText('${sink.prefix}')`);
+              const w = new ShardWriter(temp, sink.header);
+              for (const l of lines) await w.write(l);
+              await w.close();
+              await rename(temp, final);
+            },
+          }),
+        );
+      return;
+    }
+    // Runners that do not write natively: shard → group → write temp files → rename all at the end.
     const written = input
       .apply("Unwindow", WindowInto(GlobalWindows()))
       .apply("Shard", Map((v: unknown): [number, string] => [nextShard(shards), formatLine(v)]))
@@ -566,6 +707,11 @@ function nextShard(shards: number): number {
 /**
  * Writes elements as lines to `prefix-SSSSS-of-NNNNN<suffix>` files. Files appear only when the
  * run succeeds; a failed run leaves no final-named files.
+ *
+ * An unbounded collection (downstream of a TestStream or PeriodicImpulse), or any collection with
+ * `windowedWrites: true`, is written as a set of shards per window and pane instead, named
+ * `prefix<window>-<pane>-SSSSS-of-NNNNN<suffix>` as Beam Java names windowed writes, each set
+ * published atomically on its own (see WriteToTextOptions.windowedWrites).
  */
 export function WriteToText(prefix: string, options: WriteToTextOptions = {}): PTransform<PCollection<unknown>, void> {
   return new WriteToTextTransform(prefix, options);
