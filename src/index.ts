@@ -96,6 +96,7 @@ export {
 } from "./sdk/windowing/triggers.js";
 export { TestStream } from "./sdk/testing/test_stream.js";
 export { PeriodicImpulse, type PeriodicImpulseOptions } from "./sdk/io/periodic.js";
+export { ReadFromUnbounded, type UnboundedSource, type PollResult } from "./sdk/io/unbounded.js";
 export * from "./sdk/transforms/core.js";
 export { GroupByKey, CoGroupByKey } from "./sdk/transforms/grouping.js";
 export * from "./sdk/transforms/combine.js";

@@ -16,7 +16,9 @@ const ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 
 const PUBLIC_API: readonly string[] = [
   "AccumulationMode", "AfterAll", "AfterAny", "AfterCount", "AfterEach", "AfterProcessingTime", "AfterWatermark",
-  "DefaultTrigger", "Never", "OrFinally", "PeriodicImpulse", "PeriodicImpulseOptions", "Repeatedly", "TestStream", "Trigger",
+  "DefaultTrigger", "Never", "OrFinally", "PeriodicImpulse", "PeriodicImpulseOptions", "ReadFromUnbounded", "UnboundedSource", "PollResult",
+  "StatefulDoFn", "StatefulProcessContext", "TimerContext", "TimerCallbacks", "WindowExpirationContext", "StateSpec", "TimerSpec", "ValueState", "BagState",
+  "CombiningState", "SetState", "MapState", "Timer", "ProcessingTimer", "TimerSetOptions", "TimeDomain", "StateSpecs", "TimerSpecs", "StateAccessors", "TimerAccessors", "Repeatedly", "TestStream", "Trigger",
   "AbstractCoder", "AnyCombineFn", "ArrayFieldType", "AsDict", "AsIterable", "AsList", "AsMultiMap",
   "AsSingleton", "AtomicFieldType", "AtomicTypeName", "BoolCoder", "BoundedWindow", "ByteReader",
   "ByteWriter", "BytesCoder", "CoGroupByKey", "Coder", "CoderType", "CombineFn", "CombineFns",

@@ -1,7 +1,7 @@
 /**
  * PeriodicImpulse on the direct runner: its firing times on the wall clock (a start in the past
  * emits what is due at once), its watermark closing each window, its checks; and a loud failure on
- * portable runners, which need splittable DoFns in the harness.
+ * portable runners, whose harness does not carry state and timers yet.
  */
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
@@ -58,12 +58,12 @@ describe("PeriodicImpulse", () => {
     expect(thrown(() => p.apply("B", PeriodicImpulse({ startTimestamp: 10, stopTimestamp: 10 }))).code).toBe("INVALID_ARGUMENT");
   });
 
-  it("fails loudly on portable runners (no splittable DoFns in the harness yet)", () => {
+  it("fails loudly on portable runners (its reader is a stateful DoFn, which the harness does not carry yet)", () => {
     const p = Pipeline.create(PipelineOptions.create());
     p.apply("Ticks", PeriodicImpulse({ fireInterval: 1000 }));
     const err = thrown(() => translate(p, { environment: create(EnvironmentSchema, { urn: Urns.environments.external }) }));
     expect(err).toBeInstanceOf(SluiceError);
     expect(err.code).toBe("UNSUPPORTED");
-    expect(err.message).toContain("'Ticks/Impulses' is a PeriodicImpulse");
+    expect(err.message).toContain("'Ticks/Impulses/Read' is a stateful DoFn");
   });
 });

@@ -61,55 +61,59 @@ describe("stateful DoFn types", () => {
   });
 
   it("rejects misuse at compile time", () => {
-    kvs.apply(
-      "WrongValue",
-      ParDo({
-        state: { total: StateSpec.value<number>() },
-        process(_kv, ctx) {
-          // @ts-expect-error: a value state of numbers takes numbers
-          ctx.state.total.write("x");
-          // @ts-expect-error: undeclared state
-          ctx.state.other.read();
-        },
-      }),
-    );
-    kvs.apply(
-      "UndeclaredTimer",
-      ParDo({
-        timers: { flush: TimerSpec.eventTime() },
-        process(_kv, ctx) {
-          // @ts-expect-error: undeclared timer
-          ctx.timers.other.set(0);
-          // @ts-expect-error: setRelative is for processing-time timers
-          ctx.timers.flush.setRelative(10);
-        },
-        onTimer: { flush() {} },
-      }),
-    );
-    kvs.apply(
-      "MissingCallback",
-      // @ts-expect-error: a declared timer needs its onTimer callback
-      ParDo({
-        timers: { flush: TimerSpec.eventTime() },
-        process() {},
-      }),
-    );
-    kvs.apply(
-      "ExtraCallback",
-      // @ts-expect-error: a callback for a timer that is not declared
-      ParDo({
-        timers: { flush: TimerSpec.eventTime() },
-        process() {},
-        onTimer: { flush() {}, other() {} },
-      }),
-    );
-    words.apply(
-      "NotKeyed",
-      // @ts-expect-error: state needs [key, value] input
-      ParDo({
-        state: { n: StateSpec.value<number>() },
-        process() {},
-      }),
-    );
+    // Never run: some of these also fail at construction (for JavaScript callers); here only tsc checks them.
+    const misuse = (): void => {
+      kvs.apply(
+        "WrongValue",
+        ParDo({
+          state: { total: StateSpec.value<number>() },
+          process(_kv, ctx) {
+            // @ts-expect-error: a value state of numbers takes numbers
+            ctx.state.total.write("x");
+            // @ts-expect-error: undeclared state
+            ctx.state.other.read();
+          },
+        }),
+      );
+      kvs.apply(
+        "UndeclaredTimer",
+        ParDo({
+          timers: { flush: TimerSpec.eventTime() },
+          process(_kv, ctx) {
+            // @ts-expect-error: undeclared timer
+            ctx.timers.other.set(0);
+            // @ts-expect-error: setRelative is for processing-time timers
+            ctx.timers.flush.setRelative(10);
+          },
+          onTimer: { flush() {} },
+        }),
+      );
+      kvs.apply(
+        "MissingCallback",
+        // @ts-expect-error: a declared timer needs its onTimer callback
+        ParDo({
+          timers: { flush: TimerSpec.eventTime() },
+          process() {},
+        }),
+      );
+      kvs.apply(
+        "ExtraCallback",
+        // @ts-expect-error: a callback for a timer that is not declared
+        ParDo({
+          timers: { flush: TimerSpec.eventTime() },
+          process() {},
+          onTimer: { flush() {}, other() {} },
+        }),
+      );
+      words.apply(
+        "NotKeyed",
+        // @ts-expect-error: state needs [key, value] input
+        ParDo({
+          state: { n: StateSpec.value<number>() },
+          process() {},
+        }),
+      );
+    };
+    expectTypeOf(misuse).toBeFunction();
   });
 });

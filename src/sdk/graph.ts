@@ -33,14 +33,15 @@ export type PrimitiveSpec =
       readonly exceptionHandling: boolean;
       /** A stateful DoFn's declarations and the key coder its state is kept by. */
       readonly stateful?: StatefulSpec;
+      /** Its outputs are unbounded whatever its input (an unbounded source's reader). */
+      readonly unboundedOutput?: boolean;
     }
   | { readonly kind: "group_by_key" }
   | { readonly kind: "flatten" }
   | { readonly kind: "assign_windows"; readonly windowFn: WindowFn }
   /** A scripted unbounded source (sdk/testing/test_stream.ts). */
   | { readonly kind: "test_stream"; readonly events: readonly TestStreamEvent[] }
-  /** An unbounded source of its firing times (sdk/io/periodic.ts). */
-  | { readonly kind: "periodic_impulse"; readonly start: number; readonly stop: number; readonly interval: number };
+
 
 /** One step of a TestStream's script. */
 export type TestStreamEvent =

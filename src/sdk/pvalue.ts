@@ -39,7 +39,9 @@ export class PCollection<T> {
     if (this.boundedValue === undefined) {
       const p = this.producer;
       this.boundedValue =
-        p.primitive?.kind !== "test_stream" && p.primitive?.kind !== "periodic_impulse" && [...p.inputs].every(([tag, pc]) => tag.startsWith("side:") || pc.isBounded);
+        p.primitive?.kind !== "test_stream" &&
+        !(p.primitive?.kind === "pardo" && p.primitive.unboundedOutput === true) &&
+        [...p.inputs].every(([tag, pc]) => tag.startsWith("side:") || pc.isBounded);
     }
     return this.boundedValue;
   }

@@ -429,7 +429,16 @@ export interface ParDoConfig {
   /** Tracks async user code for progress reports and stall detection (the direct runner's). */
   readonly monitor?: RunMonitor;
   /** A stateful DoFn: its declarations and its input's windowing (state is per key and window). */
-  readonly stateful?: { readonly spec: StatefulSpec; readonly windowing: WindowingStrategy };
+  readonly stateful?: {
+    readonly spec: StatefulSpec;
+    readonly windowing: WindowingStrategy;
+    /**
+     * Processing time is this clock's (the wall clock of a streaming run): when the input ends,
+     * pending processing-time timers keep firing as it reaches them, and the operator finishes
+     * once none is left. Without it, they fire once at the end of input (a batch or TestStream run).
+     */
+    readonly wallClock?: () => number;
+  };
 }
 
 const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
@@ -719,7 +728,7 @@ export class ParDoOperator implements Receiver {
 
   private enterCell(rt: StatefulRuntime, cell: StateCell, timestamp: Timestamp): void {
     rt.current.timestamp = timestamp;
-    rt.current.processingTime = this.now.processingTime;
+    rt.current.processingTime = this.config.stateful?.wallClock?.() ?? this.now.processingTime;
     this.ctx.window = cell.window;
     this.ctx.key = cell.key;
     this.ctx.state = rt.state(cell);
@@ -738,6 +747,18 @@ export class ParDoOperator implements Receiver {
     }
     await this.fireDue(this.runtime, false);
     await this.flush(epoch);
+    if (this.draining && this.runtime.nextProcessingTime() === undefined) {
+      this.draining = false;
+      await this.finishOutputs(this.runtime);
+    }
+  }
+
+  /** A wall-clock run's input ended while processing-time timers are pending: outputs stay open. */
+  private draining = false;
+
+  /** The end: every window closes, the last bundle ends, downstream finishes. */
+  private finishOutputs(rt: StatefulRuntime): Pending {
+    return sequence([() => this.fireDue(rt, true), () => this.finishBundle(), ...[...this.outputs.values()].map((out) => () => out.finish())]);
   }
 
   /** The watermark of this operator's output: its input's, held back by pending timers. */
@@ -971,6 +992,20 @@ export class ParDoOperator implements Receiver {
       steps.push(() => t);
     }
     const rt = this.runtime;
+    const wallClock = this.config.stateful?.wallClock;
+    if (rt !== undefined && wallClock !== undefined) {
+      // The input ended on the wall clock: its watermark is at the end of time (event-time timers
+      // fire, windows but the global one close); processing-time timers fire when they are due.
+      this.now = { watermark: MAX_TIMESTAMP, processingTime: wallClock() };
+      steps.push(() => this.fireDue(rt, false));
+      steps.push(() => this.finishBundle());
+      steps.push(() => {
+        if (rt.nextProcessingTime() === undefined) return this.finishOutputs(rt);
+        this.draining = true;
+        return undefined;
+      });
+      return sequence(steps);
+    }
     if (rt !== undefined) {
       // The input ended: its watermark is at the end of time; every timer fires, every window closes.
       steps.push(() => {

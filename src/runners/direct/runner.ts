@@ -9,6 +9,7 @@ import type { TestStreamEvent, TransformNode } from "../../sdk/graph.js";
 import { GLOBAL_WINDOW, PANE_NO_FIRING } from "../../sdk/windowing/window.js";
 import { MAX_TIMESTAMP } from "../../sdk/time.js";
 import { type Clocked, RunClock, StreamingGroupOperator } from "./streaming.js";
+import { WindowedSinkOperator } from "./windowed_sink.js";
 import { MetricResults, activeMetricsContainer } from "../../sdk/metrics.js";
 import type { Pipeline, PipelineResult, PipelineRunner } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
@@ -99,13 +100,18 @@ function interceptExit(plan: Plan, requests: ExitRequest[]): () => void {
 }
 
 interface Plan {
-  /** Impulses, and at most one unbounded source (a TestStream's script in `events`, or a PeriodicImpulse), played last. */
+  /** Impulses, and at most one TestStream (its script in `events`), played last. */
   readonly roots: {
     node: TransformNode;
     out: Outputs;
     events?: readonly TestStreamEvent[];
-    periodic?: { readonly start: number; readonly stop: number; readonly interval: number };
   }[];
+  /**
+   * Whether processing time is the wall clock and the run lasts while timers are pending: a
+   * pipeline with an unbounded source other than a TestStream (whose clock is its script), or
+   * `--streaming`.
+   */
+  readonly wallClock: boolean;
   /**
    * Groupings of unbounded collections and stateful DoFns over them, in plan (topological) order,
    * advanced with the clocks: each to the watermark of its input.
@@ -208,16 +214,13 @@ export class DirectRunner implements PipelineRunner {
         await this.play(plan, root.out, root.events);
         continue;
       }
-      if (root.periodic !== undefined) {
-        await this.playPeriodic(plan, root.out, root.periodic);
-        continue;
-      }
       const pending: Promise<void>[] = [];
       root.out.emit(new Uint8Array(0), GLOBAL_META, pending);
       await Promise.all(pending);
       await root.out.flush(++this.epoch);
       await root.out.finish();
     }
+    if (plan.wallClock) await this.runWallClock(plan);
     const unfinished = plan.pardos.find((p) => p.sides.some((s) => !s.collector.ready));
     if (unfinished) {
       throw new SluiceError("INTERNAL", "a side input never completed", { hint: "This is a bug in the direct runner; please report it." });
@@ -256,35 +259,23 @@ export class DirectRunner implements PipelineRunner {
   }
 
   /**
-   * Runs a PeriodicImpulse on the wall clock: each firing is a bundle of one element at its time,
-   * after which the watermark moves to it; between firings the run sleeps, waking early when a
-   * grouping's processing-time trigger comes due.
+   * Runs the plan on the wall clock once the roots have emitted: processing time is the clock's,
+   * and the run sleeps until the next processing-time timer or trigger is due, until none is
+   * pending (every unbounded source is done, every timer fired).
    */
-  private async playPeriodic(plan: Plan, out: Outputs, p: { readonly start: number; readonly stop: number; readonly interval: number }): Promise<void> {
-    const clock = plan.clock;
-    clock.processingTime = Date.now();
-    const advance = (): Promise<void> => this.advance(plan);
-    for (let i = 0; p.start + i * p.interval < p.stop; i++) {
-      const t = p.start + i * p.interval;
-      for (;;) {
-        clock.processingTime = Date.now();
-        if (clock.processingTime >= t) break;
-        const deadlines = plan.clocked.map((c) => c.op.nextDeadline()).filter((d): d is number => d !== undefined);
-        const wake = Math.min(t, ...deadlines);
-        if (wake > clock.processingTime) await new Promise((r) => setTimeout(r, wake - clock.processingTime));
-        clock.processingTime = Date.now();
-        if (wake < t) await advance();
+  private async runWallClock(plan: Plan): Promise<void> {
+    for (;;) {
+      plan.clock.processingTime = Date.now();
+      await this.advance(plan);
+      let wake = Infinity;
+      for (const c of plan.clocked) {
+        const d = c.op.nextDeadline();
+        if (d !== undefined && d < wake) wake = d;
       }
-      const pending: Promise<void>[] = [];
-      out.emit(t, { timestamp: t, windows: [GLOBAL_WINDOW], pane: PANE_NO_FIRING }, pending);
-      await Promise.all(pending);
-      await out.flush(++this.epoch);
-      clock.watermark = Math.max(clock.watermark, t);
-      await advance();
+      if (wake === Infinity) return;
+      const delay = wake - Date.now();
+      if (delay > 0) await new Promise((r) => setTimeout(r, Math.min(delay, 2 ** 31 - 1)));
     }
-    clock.watermark = MAX_TIMESTAMP;
-    await advance();
-    await out.finish();
   }
 
   /**
@@ -369,6 +360,8 @@ export class DirectRunner implements PipelineRunner {
 
     const monitor = new RunMonitor();
     const clock = new RunClock();
+    const hasTestStream = leaves.some((n) => n.primitive?.kind === "test_stream");
+    const wallClock = !hasTestStream && (pipeline.options.streaming || leaves.some((n) => [...n.outputs.values()].some((p) => !p.isBounded)));
     const clocked: Plan["clocked"] = [];
     // What each collection's watermark derives from: a clocked operator, a source, or its producer's inputs.
     const producedBy = new Map<PCollection<unknown>, { clocked?: Clocked; inputs: readonly PCollection<unknown>[]; source?: "bounded" | "unbounded" }>();
@@ -395,22 +388,12 @@ export class DirectRunner implements PipelineRunner {
       const spec = node.primitive;
       const comp = node.composite;
       if (spec?.kind === "test_stream") {
-        if (roots.some((r) => r.events !== undefined || r.periodic !== undefined)) {
+        if (roots.some((r) => r.events !== undefined)) {
           throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' is a second TestStream: the direct runner plays one per pipeline`, {
             hint: "Script all events in one TestStream (Flatten its output with others if needed), or run on --runner=prism.",
           });
         }
         roots.push({ node, out: mainOut(), events: spec.events });
-        produced(node, { inputs: [], source: "unbounded" });
-        continue;
-      }
-      if (spec?.kind === "periodic_impulse") {
-        if (roots.some((r) => r.events !== undefined || r.periodic !== undefined)) {
-          throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' is a second unbounded source: the direct runner plays one per pipeline`, {
-            hint: "Use one TestStream or PeriodicImpulse per pipeline on the direct runner.",
-          });
-        }
-        roots.push({ node, out: mainOut(), periodic: { start: spec.start, stop: spec.stop, interval: spec.interval } });
         produced(node, { inputs: [], source: "unbounded" });
         continue;
       }
@@ -433,13 +416,15 @@ export class DirectRunner implements PipelineRunner {
           metrics: stepMetrics(node),
           windowedInput: ins.some((p) => p.windowing.windowFn.urn !== "beam:window_fn:global_windows:v1"),
           monitor,
-          ...(spec.stateful ? { stateful: { spec: spec.stateful, windowing: ins[0]!.windowing } } : {}),
+          ...(spec.stateful
+            ? { stateful: { spec: spec.stateful, windowing: ins[0]!.windowing, ...(wallClock ? { wallClock: () => Date.now() } : {}) } }
+            : {}),
         });
         pardos.push(pardo);
         op = pardo;
         if (spec.stateful) {
           produced(node, { clocked: pardo, inputs: ins });
-          if (ins.some((p) => !p.isBounded)) clocked.push({ op: pardo, inputs: ins });
+          if (wallClock || ins.some((p) => !p.isBounded)) clocked.push({ op: pardo, inputs: ins });
         }
       } else if (spec?.kind === "flatten" || comp?.kind === "reshuffle") {
         op = new ForwardOperator(mainOut(), ins.length);
@@ -479,12 +464,20 @@ export class DirectRunner implements PipelineRunner {
         });
         }
       } else if (comp?.kind === "write_text") {
-        if (ins.some((p) => !p.isBounded)) {
-          throw new SluiceError("UNSUPPORTED", `Transform '${node.fullLabel}' writes an unbounded collection: windowed writes (a shard set per window and pane) are not on the direct runner yet`, {
-            hint: "Group or window into a bounded result first, or run it on --runner=prism.",
-          });
-        }
-        const sink = new TextSinkOperator(node.fullLabel, comp.sink as TextSink, ins.length);
+        const text = comp.sink as TextSink;
+        // Windowed writes (an unbounded input, or windowedWrites: true): a shard set per window and
+        // pane, published at bundle ends (unbounded) or at the end of the run (bounded).
+        const sink = text.windowed
+          ? new WindowedSinkOperator({
+              step: node.fullLabel,
+              sink: text,
+              inputs: ins.length,
+              windowing: ins[0]!.windowing,
+              watermark: () => Math.min(...ins.map(watermarkOf)),
+              bounded: ins.every((p) => p.isBounded),
+              metrics: stepMetrics(node),
+            })
+          : new TextSinkOperator(node.fullLabel, text, ins.length);
         sinks.push(sink);
         op = sink;
       } else {
@@ -512,8 +505,8 @@ export class DirectRunner implements PipelineRunner {
       return false;
     };
     // Side-input feeders first; the TestStream last, once every bounded input is in.
-    const unbounded = (r: Plan["roots"][number]): number => Number(r.events !== undefined || r.periodic !== undefined);
+    const unbounded = (r: Plan["roots"][number]): number => Number(r.events !== undefined);
     roots.sort((a, b) => unbounded(a) - unbounded(b) || Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
-    return { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, clocked, watermarkOf };
+    return { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, clocked, watermarkOf, wallClock };
   }
 }

@@ -20,7 +20,7 @@ import type { StatefulSpec } from "../../sdk/graph.js";
 import type { StateSpecData, TimeDomain, TimerSetOptions } from "../../sdk/state.js";
 import type { Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
-import type { BoundedWindow } from "../../sdk/windowing/window.js";
+import { type BoundedWindow, GLOBAL_WINDOW } from "../../sdk/windowing/window.js";
 import type { WindowFn } from "../../sdk/windowing/windowfns.js";
 
 /** A value kept encoded (an object), so the state holds a copy. */
@@ -279,7 +279,8 @@ export class StatefulRuntime {
   takeExpired(watermark: Timestamp, all: boolean): StateCell[] {
     const out: StateCell[] = [];
     for (const [id, c] of this.cells) {
-      if (all || this.expiry(c.window) < watermark) {
+      // The global window's state lasts until the end (Beam skips its garbage collection).
+      if (all || (c.window !== GLOBAL_WINDOW && this.expiry(c.window) < watermark)) {
         for (const t of c.timers.values()) t.live = false;
         c.timers.clear();
         this.cells.delete(id);

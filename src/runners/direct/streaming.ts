@@ -287,8 +287,8 @@ export class StreamingGroupOperator implements Receiver, Clocked {
 
   finishInput(): Pending {
     if (--this.remaining > 0) return undefined;
-    if (!this.config.bounded) return this.config.out.finish();
-    // A bounded input has ended: its watermark jumps to the end of time, closing every window.
+    // The input has ended: its watermark is at the end of time, closing every window (a
+    // TestStream's script ends there already; an unbounded source gets there when it is done).
     this.inputDone = true;
     return this.advanceNow(-1).then(() => this.config.out.finish());
   }

@@ -148,10 +148,6 @@ class Translator {
         case "impulse":
           t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.impulse });
           break;
-        case "periodic_impulse":
-          throw new SluiceError("UNSUPPORTED", `'${node.fullLabel}' is a PeriodicImpulse: portable runners run it as a splittable DoFn, which Sluice's harness does not serve yet`, {
-            hint: "Run it on the direct runner, or drive a portable run with a TestStream (Prism) for now.",
-          });
         case "test_stream": {
           // The runner executes the script; elements travel encoded with the output's coder.
           const out = [...node.outputs.values()][0]!;

@@ -12,16 +12,17 @@
  *
  * Times are ms since the epoch (Beam Python takes seconds). The watermark follows the firings; the
  * source ends at `stopTimestamp` (default: never, so the pipeline runs until it is stopped).
- * The direct runner runs it; portable runners need splittable DoFns in the harness (not yet).
+ * It is an UnboundedSource (io/unbounded.ts) of one partition whose checkpoint is the next firing,
+ * so it runs wherever state and timers run (not on a splittable DoFn: Beam's leaks keyed state on
+ * every resume on Flink 2.62, apache/beam#27648).
  */
 import { SluiceError } from "../../internal/errors.js";
-import type { Coder } from "../coders/coder.js";
-import { JsValueCoder } from "../coders/index.js";
 import type { PBegin, PCollection } from "../pvalue.js";
 import { MAX_TIMESTAMP, type Timestamp } from "../time.js";
-import { type ExpandContext, PTransform } from "../transform.js";
+import { PTransform } from "../transform.js";
 import { WindowInto } from "../transforms/util.js";
-import { DEFAULT_WINDOWING, FixedWindows } from "../windowing/windowfns.js";
+import { FixedWindows } from "../windowing/windowfns.js";
+import { ReadFromUnbounded, type UnboundedSource } from "./unbounded.js";
 
 export interface PeriodicImpulseOptions {
   /** The first firing, ms since the epoch (default: now). */
@@ -34,18 +35,21 @@ export interface PeriodicImpulseOptions {
   readonly applyWindowing?: boolean;
 }
 
-class PeriodicImpulseSource extends PTransform<PBegin, PCollection<number>> {
-  constructor(
-    private readonly start: Timestamp,
-    private readonly stop: Timestamp,
-    private readonly interval: number,
-  ) {
-    super("PeriodicImpulse");
-  }
-  expand(_input: PBegin, ctx: ExpandContext): PCollection<number> {
-    ctx.primitive({ kind: "periodic_impulse", start: this.start, stop: this.stop, interval: this.interval });
-    return ctx.output("main", JsValueCoder as unknown as Coder<number>, DEFAULT_WINDOWING);
-  }
+/** The firings as a source: the checkpoint is the index of the next firing. */
+function firings(start: Timestamp, stop: Timestamp, interval: number): UnboundedSource<number, number> {
+  return {
+    partitions: () => ["0"],
+    poll(_partition, next = 0) {
+      const now = Date.now();
+      const records: { value: number; timestamp: Timestamp }[] = [];
+      let t = start + next * interval;
+      while (t <= now && t < stop) {
+        records.push({ value: t, timestamp: t });
+        t = start + ++next * interval;
+      }
+      return { records, checkpoint: next, watermark: t, done: t >= stop, pollAfterMs: Math.max(0, t - now) };
+    },
+  };
 }
 
 class PeriodicImpulseTransform extends PTransform<PBegin, PCollection<number>> {
@@ -63,7 +67,7 @@ class PeriodicImpulseTransform extends PTransform<PBegin, PCollection<number>> {
     if (!Number.isFinite(start) || !(stop > start)) {
       throw new SluiceError("INVALID_ARGUMENT", `PeriodicImpulse needs startTimestamp < stopTimestamp (ms), got ${start} and ${stop}`, { hint: "Pass times in ms since the epoch, e.g. Date.now()." });
     }
-    const ticks = input.pipeline.apply("Impulses", new PeriodicImpulseSource(start, stop, interval));
+    const ticks = input.pipeline.apply("Impulses", ReadFromUnbounded(firings(start, stop, interval)));
     return o.applyWindowing ? ticks.apply("ApplyWindowing", WindowInto<number>(FixedWindows(interval))) : ticks;
   }
 }

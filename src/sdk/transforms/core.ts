@@ -29,6 +29,11 @@ export class Impulse extends PTransform<PBegin, PCollection<Uint8Array>> {
 export interface ParDoOptions<S extends SideInputs> {
   /** Side inputs the DoFn reads as `context.sideInputs.<name>`. */
   readonly sideInputs?: S;
+  /**
+   * @internal The DoFn is an unbounded source (ReadFromUnbounded's reader): its outputs are
+   * unbounded whatever its input (Beam's IsBounded of a splittable DoFn's output).
+   */
+  readonly unboundedOutput?: boolean;
 }
 
 type TaggedOutputs<Out, Tagged extends Record<string, unknown>, Tags extends keyof Tagged> = {
@@ -219,6 +224,7 @@ export class ParDoTransform<In, Out, S extends SideInputs = {}, Tagged extends R
       observesWindow: this.observesWindow || Object.keys(sideInputs).length > 0 || stateful !== undefined,
       exceptionHandling,
       ...(stateful ? { stateful } : {}),
+      ...(this.options.unboundedOutput === true ? { unboundedOutput: true } : {}),
     });
     const outs = new globalThis.Map<string, PCollection<unknown>>();
     outs.set("main", ctx.output("main", JsValueCoder, input.windowing));
