@@ -1,9 +1,10 @@
 /**
  * Beam's Mobile Gaming examples (examples/game/), run as a user runs them: the injector writes a
  * deterministic event file, user_score, hourly_team_score, leader_board and game_stats read it
- * through `sluice run`, and the outputs are checked against totals computed here directly from
- * the file's lines, and against each other (leader_board's panes on the file as a batch are
- * hourly_team_score's and user_score's results).
+ * through `sluice run` (leader_board and game_stats also with --streaming, replaying it as an
+ * unbounded stream), and the outputs are checked against totals computed here directly from the
+ * file's lines, and against each other (the streaming examples' final panes on the file equal
+ * the batch examples' results).
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -58,6 +59,48 @@ function teamLines(keyed: Map<string, number>, suffix = ""): string[] {
 /** Team totals per fixed window of `size` ms, as `team|windowStart` keys. */
 function teamSums(es: { team: string; score: number; ts: number }[], size: number): Map<string, number> {
   return sums(es.map((e): [string, number] => [`${e.team}|${windowStart(e.ts, size)}`, e.score]));
+}
+
+/**
+ * The replayed stream's model, as examples/game/events.ts documents it (written out again here):
+ * lines arrive in file order, a bundle per minute of stream time (the latest event time so far);
+ * entering minute M moves the watermark to M's start minus 2 minutes. Each well-formed event with
+ * the watermark it arrives under.
+ */
+function arrivals(): { user: string; team: string; score: number; ts: number; watermark: number }[] {
+  let minute: number | undefined;
+  let watermark = -Infinity;
+  const out: { user: string; team: string; score: number; ts: number; watermark: number }[] = [];
+  for (const line of events) {
+    const f = line.split(",");
+    const t = /^\d+$/.test(f[3] ?? "") ? Number(f[3]) : undefined;
+    if (t !== undefined) {
+      const m = Math.floor(t / MINUTE);
+      if (minute !== undefined && m > minute) watermark = m * MINUTE - 2 * MINUTE;
+      if (minute === undefined || m > minute) minute = m;
+    }
+    if (f.length === 5 && /^\d+$/.test(f[2]!) && t !== undefined) out.push({ user: f[0]!, team: f[1]!, score: Number(f[2]), ts: t, watermark });
+  }
+  return out;
+}
+
+/** Lines `team: T, total_score: N, window_start: W, timing: X` → per `team|window`, its panes in output order. */
+function panesOf(lines: string[]): Map<string, { total: number; timing: string }[]> {
+  const m = new Map<string, { total: number; timing: string }[]>();
+  for (const l of lines) {
+    const r = /^team: (\S+), total_score: (\d+), window_start: (.+), timing: (EARLY|ON_TIME|LATE)$/.exec(l);
+    expect(r, l).not.toBeNull();
+    const key = `${r![1]}|${Date.parse(`${r![3]!.replace(" ", "T")}Z`)}`;
+    const list = m.get(key) ?? [];
+    list.push({ total: Number(r![2]), timing: r![4]! });
+    m.set(key, list);
+  }
+  return m;
+}
+
+/** Accumulating panes of positive scores only grow: a key's final pane is its largest total. */
+function finals(panes: Map<string, { total: number }[]>): Map<string, number> {
+  return new Map([...panes].map(([k, ps]) => [k, Math.max(...ps.map((p) => p.total))]));
 }
 
 beforeAll(async () => {
@@ -189,4 +232,130 @@ describe("Mobile Gaming examples", () => {
     expect(sessions.length).toBeGreaterThan(10);
     expect(await outputLines(join(dir, "out", "gs_sessions"))).toEqual(sessions);
   }, 120_000);
+
+  describe("streaming (--streaming: the file replayed as an unbounded stream)", () => {
+    it("leader_board.ts: early, on-time and late panes; final panes are hourly_team_score's and user_score's totals", async () => {
+      const stdout = await example("leader_board.ts", ["--input", "data/game.csv", "--output", "out/lbs", "--streaming"]);
+      const hour = 60 * MINUTE;
+      const panes = panesOf(await outputLines(join(dir, "out", "lbs_team")));
+      // Nothing is later than the default allowed lateness (120 minutes): the final panes hold every event.
+      expect(finals(panes)).toEqual(teamSums(parsed(), hour));
+      await example("hourly_team_score.ts", ["--input", "data/game.csv", "--output", "out/hourly60"]);
+      expect(teamLines(finals(panes))).toEqual(await outputLines(join(dir, "out", "hourly60")));
+      // Each window: early panes, one on-time pane holding what arrived before the watermark passed
+      // the window's end, late panes. Accumulating, and each early or late pane fires for new
+      // events: early totals are distinct and at most the on-time one, late ones distinct and above.
+      const onTime = teamSums(
+        arrivals().filter((e) => e.watermark < windowStart(e.ts, hour) + hour),
+        hour,
+      );
+      let late = 0;
+      for (const [k, ps] of panes) {
+        const totals = (timing: string): number[] => ps.filter((p) => p.timing === timing).map((p) => p.total);
+        const [early, on, lateTotals] = [totals("EARLY"), totals("ON_TIME"), totals("LATE")];
+        expect(on, k).toEqual([onTime.get(k) ?? 0]);
+        expect(early.length, k).toBeGreaterThan(3); // a pane 5 minutes after each first event, over an hour
+        expect(new Set(early).size, k).toBe(early.length);
+        expect(Math.max(...early), k).toBeLessThanOrEqual(on[0]!);
+        expect(new Set(lateTotals).size, k).toBe(lateTotals.length);
+        expect(Math.min(...lateTotals), k).toBeGreaterThan(on[0]!);
+        late += lateTotals.length;
+      }
+      expect(late).toBeGreaterThan(10);
+      // Users: a pane every 10 minutes of processing time; the last one is user_score's total.
+      const users = await outputLines(join(dir, "out", "lbs_user"));
+      const userPanes = new Map<string, number[]>();
+      for (const l of users) {
+        const r = /^user: (\S+), total_score: (\d+)$/.exec(l);
+        expect(r, l).not.toBeNull();
+        userPanes.set(r![1]!, [...(userPanes.get(r![1]!) ?? []), Number(r![2])]);
+      }
+      expect(new Map([...userPanes].map(([u, ns]) => [u, Math.max(...ns)]))).toEqual(sums(parsed().map((e) => [e.user, e.score])));
+      expect(users.length).toBeGreaterThan(userPanes.size * 10);
+      expect(stdout).toContain("0 late events dropped");
+    }, 120_000);
+
+    it("leader_board.ts: events later than --allowed_lateness are dropped, the rest counted in the final panes", async () => {
+      const size = 30 * MINUTE;
+      const lateness = 15 * MINUTE;
+      const stdout = await example("leader_board.ts", [
+        "--input", "data/game.csv", "--output", "out/lbl", "--streaming", "--team_window_duration", "30", "--allowed_lateness", "15",
+      ]);
+      const all = arrivals();
+      const kept = all.filter((e) => windowStart(e.ts, size) + size - 1 + lateness >= e.watermark);
+      const dropped = all.length - kept.length;
+      expect(dropped).toBeGreaterThan(5);
+      expect(finals(panesOf(await outputLines(join(dir, "out", "lbl_team"))))).toEqual(teamSums(kept, size));
+      expect(stdout).toContain(`${dropped} late events dropped`);
+    }, 120_000);
+
+    it("game_stats.ts: spammers and sessions of the events on time for them", async () => {
+      const hour = 60 * MINUTE;
+      const gap = 5 * MINUTE;
+      const activity = 30 * MINUTE;
+      await example("game_stats.ts", ["--input", "data/game.csv", "--output", "out/gss", "--streaming"]);
+      // Spammers: as in the batch, over the events that arrived before the watermark passed their
+      // window's end (no allowed lateness: the later ones are dropped).
+      const onTime = arrivals().filter((e) => windowStart(e.ts, hour) + hour - 1 >= e.watermark);
+      expect(onTime.length).toBeLessThan(arrivals().length);
+      const userSums = sums(onTime.map((e) => [`${e.user}|${windowStart(e.ts, hour)}`, e.score]));
+      const byWindow = new Map<number, number[]>();
+      for (const [k, n] of userSums) byWindow.set(Number(k.split("|")[1]), [...(byWindow.get(Number(k.split("|")[1])) ?? []), n]);
+      const spammers = [...userSums].filter(([k, n]) => {
+        const all = byWindow.get(Number(k.split("|")[1]))!;
+        return n > (all.reduce((a, b) => a + b, 0) / all.length) * 2.5;
+      });
+      expect(spammers.length).toBeGreaterThan(2);
+      expect(await outputLines(join(dir, "out", "gss_spammers"))).toEqual(
+        spammers.map(([k, n]) => `user: ${k.split("|")[0]}, total_score: ${n}, window_start: ${instant(Number(k.split("|")[1]))}`).sort(),
+      );
+      // Beam's streaming sessions, no allowed lateness: an event whose own session window
+      // [t, t + gap) has ended under the watermark it arrives with is dropped; the others merge with
+      // the user's sessions still open, and a session fires (and closes) once the watermark passes
+      // its end. Events arriving after a session closed start another one.
+      const open = new Map<string, { start: number; end: number }[]>();
+      const lengths = new Map<number, number[]>();
+      const fire = (s: { start: number; end: number }): void => {
+        const w = windowStart(s.end - 1, activity);
+        lengths.set(w, [...(lengths.get(w) ?? []), Math.floor((s.end - s.start) / MINUTE)]);
+      };
+      const advance = (watermark: number): void => {
+        for (const [u, ss] of open) {
+          for (const s of ss.filter((x) => x.end - 1 < watermark)) fire(s);
+          open.set(u, ss.filter((x) => x.end - 1 >= watermark));
+        }
+      };
+      let dropped = 0;
+      for (const e of arrivals()) {
+        advance(e.watermark);
+        if (e.ts + gap - 1 < e.watermark) {
+          dropped++;
+          continue;
+        }
+        let s = { start: e.ts, end: e.ts + gap };
+        let rest = open.get(e.user) ?? [];
+        for (;;) {
+          const overlapping = rest.filter((x) => x.start < s.end && s.start < x.end);
+          if (overlapping.length === 0) break;
+          s = { start: Math.min(s.start, ...overlapping.map((x) => x.start)), end: Math.max(s.end, ...overlapping.map((x) => x.end)) };
+          rest = rest.filter((x) => !overlapping.includes(x));
+        }
+        open.set(e.user, [...rest, s]);
+      }
+      advance(Infinity);
+      expect(dropped).toBeGreaterThan(10);
+      const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const javaDouble = (x: number): string => (Number.isInteger(x) ? x.toFixed(1) : String(x));
+      const want = [...lengths].map(([w, ls]) => `window_start: ${instant(w)}, mean_duration: ${javaDouble(meanOf(ls))}`).sort();
+      expect(want.length).toBeGreaterThan(5);
+      expect(await outputLines(join(dir, "out", "gss_sessions"))).toEqual(want);
+    }, 120_000);
+
+    // Not yet: game_stats' team totals with --streaming. FilterOutSpammers reads a side input of an
+    // unbounded collection (the spammers), and the direct runner holds a ParDo's main input until
+    // its side inputs have ended (the end of the stream), so the held events reach the team
+    // grouping after the watermark passed every window and are all dropped. Beam processes main
+    // input per window once that window of the side input is ready, holding the watermark meanwhile.
+    it.todo("game_stats.ts: team totals per window without the spammers, of the events on time for them (streaming side inputs)");
+  });
 });

@@ -86,7 +86,6 @@ export function formatInstant(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 }
 
-
 /**
  * The lines of the files `pattern` matches (sorted by name; `.gz` files gunzipped), read when the
  * pipeline is built: what the streaming input replays.
