@@ -320,6 +320,12 @@ export interface SideInputSource {
   onReady(callback: () => Pending): void;
   /** Loads what `elementsFor(mainWindow)` needs; a promise when the caller must wait (state reads). */
   prefetch?(mainWindow: BoundedWindow): Pending;
+  /**
+   * A side input of an unbounded collection: whether the window `mainWindow` maps to is ready
+   * (a pane of it arrived, or the side input's watermark passed its end), so main input in that
+   * window need not wait for the whole side input to end.
+   */
+  readyFor?(mainWindow: BoundedWindow): boolean;
 }
 
 /** Collects a side input's elements per window; ParDos wait for it to be complete. */
@@ -332,9 +338,21 @@ export class SideInputCollector implements Receiver, SideInputSource {
   constructor(
     readonly windowing: WindowingStrategy,
     inputs: number,
+    /** The side input's watermark, for a side input of an unbounded collection (see readyFor). */
+    watermark?: () => Timestamp,
   ) {
     this.remaining = inputs;
+    if (watermark !== undefined) {
+      this.readyFor = (mainWindow: BoundedWindow): boolean => {
+        if (this.ready) return true;
+        const fn = this.windowing.windowFn;
+        const w = fn.sideInputWindow(mainWindow);
+        return this.byWindow.has(fn.windowKey(w)) || watermark() > w.maxTimestamp();
+      };
+    }
   }
+
+  readonly readyFor?: (mainWindow: BoundedWindow) => boolean;
 
   receive(value: unknown, meta: Meta): Pending {
     const fn = this.windowing.windowFn;
@@ -464,6 +482,11 @@ export class ParDoOperator implements Receiver {
   private tail: Promise<void> | undefined;
   /** Elements waiting for side inputs. */
   private blocked: { value: unknown; meta: Meta }[] | undefined;
+  /** Whether a side input is of an unbounded collection: main input waits per window. */
+  private readonly streamingSides: boolean;
+  /** Elements waiting for their windows of such side inputs (they hold the output watermark). */
+  private waiting: { value: unknown; meta: Meta }[] = [];
+  private finishPending = false;
   private inputDone = false;
   private readonly sideCache = new Map<string, unknown>();
   /** Outputs of the element being processed, when exception handling holds them back. */
@@ -490,7 +513,11 @@ export class ParDoOperator implements Receiver {
     this.metrics = config.metrics;
     this.remainingInputs = config.inputs;
     this.ctx = new Context(this);
-    if (this.sides.some((s) => !s.collector.ready)) {
+    this.streamingSides = this.sides.some((s) => s.collector.readyFor !== undefined);
+    if (this.streamingSides) {
+      // Side inputs of unbounded collections: main input waits per window (see receive).
+      for (const s of this.sides) s.collector.onReady(() => this.releaseWaiting());
+    } else if (this.sides.some((s) => !s.collector.ready)) {
       this.blocked = [];
       for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
     }
@@ -646,6 +673,10 @@ export class ParDoOperator implements Receiver {
       this.blocked.push({ value, meta });
       return undefined;
     }
+    if (this.streamingSides && (this.waiting.length > 0 || !this.sidesReadyFor(meta))) {
+      this.waiting.push({ value, meta });
+      return undefined;
+    }
     // Async user code: later elements queue behind the one in flight, so process calls never overlap.
     const r = this.tail !== undefined ? this.tail.then(() => this.receiveNow(value, meta)) : this.receiveNow(value, meta);
     if (r !== undefined) {
@@ -701,6 +732,41 @@ export class ParDoOperator implements Receiver {
     );
   }
 
+  private sidesReadyFor(meta: Meta): boolean {
+    for (const s of this.sides) {
+      const readyFor = s.collector.readyFor;
+      if (readyFor === undefined) {
+        if (!s.collector.ready) return false;
+        continue;
+      }
+      for (const w of meta.windows) if (!readyFor(w)) return false;
+    }
+    return true;
+  }
+
+  /** Processes the waiting elements whose side-input windows are ready now, in arrival order. */
+  private releaseWaiting(): Pending {
+    if (this.waiting.length === 0) return undefined;
+    const ready: { value: unknown; meta: Meta }[] = [];
+    const still: { value: unknown; meta: Meta }[] = [];
+    for (const e of this.waiting) (this.sidesReadyFor(e.meta) ? ready : still).push(e);
+    if (ready.length === 0) return undefined;
+    this.waiting = [];
+    const steps: (() => Pending)[] = ready.map((e) => () => this.receive(e.value, e.meta));
+    steps.push(() => {
+      // Elements that arrived meanwhile queue behind the ones still waiting.
+      this.waiting = [...still, ...this.waiting];
+      return undefined;
+    });
+    steps.push(() => this.flush(-1));
+    steps.push(() => {
+      if (!this.finishPending || this.waiting.length > 0) return undefined;
+      this.finishPending = false;
+      return this.finishNow();
+    });
+    return sequence(steps);
+  }
+
   /** A stateful DoFn's element: per window, with its key's state and timers; late data dropped. */
   private processStateful(rt: StatefulRuntime, value: unknown, meta: Meta): Pending {
     if (!Array.isArray(value) || value.length !== 2) {
@@ -741,10 +807,11 @@ export class ParDoOperator implements Receiver {
    * bundle, flushed downstream.
    */
   async advance(time: TriggerTime, epoch: number): Promise<void> {
-    if (this.runtime === undefined) return;
     if (time.watermark > this.now.watermark || time.processingTime > this.now.processingTime) {
       this.now = { watermark: Math.max(time.watermark, this.now.watermark), processingTime: Math.max(time.processingTime, this.now.processingTime) };
     }
+    if (this.streamingSides) await this.releaseWaiting();
+    if (this.runtime === undefined) return;
     await this.fireDue(this.runtime, false);
     await this.flush(epoch);
     if (this.draining && this.runtime.nextProcessingTime() === undefined) {
@@ -763,7 +830,9 @@ export class ParDoOperator implements Receiver {
 
   /** The watermark of this operator's output: its input's, held back by pending timers. */
   outputWatermark(): Timestamp {
-    return this.runtime === undefined ? this.now.watermark : Math.min(this.now.watermark, this.runtime.hold());
+    let w = this.runtime === undefined ? this.now.watermark : Math.min(this.now.watermark, this.runtime.hold());
+    for (const e of this.waiting) if (e.meta.timestamp < w) w = e.meta.timestamp;
+    return w;
   }
 
   /** The earliest processing time a timer is due at (for a real clock to wake at). */
@@ -979,6 +1048,11 @@ export class ParDoOperator implements Receiver {
     if (--this.remainingInputs > 0) return undefined;
     this.inputDone = true;
     if (this.blocked) return undefined; // finishes once side inputs arrive
+    if (this.waiting.length > 0) {
+      // Finishes once the last waiting element is released (at the latest when the side inputs end).
+      this.finishPending = true;
+      return this.releaseWaiting();
+    }
     return this.finishNow();
   }
 

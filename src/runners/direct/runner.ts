@@ -351,7 +351,7 @@ export class DirectRunner implements PipelineRunner {
     const sideCollector = (p: PCollection<unknown>): SideInputCollector => {
       let c = sideCollectors.get(p);
       if (!c) {
-        c = new SideInputCollector(p.windowing, 1);
+        c = new SideInputCollector(p.windowing, 1, p.isBounded ? undefined : () => watermarkOf(p));
         sideCollectors.set(p, c);
         outputs(p).receivers.push(c);
       }
@@ -422,9 +422,10 @@ export class DirectRunner implements PipelineRunner {
         });
         pardos.push(pardo);
         op = pardo;
-        if (spec.stateful) {
+        const unboundedSides = Object.values(spec.sideInputs).some((v) => !v.pcoll.isBounded);
+        if (spec.stateful || unboundedSides) {
           produced(node, { clocked: pardo, inputs: ins });
-          if (wallClock || ins.some((p) => !p.isBounded)) clocked.push({ op: pardo, inputs: ins });
+          if (wallClock || unboundedSides || ins.some((p) => !p.isBounded)) clocked.push({ op: pardo, inputs: ins });
         }
       } else if (spec?.kind === "flatten" || comp?.kind === "reshuffle") {
         op = new ForwardOperator(mainOut(), ins.length);
