@@ -5,6 +5,10 @@
  */
 import { gzipSync } from "node:zlib";
 import {
+  type AccumulationMode,
+  AfterCount,
+  AfterProcessingTime,
+  AfterWatermark,
   AsDict,
   AsIterable,
   AsList,
@@ -13,9 +17,12 @@ import {
   CoGroupByKey,
   CombineGlobally,
   CombinePerKey,
+  type Coder,
+  CombineFns,
   CombineValues,
   Count,
   Create,
+  DefaultTrigger,
   Distinct,
   type DoFn,
   Duration,
@@ -23,9 +30,11 @@ import {
   FixedWindows,
   FlatMap,
   Flatten,
+  GlobalWindows,
   GroupByKey,
-  type IntervalWindow,
+  IntervalWindow,
   Keys,
+  KvCoder,
   KvSwap,
   Map,
   Max,
@@ -36,15 +45,21 @@ import {
   Partition,
   PCollectionList,
   PCollectionRecord,
+  type PaneInfo,
   type Pipeline,
   ReadFromText,
   Reshuffle,
   Sessions,
   SlidingWindows,
+  StateSpec,
+  StringUtf8Coder,
   Sum,
+  TestStream,
+  TimerSpec,
   ToList,
   Top,
   Values,
+  VarIntCoder,
   WindowInto,
   WithKeys,
   WithTimestamps,
@@ -70,7 +85,47 @@ export interface ConformanceCase {
   readonly counters?: Readonly<Record<string, number>>;
   /** Expected number of output files (default: not checked). */
   readonly shards?: number;
+  /** Portable runners that cannot run the case as written, each with the reason (the direct runner runs every case). */
+  readonly excludedOn?: Readonly<Partial<Record<PortableRunnerName, Exclusion>>>;
+  /** A known deviation of the direct runner from `expected`, to be fixed there (see DirectDeviation). */
+  readonly directDeviation?: DirectDeviation;
 }
+
+/** The two ways direct.test.ts runs the corpus: native composites, and composites expanded (as portable runners run them). */
+export type DirectMode = "native" | "expanded";
+
+/**
+ * A known deviation of Sluice's direct runner from a case's expected output, which stays Beam's:
+ * in the modes listed (default both) the direct suite checks that the run still fails or writes
+ * other lines, so the entry has to go with the fix.
+ */
+export interface DirectDeviation {
+  readonly reason: string;
+  readonly modes?: readonly DirectMode[];
+}
+
+/** The portable runners the corpus runs on: prism.test.ts, flink.test.ts, external.test.ts. */
+export type PortableRunnerName = "prism" | "flink";
+
+/**
+ * Why a runner cannot run a case. With `refuses`, the runner fails the pipeline with an error whose
+ * message matches it, and the suites check that it still does (so the exclusion has to go once the
+ * runner can run the case); with `uncounted`, only the counters go unchecked; otherwise the case is
+ * skipped on that runner. The reason is in the test's title.
+ */
+export interface Exclusion {
+  readonly reason: string;
+  readonly refuses?: RegExp;
+  /** The case runs and its output is checked there; only its counters are not, as the runner does not report them. */
+  readonly uncounted?: true;
+}
+
+/** Sluice's portable translation refuses state and timers (src/runners/portable/translate.ts). */
+const STATEFUL_REFUSED: Exclusion = {
+  reason: "portable runners refuse stateful DoFns: Sluice's translation and harness do not carry state and timers yet",
+  refuses: /is a stateful DoFn \(state and timers\), which Sluice's portable translation and harness do not carry yet/,
+};
+const STATEFUL_ON_PORTABLE = { prism: STATEFUL_REFUSED, flink: STATEFUL_REFUSED } as const;
 
 const T0 = Date.UTC(2026, 0, 1);
 const iso = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
@@ -79,6 +134,76 @@ const win = (w: unknown): string => {
   return `${iso(iw.start)}-${iso(iw.end)}`;
 };
 const sortNum = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
+/**
+ * TestStreams' element coders: Beam's standard coders, which a Java runner can decode (Flink's
+ * TestStream translation decodes the script's elements; it cannot decode the JS value coder).
+ */
+const KV_STRING_INT = new KvCoder(StringUtf8Coder, VarIntCoder) as unknown as Coder<[string, number]>;
+const KV_STRING_STRING = new KvCoder(StringUtf8Coder, StringUtf8Coder) as unknown as Coder<[string, string]>;
+/** T0 plus `s` seconds. */
+const at = (s: number): number => T0 + s * 1000;
+/** Seconds after T0, to the millisecond: "59.999". */
+const sec = (ms: number): string => String((ms - T0) / 1000);
+/** A window in seconds after T0, `[0,60)`, or `global`. */
+const wsec = (w: unknown): string => (w instanceof IntervalWindow ? `[${sec(w.start)},${sec(w.end)})` : "global");
+/** Appends the output timestamp each line arrives with, in seconds after T0. */
+const stamp = () => Map((line: unknown, c) => `${String(line)} @${sec(c.timestamp)}`);
+/** Pane info as `TIMING #index/onTimeIndex`, then `first` and `last` where they hold. */
+const pane = (p: PaneInfo): string => `${p.timing} #${p.index}/${p.onTimeIndex}${p.isFirst ? " first" : ""}${p.isLast ? " last" : ""}`;
+/** A grouping's panes as lines: `key window [sorted values] pane @timestamp`. */
+const paneLines = () => Map(([k, vs]: [string, number[]], c) => `${k} ${wsec(c.window)} [${sortNum(vs).join(",")}] ${pane(c.pane)} @${sec(c.timestamp)}`);
+
+/** Panes of AfterWatermark({ early: AfterCount(1) }) over a bounded input, one element per key and window. */
+function earlyPanesBounded(p: Pipeline, io: CaseIO, mode: AccumulationMode): void {
+  p.apply(
+    "Events",
+    Create.timestamped<[string, number]>([
+      { value: ["a", 1], timestamp: at(10) },
+      { value: ["b", 2], timestamp: at(20) },
+      { value: ["a", 3], timestamp: at(70) },
+    ]),
+  )
+    .apply("Window", WindowInto(FixedWindows(Duration.minutes(1)), { trigger: AfterWatermark({ early: AfterCount(1) }), accumulationMode: mode }))
+    .apply("Group", GroupByKey<string, number>())
+    .apply("Panes", paneLines())
+    // Beam's way into one unwindowed write: the global window, the default trigger, discarding
+    // (what Beam Java's WriteFiles does itself; Sluice's expansion keeps the trigger, see
+    // write-after-trigger-bounded).
+    .apply("Unwindow", WindowInto(GlobalWindows(), { trigger: DefaultTrigger(), accumulationMode: "DISCARDING" }))
+    .apply("Write", WriteToText(io.output));
+}
+
+/** The TestStream of Beam Python's streaming trigger fixtures 09/10 (beam-python-panes.json): one key, values 1-5. */
+const lateScript = (): TestStream<[string, number]> =>
+  TestStream.create(KV_STRING_INT)
+    .addElements({ value: ["k", 1], timestamp: at(10) })
+    .addElements({ value: ["k", 2], timestamp: at(20) })
+    .addElements({ value: ["k", 3], timestamp: at(30) })
+    .advanceWatermarkTo(at(70))
+    .addElements({ value: ["k", 4], timestamp: at(40) })
+    .advanceWatermarkTo(at(200))
+    .addElements({ value: ["k", 5], timestamp: at(50) })
+    .advanceWatermarkToInfinity();
+
+/** lateScript's panes under AfterWatermark({ early: AfterCount(2), late: AfterCount(1) }), two minutes of allowed lateness. */
+function earlyLatePanes(p: Pipeline, io: CaseIO, mode: AccumulationMode): void {
+  p.apply("Events", lateScript())
+    .apply(
+      "Window",
+      WindowInto(FixedWindows(Duration.minutes(1)), {
+        trigger: AfterWatermark({ early: AfterCount(2), late: AfterCount(1) }),
+        accumulationMode: mode,
+        allowedLateness: Duration.minutes(2),
+      }),
+    )
+    .apply("Group", GroupByKey<string, number>())
+    .apply("Panes", paneLines())
+    // Each pane's line once: WriteToText's expansion (portable runners) groups the lines again per
+    // window and pane with its input's strategy, which would accumulate them again (as Beam Java's
+    // WriteFiles would); discarding from here on, the lines are written as they fired.
+    .apply("Discarding", WindowInto(FixedWindows(Duration.minutes(1)), { accumulationMode: "DISCARDING" }))
+    .apply("Write", WriteToText(io.output));
+}
 
 export const corpus: readonly ConformanceCase[] = [
   {
@@ -456,5 +581,621 @@ export const corpus: readonly ConformanceCase[] = [
         .apply("Write", WriteToText(io.output));
     },
     expected: ["good 10", "good 20", "good 40", "bad x: not a number: x", "bad y: not a number: y"],
+  },
+  // ---- Triggers, state and timers. Expectations are derived by hand from Beam's semantics (the
+  // derivation beside each); where Beam Python 2.73 recorded the same pipeline
+  // (test/fixtures/beam-python-panes.json, beam-python-state.json) the case says which fixture case
+  // agrees, and where Sluice deliberately follows Beam Java instead, why.
+  {
+    name: "trigger-early-panes-discarding-bounded",
+    build: (p, io) => earlyPanesBounded(p, io, "DISCARDING"),
+    // One element per key and window, so the panes do not depend on how a runner bundles the
+    // input. Each element fills the early AfterCount(1): an EARLY pane (index 0, on-time index -1,
+    // first). When the input ends the watermark passes the end of every window: the ON_TIME pane
+    // fires even when empty (Beam's default on-time behaviour, FIRE_ALWAYS), index 1, on-time index
+    // 0, and it is the last (the trigger is done, and with no allowed lateness the window expires at
+    // the same time). DISCARDING: it holds nothing new. Timestamps are the end of the window
+    // (END_OF_WINDOW). Beam Python 2.73 batch agrees (beam-python-panes.json 05: [1..5] EARLY
+    // #0/-1 first, then [] ON_TIME #1/0 last).
+    expected: [
+      "a [0,60) [1] EARLY #0/-1 first @59.999",
+      "a [0,60) [] ON_TIME #1/0 last @59.999",
+      "b [0,60) [2] EARLY #0/-1 first @59.999",
+      "b [0,60) [] ON_TIME #1/0 last @59.999",
+      "a [60,120) [3] EARLY #0/-1 first @119.999",
+      "a [60,120) [] ON_TIME #1/0 last @119.999",
+    ],
+    excludedOn: {
+      prism: { reason: "Prism 2.73 emits no empty ON_TIME pane after early panes (Beam's on-time behaviour FIRE_ALWAYS, which the strategy says, gives one)" },
+      flink: { reason: "Beam's Flink runner runs a bounded pipeline in batch mode, which ignores triggers: one pane per key and window, with no pane info (UNKNOWN #0/0)" },
+    },
+  },
+  {
+    name: "trigger-early-panes-accumulating-bounded",
+    build: (p, io) => earlyPanesBounded(p, io, "ACCUMULATING"),
+    // As the discarding case, but the ON_TIME pane holds everything the window has seen.
+    expected: [
+      "a [0,60) [1] EARLY #0/-1 first @59.999",
+      "a [0,60) [1] ON_TIME #1/0 last @59.999",
+      "b [0,60) [2] EARLY #0/-1 first @59.999",
+      "b [0,60) [2] ON_TIME #1/0 last @59.999",
+      "a [60,120) [3] EARLY #0/-1 first @119.999",
+      "a [60,120) [3] ON_TIME #1/0 last @119.999",
+    ],
+    excludedOn: { flink: { reason: "Beam's Flink runner runs a bounded pipeline in batch mode, which ignores triggers: one pane per key and window, with no pane info (UNKNOWN #0/0)" } },
+  },
+  {
+    name: "write-after-trigger-bounded",
+    build(p, io) {
+      p.apply("Events", Create.timestamped([{ value: "a", timestamp: at(10) }, { value: "b", timestamp: at(20) }, { value: "c", timestamp: at(70) }]))
+        .apply("Window", WindowInto(FixedWindows(Duration.minutes(1)), { trigger: AfterWatermark({ early: AfterCount(1) }), accumulationMode: "ACCUMULATING" }))
+        .apply("Write", WriteToText(io.output));
+    },
+    // A bounded collection is written as one set of shards whatever its windowing: Beam Java's
+    // WriteFiles first re-windows it into the global window with the default trigger, discarding,
+    // so every element is written once, whichever trigger and accumulation mode it came with.
+    expected: ["a", "b", "c"],
+    directDeviation: {
+      reason:
+        "WriteToText's expansion (src/sdk/io/text.ts) re-windows into the global window but keeps the input's trigger and accumulation mode, so its grouping by shard fires several panes and the finalize step fails renaming a shard twice",
+      modes: ["expanded"],
+    },
+    // (Flink runs it: its batch execution ignores triggers, so the expansion's grouping fires once.)
+    excludedOn: { prism: { reason: "Prism runs WriteToText's expansion, which keeps the input's trigger: the job fails as in the direct runner's expanded mode ('Write/Finalize' renames a shard twice)" } },
+  },
+  {
+    name: "state-all-kinds-bounded",
+    build(p, io) {
+      p.apply(
+        "Events",
+        Create.timestamped<[string, number]>(
+          ([["a", 1, 1], ["a", 2, 2], ["a", 2, 3], ["a", 3, 4], ["a", 3, 5], ["a", 3, 6], ["b", 7, 1], ["b", 7, 2], ["a", 5, 11]] as const).map(([k, v, s]) => ({
+            value: [k, v] as [string, number],
+            timestamp: at(s),
+          })),
+        ),
+      )
+        .apply("Fixed", WindowInto(FixedWindows(Duration.seconds(10))))
+        .apply(
+          "AllKinds",
+          ParDo({
+            state: {
+              count: StateSpec.value<number>(),
+              values: StateSpec.bag<number>(),
+              sum: StateSpec.combining(CombineFns.sum()),
+              distinct: StateSpec.set<number>(),
+              occurrences: StateSpec.map<number, number>(),
+              unwritten: StateSpec.value<string>(),
+            },
+            timers: { end: TimerSpec.eventTime() },
+            process([key, n]: readonly [string, number], ctx) {
+              const st = ctx.state;
+              st.count.write((st.count.read() ?? 0) + 1);
+              st.values.add(n);
+              st.sum.add(n);
+              st.distinct.add(n);
+              st.occurrences.set(n, (st.occurrences.get(n) ?? 0) + 1);
+              ctx.timers.end.set(ctx.window.maxTimestamp());
+              return [`${key} ${wsec(ctx.window)} got ${n}`];
+            },
+            onTimer: {
+              end(ctx) {
+                const st = ctx.state;
+                const occurrences = st.occurrences.entries().sort(([a], [b]) => a - b).map(([v, n]) => `${v}:${n}`).join(",");
+                const seen =
+                  `count=${st.count.read()} values=${sortNum(st.values.read()).join(",")} sum=${st.sum.read()} ` +
+                  `distinct=${sortNum(st.distinct.read()).join(",")} (${st.distinct.size}) occurrences=${occurrences} unwritten=${st.unwritten.read() ?? "none"}`;
+                st.count.clear();
+                st.values.clear();
+                st.sum.clear();
+                st.distinct.clear();
+                st.occurrences.clear();
+                const cleared = `count=${st.count.read() ?? "none"} values=${st.values.read().length} sum=${st.sum.read()} distinct=${st.distinct.size} occurrences=${st.occurrences.size}`;
+                return [`${ctx.key} ${wsec(ctx.window)} end ${seen}; cleared ${cleared}`];
+              },
+            },
+          }),
+        )
+        .apply("Stamp", stamp())
+        .apply("Write", WriteToText(io.output));
+    },
+    // State is per key and window: a's elements at 1-6 s and b's share the window [0,10), a's at
+    // 11 s is alone in [10,20). Each process call adds its value to every cell and (re)sets the
+    // timer to the window's last instant; outputs of process keep the element's timestamp. The
+    // timer fires when the watermark reaches it (here when the bounded input ends), its output at
+    // the firing time, the end of the window (9.999 s). Value: the count; bag: every value; sum;
+    // set: the distinct values; map: value -> occurrences; a cell never written reads as unset;
+    // after clear, combining state reads as the sum of nothing (0), the others as empty. Beam
+    // Python 2.73 agrees on the sums, counts, distinct sets, empty reads and reads after clear
+    // (beam-python-state.json 03a: a [0,10) sum 14 count 6 distinct [1,2,3]; b 14, 2, [7]; a
+    // [10,20) 5, 1, [5]) and on the timestamps (02: process at the element's, timer at 9999).
+    expected: [
+      "a [0,10) got 1 @1",
+      "a [0,10) got 2 @2",
+      "a [0,10) got 2 @3",
+      "a [0,10) got 3 @4",
+      "a [0,10) got 3 @5",
+      "a [0,10) got 3 @6",
+      "b [0,10) got 7 @1",
+      "b [0,10) got 7 @2",
+      "a [10,20) got 5 @11",
+      "a [0,10) end count=6 values=1,2,2,3,3,3 sum=14 distinct=1,2,3 (3) occurrences=1:1,2:2,3:3 unwritten=none; cleared count=none values=0 sum=0 distinct=0 occurrences=0 @9.999",
+      "b [0,10) end count=2 values=7,7 sum=14 distinct=7 (1) occurrences=7:2 unwritten=none; cleared count=none values=0 sum=0 distinct=0 occurrences=0 @9.999",
+      "a [10,20) end count=1 values=5 sum=5 distinct=5 (1) occurrences=5:1 unwritten=none; cleared count=none values=0 sum=0 distinct=0 occurrences=0 @19.999",
+    ],
+    excludedOn: STATEFUL_ON_PORTABLE,
+  },
+  {
+    name: "timers-loop-tags-processing-time-bounded",
+    build(p, io) {
+      p.apply(
+        "Events",
+        Create.timestamped<[string, number]>([
+          { value: ["loop", 0], timestamp: at(1) },
+          { value: ["proc", 0], timestamp: at(3) },
+          { value: ["tags", 0], timestamp: at(10) },
+        ]),
+      )
+        .apply(
+          "Timers",
+          ParDo({
+            state: { fired: StateSpec.value<number>() },
+            timers: { loop: TimerSpec.eventTime(), dyn: TimerSpec.eventTime(), proc: TimerSpec.processingTime() },
+            process([key]: readonly [string, number], ctx) {
+              const ts = ctx.timestamp;
+              if (key === "loop") ctx.timers.loop.set(ts + 5000);
+              if (key === "tags") {
+                const dyn = ctx.timers.dyn;
+                dyn.set(ts + 1000, { tag: "a" });
+                dyn.set(ts + 2000, { tag: "b" });
+                dyn.set(ts + 3000, { tag: "c" });
+                dyn.clear("c");
+                dyn.set(ts + 4000);
+                dyn.set(ts + 5000, { tag: "d" });
+                dyn.set(ts + 7000, { tag: "d" });
+              }
+              if (key === "proc") ctx.timers.proc.setRelative(Duration.minutes(1));
+              return [`${key} set`];
+            },
+            onTimer: {
+              loop(ctx) {
+                const n = (ctx.state.fired.read() ?? 0) + 1;
+                ctx.state.fired.write(n);
+                if (n < 3) ctx.timers.loop.set(ctx.fireTimestamp + 5000);
+                return [`loop firing ${n} at ${sec(ctx.fireTimestamp)}`];
+              },
+              dyn(ctx) {
+                return [`dyn tag '${ctx.tag}' at ${sec(ctx.fireTimestamp)}`];
+              },
+              proc(ctx) {
+                return [`proc fired ${ctx.domain}`];
+              },
+            },
+          }),
+        )
+        .apply("Stamp", stamp())
+        .apply("Write", WriteToText(io.output));
+    },
+    // Global window. loop: set for 1 s + 5 s; each firing re-sets it 5 s after its firing time
+    // until it has fired three times: 6, 11, 16 s. tags: one timer, each dynamic tag its own: a at
+    // 11 s, b at 12 s, c cleared, the default tag '' at 14 s, d set twice (the last wins) at 17 s.
+    // Event-time timers output at their firing time. Beam Python 2.73 agrees (beam-python-state.json
+    // 04a: 6000, 11000, 16000; 04c: a 11000, b 12000, '' 14000, d 17000). proc: a processing-time
+    // timer a minute ahead, still pending when the bounded input ends: it fires once (Sluice's rule;
+    // of Beam Python's runners the FnApiRunner fires it, the BundleBasedDirectRunner does not, 06c)
+    // and its output takes the timestamp of the element that set it (Beam Java's default for
+    // processing-time timers; Python has none to compare).
+    expected: [
+      "loop set @1",
+      "loop firing 1 at 6 @6",
+      "loop firing 2 at 11 @11",
+      "loop firing 3 at 16 @16",
+      "tags set @10",
+      "dyn tag 'a' at 11 @11",
+      "dyn tag 'b' at 12 @12",
+      "dyn tag '' at 14 @14",
+      "dyn tag 'd' at 17 @17",
+      "proc set @3",
+      "proc fired PROCESSING_TIME @3",
+    ],
+    excludedOn: STATEFUL_ON_PORTABLE,
+  },
+  {
+    name: "timers-clear-bounded",
+    build(p, io) {
+      p.apply("Events", Create.timestamped<[string, number]>([{ value: ["k", 0], timestamp: at(1) }]))
+        .apply(
+          "Clears",
+          ParDo({
+            timers: { keep: TimerSpec.eventTime(), dropped: TimerSpec.eventTime(), killer: TimerSpec.eventTime(), victim: TimerSpec.eventTime(), reset: TimerSpec.eventTime() },
+            process(_kv: readonly [string, number], ctx) {
+              const t = ctx.timers;
+              const ts = ctx.timestamp;
+              t.keep.set(ts + 1000);
+              t.dropped.set(ts + 2000);
+              t.dropped.clear();
+              t.killer.set(ts + 3000);
+              t.victim.set(ts + 4000);
+              t.reset.set(ts + 5000);
+              t.reset.clear();
+              t.reset.set(ts + 6000);
+            },
+            onTimer: {
+              keep: () => ["keep"],
+              dropped: () => ["dropped"],
+              killer(ctx) {
+                ctx.timers.victim.clear();
+                return ["killer cleared victim"];
+              },
+              victim: () => ["victim"],
+              reset: () => ["reset"],
+            },
+          }),
+        )
+        .apply("Stamp", stamp())
+        .apply("Write", WriteToText(io.output));
+    },
+    // keep fires at 2 s; dropped was cleared before it could fire; killer fires at 4 s and clears
+    // victim (due at 5 s), which then does not fire; reset, cleared and set again, fires once at
+    // its last time, 7 s. Beam Python 2.73 agrees except on victim (beam-python-state.json 05a):
+    // its batch runners collect every due timer before calling any callback, so victim fires there
+    // although it was cleared; on a TestStream whose watermark passes killer and victim in separate
+    // steps it does not fire (05b, key k), which is what clearing a timer means.
+    expected: ["keep @2", "killer cleared victim @4", "reset @7"],
+    excludedOn: STATEFUL_ON_PORTABLE,
+  },
+  // ---- Unbounded input (TestStream): WriteToText writes a shard set per window and pane.
+  {
+    name: "stream-early-late-panes-discarding",
+    build: (p, io) => earlyLatePanes(p, io, "DISCARDING"),
+    // Window [0,60), each element its own bundle. 1 and 2 fill the early AfterCount(2): EARLY #0/-1
+    // first [1,2]. 3 waits (the early count restarts) until the watermark passes 60 s: ON_TIME #1/0
+    // [3], not last (two minutes of lateness to go). 4 (40 s) arrives late, within the lateness: the
+    // late AfterCount(1) fires LATE #2/1 [4]. The watermark passes 180 s, the end plus the lateness,
+    // before 5 (50 s) arrives: the window has expired, 5 is dropped and counted; expiry itself fires
+    // nothing, as nothing was pending. Beam Python 2.73 agrees pane for pane (beam-python-panes.json 10).
+    expected: ["k [0,60) [1,2] EARLY #0/-1 first @59.999", "k [0,60) [3] ON_TIME #1/0 @59.999", "k [0,60) [4] LATE #2/1 @59.999"],
+    counters: { droppedDueToLateness: 1 },
+    excludedOn: {
+      prism: { reason: "Prism 2.73 does not report droppedDueToLateness (it drops the element all the same)", uncounted: true },
+      flink: { reason: "on Beam's Flink runner (2.62 job server, embedded Flink) the TestStream's script does not take effect in order; observed here: its panes held other elements ([2,4], then [1,3]), the element behind the expired window was not dropped, and an extra empty ON_TIME pane appeared" },
+    },
+  },
+  {
+    name: "stream-early-late-panes-accumulating",
+    build: (p, io) => earlyLatePanes(p, io, "ACCUMULATING"),
+    // As the discarding case, but each pane holds everything the window has seen so far. Beam
+    // Python 2.73 agrees pane for pane (beam-python-panes.json 09).
+    expected: ["k [0,60) [1,2] EARLY #0/-1 first @59.999", "k [0,60) [1,2,3] ON_TIME #1/0 @59.999", "k [0,60) [1,2,3,4] LATE #2/1 @59.999"],
+    counters: { droppedDueToLateness: 1 },
+    excludedOn: {
+      prism: {
+        reason:
+          "Prism 2.73 answers the late element after the on-time pane with EARLY #2 and ON_TIME #3 panes again (Beam: one LATE pane), then adds a LATE last pane when the window expires",
+      },
+      flink: { reason: "on Beam's Flink runner (2.62 job server, embedded Flink) the TestStream's script does not take effect in order; observed here: its panes held other elements ([1,3], [1,2,3,5]), the element behind the expired window was not dropped, and an extra empty ON_TIME pane appeared" },
+    },
+  },
+  {
+    name: "stream-late-data-default-trigger",
+    build(p, io) {
+      p.apply(
+        "Events",
+        TestStream.create(KV_STRING_INT)
+          .addElements({ value: ["k", 1], timestamp: at(10) })
+          .advanceWatermarkTo(at(70))
+          .addElements({ value: ["k", 2], timestamp: at(20) })
+          .advanceWatermarkTo(at(200))
+          .addElements({ value: ["k", 3], timestamp: at(30) })
+          .advanceWatermarkToInfinity(),
+      )
+        .apply("Window", WindowInto(FixedWindows(Duration.minutes(1)), { allowedLateness: Duration.minutes(1) }))
+        .apply("Group", GroupByKey<string, number>())
+        .apply("Panes", paneLines())
+        .apply("Write", WriteToText(io.output));
+    },
+    // The default trigger (repeatedly at the watermark, and at once for late data) with a minute
+    // of allowed lateness. 1 fires ON_TIME #0/0 first when the watermark passes 60 s; 2 (20 s)
+    // comes late but within the lateness: LATE #1/1 at once. The watermark passes 120 s, so the
+    // window expires (nothing pending: no pane, none is last); 3 (30 s) is dropped and counted.
+    // Beam Python 2.73 agrees (beam-python-panes.json 12; 11 for the drop without lateness).
+    expected: ["k [0,60) [1] ON_TIME #0/0 first @59.999", "k [0,60) [2] LATE #1/1 @59.999"],
+    counters: { droppedDueToLateness: 1 },
+    excludedOn: {
+      prism: { reason: "Prism 2.73 does not report droppedDueToLateness (it drops the element all the same)", uncounted: true },
+      flink: { reason: "on Beam's Flink runner (2.62 job server, embedded Flink) the TestStream's script does not take effect in order; observed here: the job wrote no line at all" },
+    },
+  },
+  {
+    name: "stream-late-first-pane",
+    build(p, io) {
+      p.apply(
+        "Events",
+        TestStream.create(KV_STRING_INT)
+          .advanceWatermarkTo(at(200))
+          .addElements({ value: ["k", 4], timestamp: at(130) })
+          .addElements({ value: ["k", 5], timestamp: at(140) })
+          .advanceWatermarkToInfinity(),
+      )
+        .apply("Window", WindowInto(FixedWindows(Duration.minutes(1)), { allowedLateness: Duration.minutes(1) }))
+        .apply("Group", GroupByKey<string, number>())
+        .apply("Panes", paneLines())
+        .apply("Write", WriteToText(io.output));
+    },
+    // The watermark is at 200 s before [120,180) sees any data, so no on-time pane ever fires for
+    // it. 4 (130 s) is behind the watermark but within the lateness (the window expires after
+    // 240 s): the default trigger fires at once, and the pane is LATE although it is the window's
+    // first (Beam Java: the output watermark has passed the window, PaneInfoTracker makes it
+    // LATE; Beam Python: a firing on arrival is never ON_TIME): LATE #0/0 first. 5 (140 s), the
+    // next bundle: LATE #1/1. Beam Python 2.73 gives a first pane LATE #0/0 the same way
+    // (beam-python-panes.json 15a, a session that late data created).
+    expected: ["k [120,180) [4] LATE #0/0 first @179.999", "k [120,180) [5] LATE #1/1 @179.999"],
+    directDeviation: {
+      reason:
+        "a grouping's first pane after the watermark passed the window's end is ON_TIME even when the grouping's output watermark had passed the window already (no on-time pane is possible); Beam Java's PaneInfoTracker makes it LATE (isLateForOutput), as Beam Python does (src/runners/direct/triggers.ts paneTiming)",
+    },
+    excludedOn: {
+      prism: { reason: "Prism 2.73 gives a window's first pane, when LATE, on-time index 1 (LATE #0/1, then #1/2; Beam: #0/0, #1/1)" },
+      flink: { reason: "on Beam's Flink runner (2.62 job server, embedded Flink) the TestStream's script does not take effect in order; observed here: the two late elements, added in order in two bundles, reached the grouping the other way round" },
+    },
+  },
+  {
+    name: "stream-processing-time-early-panes",
+    build(p, io) {
+      p.apply(
+        "Events",
+        TestStream.create(KV_STRING_INT)
+          .addElements({ value: ["k", 1], timestamp: at(1) })
+          .advanceProcessingTime(Duration.seconds(5))
+          .addElements({ value: ["k", 2], timestamp: at(2) })
+          .advanceProcessingTime(Duration.seconds(6))
+          .addElements({ value: ["k", 3], timestamp: at(3) })
+          .advanceWatermarkTo(at(60))
+          .advanceWatermarkToInfinity(),
+      )
+        .apply(
+          "Window",
+          WindowInto(FixedWindows(Duration.minutes(1)), { trigger: AfterWatermark({ early: AfterProcessingTime(Duration.seconds(10)) }), accumulationMode: "DISCARDING" }),
+        )
+        .apply("Group", GroupByKey<string, number>())
+        .apply("Panes", paneLines())
+        .apply("Write", WriteToText(io.output));
+    },
+    // Processing time starts at 0. The early AfterProcessingTime(10 s) counts from the first
+    // element of a pane: 1 arrives at 0 s, 2 at 5 s; the clock reaches 11 s: EARLY #0/-1 first
+    // [1,2]. 3 arrives at 11 s (its early firing would be at 21 s, never reached). The watermark
+    // passes 60 s: ON_TIME #1/0 [3], the last (AfterWatermark without late firings is done, and
+    // with no allowed lateness the window expires). Beam Python 2.73 counts processing-time
+    // delays the same way (beam-python-panes.json 13: [1,2] at 11 s, then [3]).
+    expected: ["k [0,60) [1,2] EARLY #0/-1 first @59.999", "k [0,60) [3] ON_TIME #1/0 last @59.999"],
+    excludedOn: {
+      prism: { reason: "Prism 2.73 fails the job when an AfterProcessingTime trigger fires on a TestStream's processing time (panic: assignment to entry in nil map, in aggregateStageKind.buildProcessingTimeBundle)" },
+      flink: { reason: "the Flink runner fails the job: 'Advancing Processing time is not supported by the Flink Runner' (a TestStream processing-time event)" },
+    },
+  },
+  {
+    name: "stream-state-late-data-and-expiry",
+    build(p, io) {
+      p.apply(
+        "Events",
+        TestStream.create(KV_STRING_INT)
+          .addElements({ value: ["a", 1], timestamp: at(1) }, { value: ["a", 2], timestamp: at(2) })
+          .advanceWatermarkTo(at(12))
+          .addElements({ value: ["a", 3], timestamp: at(4) })
+          .advanceWatermarkTo(at(16))
+          .addElements({ value: ["a", 4], timestamp: at(5) }, { value: ["a", 10], timestamp: at(12) })
+          .advanceWatermarkToInfinity(),
+      )
+        .apply("Fixed", WindowInto(FixedWindows(Duration.seconds(10)), { allowedLateness: Duration.seconds(5) }))
+        .apply(
+          "Total",
+          ParDo({
+            state: { total: StateSpec.combining(CombineFns.sum()), seen: StateSpec.bag<number>() },
+            process([key, n]: readonly [string, number], ctx) {
+              ctx.state.total.add(n);
+              ctx.state.seen.add(n);
+              return [`${key} ${wsec(ctx.window)} got ${n}, total ${ctx.state.total.read()}`];
+            },
+            onWindowExpiration(ctx) {
+              return [`${ctx.key} ${wsec(ctx.window)} expired: total ${ctx.state.total.read()} of ${sortNum(ctx.state.seen.read()).join(",")}`];
+            },
+          }),
+        )
+        .apply("Stamp", stamp())
+        .apply("Write", WriteToText(io.output));
+    },
+    // Windows of 10 s, 5 s of allowed lateness: [0,10) expires once the watermark passes 15 s.
+    // 1 and 2 are on time; 3 (4 s) comes with the watermark at 12 s, late but within the lateness:
+    // processed, the total 6. At 16 s the window expires: onWindowExpiration sees its state (at the
+    // window's last instant, 9.999 s), then the state goes. 4 (5 s) is for the expired window:
+    // dropped and counted (a stateful DoFn drops data behind an expired window, as Beam Java's
+    // runners do; Beam Python's BundleBasedDirectRunner processes it against the old state,
+    // beam-python-state.json 07b, 09d). 10 (12 s) starts [10,20)'s state; the end of the stream
+    // expires that window too.
+    expected: [
+      "a [0,10) got 1, total 1 @1",
+      "a [0,10) got 2, total 3 @2",
+      "a [0,10) got 3, total 6 @4",
+      "a [0,10) expired: total 6 of 1,2,3 @9.999",
+      "a [10,20) got 10, total 10 @12",
+      "a [10,20) expired: total 10 of 10 @19.999",
+    ],
+    counters: { droppedDueToLateness: 1 },
+    excludedOn: STATEFUL_ON_PORTABLE,
+    directDeviation: {
+      reason:
+        "the native windowed sink drops the onWindowExpiration outputs as behind an expired window: it reads its input's watermark live, and the stateful DoFn holds nothing for the expiry, so the outputs arrive after the watermark moved on (Beam Java's cleanup timer holds the output watermark at the window's end until the expiry ran)",
+      modes: ["native"],
+    },
+  },
+  {
+    name: "stream-timer-output-timestamp-hold",
+    build(p, io) {
+      p.apply(
+        "Events",
+        TestStream.create(KV_STRING_STRING)
+          .addElements({ value: ["a", "x"], timestamp: at(5) }, { value: ["h", "x"], timestamp: at(1) })
+          .advanceWatermarkTo(at(30))
+          .advanceWatermarkToInfinity(),
+      )
+        .apply(
+          "Delay",
+          ParDo({
+            timers: { later: TimerSpec.eventTime() },
+            process([key]: readonly [string, string], ctx) {
+              if (key === "a") ctx.timers.later.set(at(25), { outputTimestamp: ctx.timestamp });
+              else ctx.timers.later.set(at(15));
+            },
+            onTimer: {
+              later(ctx) {
+                return [`${ctx.key} fired at ${sec(ctx.fireTimestamp)}`];
+              },
+            },
+          }),
+        )
+        .apply("Fixed", WindowInto(FixedWindows(Duration.seconds(10))))
+        .apply("Count", Count.perElement())
+        .apply("Fmt", Map(([line, n]: [unknown, number], c) => `${String(line)}: ${n} in ${wsec(c.window)} ${c.pane.timing} #${c.pane.index} @${sec(c.timestamp)}`))
+        .apply("Write", WriteToText(io.output));
+    },
+    // a's timer fires at 25 s but outputs at 5 s (its output timestamp); h's fires and outputs at
+    // 15 s (an event-time timer's default). A pending timer holds its DoFn's output watermark at
+    // its output timestamp, so although the input watermark jumps to 30 s, the output watermark
+    // stays at 5 s, then 15 s, until the timers fired: both outputs reach the counting (fixed 10 s,
+    // no allowed lateness) on time, in [0,10) and [10,20), and nothing is dropped. Without the
+    // holds both would be behind the watermark and dropped: Beam Python 2.73, whose timers hold
+    // nothing (and take no output timestamp), drops h's output so (beam-python-state.json 08b).
+    // Only timing and index are shown: with no allowed lateness Beam Java marks the on-time pane
+    // last, Beam Python does not.
+    expected: ["a fired at 25: 1 in [0,10) ON_TIME #0 @9.999", "h fired at 15: 1 in [10,20) ON_TIME #0 @19.999"],
+    counters: { droppedDueToLateness: 0 },
+    excludedOn: STATEFUL_ON_PORTABLE,
+  },
+  {
+    name: "stream-processing-time-timers",
+    build(p, io) {
+      p.apply(
+        "Events",
+        TestStream.create(KV_STRING_INT)
+          .addElements({ value: ["a", 1], timestamp: at(1) })
+          .advanceProcessingTime(500)
+          .addElements({ value: ["a", 2], timestamp: at(1.5) })
+          .advanceProcessingTime(600)
+          .addElements({ value: ["a", 3], timestamp: at(2) })
+          .advanceProcessingTime(5000)
+          .addElements({ value: ["b", 4], timestamp: at(3) })
+          .advanceWatermarkToInfinity(),
+      )
+        .apply(
+          "Batch",
+          ParDo({
+            state: { buf: StateSpec.bag<number>(), armed: StateSpec.value<boolean>() },
+            timers: { flush: TimerSpec.processingTime() },
+            process([, n]: readonly [string, number], ctx) {
+              ctx.state.buf.add(n);
+              if (!ctx.state.armed.read()) {
+                ctx.state.armed.write(true);
+                ctx.timers.flush.setRelative(1000);
+              }
+            },
+            onTimer: {
+              flush(ctx) {
+                const values = ctx.state.buf.read();
+                ctx.state.buf.clear();
+                ctx.state.armed.clear();
+                return [`${ctx.key} ${values.join(",")} at processing time ${ctx.fireTimestamp}`];
+              },
+            },
+          }),
+        )
+        .apply("Stamp", stamp())
+        .apply("Write", WriteToText(io.output));
+    },
+    // The TestStream's processing time starts at 0. a: 1 arms the timer for 1000; 2 arrives at
+    // 500; the clock reaches 1100: it fires with 1,2. 3 arrives at 1100 and arms it for 2100; the
+    // clock reaches 6100: it fires with 3. b: 4 arrives at 6100 and arms it for 7100, which the
+    // clock never reaches: pending when the stream ends, it fires once (Sluice's rule, the clock
+    // moved to it; Beam Python's BundleBasedDirectRunner never fires such a timer,
+    // beam-python-state.json 06e). Each firing outputs at the timestamp of the element that set
+    // the timer (Beam Java's default for processing-time timers; Beam Python uses the firing time,
+    // 06d). Python agrees that a timer fires when the clock reaches it, between elements (06d).
+    expected: ["a 1,2 at processing time 1000 @1", "a 3 at processing time 2100 @2", "b 4 at processing time 7100 @3"],
+    excludedOn: STATEFUL_ON_PORTABLE,
+    directDeviation: {
+      reason:
+        "the native windowed sink drops the output of the processing-time timer that fires at the end of the stream: the watermark is at the end of time by then and the sink reads it live, so the global window has expired for it (the expanded write, a grouping, keeps the output)",
+      modes: ["native"],
+    },
+  },
+  {
+    name: "stream-timers-tags-and-clear",
+    build(p, io) {
+      p.apply(
+        "Events",
+        TestStream.create(KV_STRING_STRING)
+          .addElements({ value: ["c", "c1 set=50"], timestamp: at(1) }, { value: ["r", "r1 set=50"], timestamp: at(1) }, { value: ["tags", "t1 tags"], timestamp: at(10) })
+          .advanceWatermarkTo(at(10))
+          .addElements({ value: ["c", "c2 clear"], timestamp: at(11) }, { value: ["r", "r2 set=60"], timestamp: at(11) })
+          .advanceWatermarkTo(at(12))
+          .advanceWatermarkTo(at(15))
+          .advanceWatermarkTo(at(55))
+          .addElements({ value: ["c", "c3"], timestamp: at(56) }, { value: ["r", "r3"], timestamp: at(56) })
+          .advanceWatermarkToInfinity(),
+      )
+        .apply(
+          "Probe",
+          ParDo({
+            state: { buf: StateSpec.bag<string>() },
+            timers: { t: TimerSpec.eventTime(), dyn: TimerSpec.eventTime() },
+            process([, command]: readonly [string, string], ctx) {
+              const [id, op] = command.split(" ");
+              ctx.state.buf.add(id!);
+              if (op === "clear") ctx.timers.t.clear();
+              else if (op?.startsWith("set=")) ctx.timers.t.set(at(Number(op.slice(4))));
+              else if (op === "tags") {
+                const ts = ctx.timestamp;
+                ctx.timers.dyn.set(ts + 1000, { tag: "a" });
+                ctx.timers.dyn.set(ts + 2000, { tag: "b" });
+                ctx.timers.dyn.set(ts + 3000, { tag: "c" });
+                ctx.timers.dyn.clear("c");
+                ctx.timers.dyn.set(ts + 4000);
+                ctx.timers.dyn.set(ts + 5000, { tag: "d" });
+                ctx.timers.dyn.set(ts + 7000, { tag: "d" });
+              }
+            },
+            onTimer: {
+              t(ctx) {
+                return [`${ctx.key} t fired at ${sec(ctx.fireTimestamp)} after ${ctx.state.buf.read().sort().join(",")}`];
+              },
+              dyn(ctx) {
+                return [`${ctx.key} dyn '${ctx.tag}' fired at ${sec(ctx.fireTimestamp)}`];
+              },
+            },
+          }),
+        )
+        .apply("Stamp", stamp())
+        .apply("Write", WriteToText(io.output));
+    },
+    // Global window, one event-time timer t per key. c: set for 50 s by c1, cleared by c2 before
+    // the watermark got there: it never fires. r: set for 50 s by r1, moved to 60 s by r2: it does
+    // not fire when the watermark passes 50 s (at 55 s) and fires once at 60 s, when the stream
+    // ends, having seen r3. tags: one timer with dynamic tags, each set and cleared on its own, the
+    // watermark stepping through them: a (11 s) and b (12 s) fire at the step to 12 s, '' (14 s)
+    // at the step to 15 s, d (set to 15 s, then moved to 17 s) at 55 s; c was cleared. Event-time
+    // timers output at their firing time. Beam Python 2.73 agrees (beam-python-state.json 05c:
+    // only r fires, at 60 s, after r1,r2,r3; 04d: a, b, '', d at 11, 12, 14, 17 s).
+    expected: [
+      "tags dyn 'a' fired at 11 @11",
+      "tags dyn 'b' fired at 12 @12",
+      "tags dyn '' fired at 14 @14",
+      "tags dyn 'd' fired at 17 @17",
+      "r t fired at 60 after r1,r2,r3 @60",
+    ],
+    excludedOn: STATEFUL_ON_PORTABLE,
+    directDeviation: {
+      reason:
+        "the native windowed sink drops r's output (timestamp 60 s) as behind the expired global window: it reads its input's watermark live, and the timer's hold at 60 s is gone once the timer fired, before its output reached the sink (Beam releases a firing timer's hold only when its bundle commits; the expanded write, a grouping, keeps the output)",
+      modes: ["native"],
+    },
   },
 ];

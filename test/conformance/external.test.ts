@@ -25,7 +25,7 @@ import { withParentDeath } from "../../src/internal/process.js";
 import { startPrism } from "../../src/runners/portable/prism.js";
 import type { LocalService } from "../../src/runners/portable/services.js";
 import { type ConformanceCase, corpus } from "./corpus.js";
-import { prepareCase, readCaseOutput } from "./harness.js";
+import { caseOn, prepareCase, readCaseOutput } from "./harness.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = join(ROOT, "bin", "sluice.js");
@@ -197,8 +197,8 @@ const external = (): string[] => ["--environment_type=EXTERNAL", `--environment_
 const onFlink = (): string[] => ["--runner=flink", `--job_endpoint=${flink.endpoint}`];
 const onPrism = (): string[] => ["--runner=prism", `--job_endpoint=${prism.endpoint}`];
 
-/** Runs `c` through `sluice run run-case.ts` and checks its output, shards and counters. */
-async function runCaseCli(c: ConformanceCase, args: readonly string[]): Promise<Run> {
+/** Runs `c` through `sluice run run-case.ts` and checks its output, shards and counters (`counters`, default the case's). */
+async function runCaseCli(c: ConformanceCase, args: readonly string[], counters: Readonly<Record<string, number>> = c.counters ?? {}): Promise<Run> {
   const dirs = await prepareCase(c);
   try {
     const r = await sluice(["run", RUN_CASE, ...args, `--case=${c.name}`, `--output=${dirs.output}`, `--input_dir=${dirs.inputDir}`]);
@@ -211,10 +211,40 @@ async function runCaseCli(c: ConformanceCase, args: readonly string[]): Promise<
     expect(reported, r.stdout).not.toBeNull();
     const result = JSON.parse(reported![1]!) as { state: string; counters: Record<string, number> };
     expect(result.state).toBe("DONE");
-    for (const [name, value] of Object.entries(c.counters ?? {})) expect(result.counters[name], `counter ${name}`).toBe(value);
+    for (const [name, value] of Object.entries(counters)) expect(result.counters[name], `counter ${name}`).toBe(value);
     return r;
   } finally {
     await rm(dirs.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `c` through `sluice run run-case.ts` and checks that it fails with `refuses` (a case excluded on the runner). */
+async function refusedCaseCli(c: ConformanceCase, refuses: RegExp, args: readonly string[]): Promise<void> {
+  const dirs = await prepareCase(c);
+  try {
+    const r = await sluice(["run", RUN_CASE, ...args, `--case=${c.name}`, `--output=${dirs.output}`, `--input_dir=${dirs.inputDir}`]);
+    expect(r.code, `sluice run exited ${r.code}:\n${r.stderr}`).toBe(1);
+    expect(r.stderr).toMatch(refuses);
+  } finally {
+    await rm(dirs.dir, { recursive: true, force: true });
+  }
+}
+
+/** Every corpus case on `runner` through the CLI: run, refused (checked) or skipped, as the case's exclusions say. */
+function cliCorpus(runner: "flink" | "prism", args: () => string[]): void {
+  for (const c of corpus) {
+    const how = caseOn(c, runner);
+    if (how.mode === "skipped") {
+      it.skip(how.title, () => undefined);
+    } else if (how.mode === "refused") {
+      it(how.title, async () => {
+        await refusedCaseCli(c, how.exclusion.refuses, args());
+      }, 120_000);
+    } else {
+      it(how.title, async () => {
+        await runCaseCli(c, args(), how.counters);
+      }, 120_000);
+    }
   }
 }
 
@@ -225,19 +255,11 @@ const byName = (name: string): ConformanceCase => {
 };
 
 describe("conformance on Flink [local], workers from a sluice worker-pool (EXTERNAL, shipped code)", () => {
-  for (const c of corpus) {
-    it(c.name, async () => {
-      await runCaseCli(c, [...onFlink(), ...external()]);
-    }, 120_000);
-  }
+  cliCorpus("flink", () => [...onFlink(), ...external()]);
 });
 
 describe("conformance on Prism, workers from a sluice worker-pool (EXTERNAL, shipped code)", () => {
-  for (const c of corpus) {
-    it(c.name, async () => {
-      await runCaseCli(c, [...onPrism(), ...external()]);
-    }, 120_000);
-  }
+  cliCorpus("prism", () => [...onPrism(), ...external()]);
 });
 
 describe("PROCESS environments: the runner starts the worker program itself", () => {

@@ -15,4 +15,4 @@ afterAll(async () => {
   await jobServer?.stop();
 });
 
-portableCorpusSuite("conformance on Flink [local] (LOOPBACK)", () => jobServer.endpoint);
+portableCorpusSuite("conformance on Flink [local] (LOOPBACK)", "flink", () => jobServer.endpoint);

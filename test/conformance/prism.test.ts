@@ -15,4 +15,4 @@ afterAll(async () => {
   await prism?.stop();
 });
 
-portableCorpusSuite("conformance on Prism (LOOPBACK)", () => prism.endpoint);
+portableCorpusSuite("conformance on Prism (LOOPBACK)", "prism", () => prism.endpoint);
