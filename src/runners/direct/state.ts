@@ -136,6 +136,7 @@ export class StatefulRuntime {
   private readonly processingTimers = new TimerHeap(byFireTime);
   private readonly holds = new TimerHeap(byOutputTimestamp);
   private seq = 0;
+  private expiredUpTo = -Infinity;
   readonly current: CurrentCall = { timestamp: 0, processingTime: 0 };
   private readonly stateNames: [string, StateSpecData][];
 
@@ -277,6 +278,9 @@ export class StatefulRuntime {
 
   /** Cells whose window expired at this watermark (all of them at the end of input), removed. */
   takeExpired(watermark: Timestamp, all: boolean): StateCell[] {
+    // Only a watermark that moved can expire windows (cells of expired windows are never made).
+    if (!all && watermark <= this.expiredUpTo) return [];
+    this.expiredUpTo = watermark;
     const out: StateCell[] = [];
     for (const [id, c] of this.cells) {
       // The global window's state lasts until the end (Beam skips its garbage collection).
