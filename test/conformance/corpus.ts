@@ -635,13 +635,6 @@ export const corpus: readonly ConformanceCase[] = [
     // WriteFiles first re-windows it into the global window with the default trigger, discarding,
     // so every element is written once, whichever trigger and accumulation mode it came with.
     expected: ["a", "b", "c"],
-    directDeviation: {
-      reason:
-        "WriteToText's expansion (src/sdk/io/text.ts) re-windows into the global window but keeps the input's trigger and accumulation mode, so its grouping by shard fires several panes and the finalize step fails renaming a shard twice",
-      modes: ["expanded"],
-    },
-    // (Flink runs it: its batch execution ignores triggers, so the expansion's grouping fires once.)
-    excludedOn: { prism: { reason: "Prism runs WriteToText's expansion, which keeps the input's trigger: the job fails as in the direct runner's expanded mode ('Write/Finalize' renames a shard twice)" } },
   },
   {
     name: "state-all-kinds-bounded",
@@ -930,10 +923,6 @@ export const corpus: readonly ConformanceCase[] = [
     // next bundle: LATE #1/1. Beam Python 2.73 gives a first pane LATE #0/0 the same way
     // (beam-python-panes.json 15a, a session that late data created).
     expected: ["k [120,180) [4] LATE #0/0 first @179.999", "k [120,180) [5] LATE #1/1 @179.999"],
-    directDeviation: {
-      reason:
-        "a grouping's first pane after the watermark passed the window's end is ON_TIME even when the grouping's output watermark had passed the window already (no on-time pane is possible); Beam Java's PaneInfoTracker makes it LATE (isLateForOutput), as Beam Python does (src/runners/direct/triggers.ts paneTiming)",
-    },
     excludedOn: {
       prism: { reason: "Prism 2.73 gives a window's first pane, when LATE, on-time index 1 (LATE #0/1, then #1/2; Beam: #0/0, #1/1)" },
       flink: { reason: "on Beam's Flink runner (2.62 job server, embedded Flink) the TestStream's script does not take effect in order; observed here: the two late elements, added in order in two bundles, reached the grouping the other way round" },

@@ -108,6 +108,13 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   }
   private inputDone = false;
   private now: TriggerTime = { watermark: -Infinity, processingTime: 0 };
+  /**
+   * The output watermark when the clocks last advanced, before anything fired: a window it has
+   * passed can have no on-time pane any more (its first pane is LATE, as Beam Java's
+   * PaneInfoTracker decides: "late for output"). Between advances it only rises (holds are
+   * released as panes fire), so using it at bundle ends errs towards ON_TIME, never towards LATE.
+   */
+  private outputWatermarkBeforeFiring = -Infinity;
 
   private cellId(window: BoundedWindow, sk: unknown): string {
     return `${this.fn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
@@ -214,6 +221,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   }
 
   private async advanceNow(epoch: number): Promise<void> {
+    this.outputWatermarkBeforeFiring = this.outputWatermark();
     const time = this.time();
     for (const [id, cell] of [...this.cells]) {
       if (!cell.machine.isFinished && cell.machine.shouldFire(cell.window, time)) await this.fire(cell);
@@ -241,7 +249,8 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   private async fire(cell: Cell, closing = false): Promise<void> {
     const { windowing } = this.config;
     const accumulating = windowing.accumulationMode === "ACCUMULATING";
-    const timing = paneTiming(cell.window, this.time().watermark, cell.onTimeFired);
+    let timing = paneTiming(cell.window, this.time().watermark, cell.onTimeFired);
+    if (timing === "ON_TIME" && this.outputWatermarkBeforeFiring > cell.window.maxTimestamp()) timing = "LATE";
     if (!closing) cell.machine.onFire(cell.window, this.time());
     const values = accumulating ? [...cell.held, ...cell.fresh] : cell.fresh;
     const stamps = accumulating ? [...cell.heldTimestamps, ...cell.freshTimestamps] : cell.freshTimestamps;
@@ -261,7 +270,9 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     }
     cell.fresh = [];
     cell.freshTimestamps = [];
-    cell.hold = undefined;
+    // After an early pane the window's end holds the watermark, so its on-time pane is on time
+    // (Beam Java's end-of-window hold); after the on-time pane nothing does.
+    cell.hold = timing === "EARLY" && !cell.machine.isFinished ? cell.window.maxTimestamp() : undefined;
     const combiner = windowing.timestampCombiner;
     let timestamp = cell.window.maxTimestamp();
     if (combiner !== "END_OF_WINDOW" && stamps.length > 0) {

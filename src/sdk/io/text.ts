@@ -54,6 +54,7 @@ import { Reshuffle, WindowInto } from "../transforms/util.js";
 import { timestampToMillis, type Timestamp } from "../time.js";
 import { type BoundedWindow, GlobalWindow, IntervalWindow, type PaneInfo } from "../windowing/window.js";
 import { GlobalWindows } from "../windowing/windowfns.js";
+import { DefaultTrigger } from "../windowing/triggers.js";
 import { ioError, isSluiceInternal, makeDirs, ShardStaging, TEMP_MARK } from "./shards.js";
 
 export type Compression = "auto" | "gzip" | "uncompressed";
@@ -657,7 +658,9 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
     }
     // Runners that do not write natively: shard → group → write temp files → rename all at the end.
     const written = input
-      .apply("Unwindow", WindowInto(GlobalWindows()))
+      // As Beam Java's WriteFiles: the global window with the default trigger, discarding, so a
+      // triggered input is written once, when it ends.
+      .apply("Unwindow", WindowInto(GlobalWindows(), { trigger: DefaultTrigger(), accumulationMode: "DISCARDING" }))
       .apply("Shard", Map((v: unknown): [number, string] => [nextShard(shards), formatLine(v)]))
       .apply("GroupByShard", GroupByKey<number, string>())
       .apply(
