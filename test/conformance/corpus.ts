@@ -1011,11 +1011,6 @@ export const corpus: readonly ConformanceCase[] = [
     ],
     counters: { droppedDueToLateness: 1 },
     excludedOn: STATEFUL_ON_PORTABLE,
-    directDeviation: {
-      reason:
-        "the native windowed sink drops the onWindowExpiration outputs as behind an expired window: it reads its input's watermark live, and the stateful DoFn holds nothing for the expiry, so the outputs arrive after the watermark moved on (Beam Java's cleanup timer holds the output watermark at the window's end until the expiry ran)",
-      modes: ["native"],
-    },
   },
   {
     name: "stream-timer-output-timestamp-hold",
@@ -1110,11 +1105,6 @@ export const corpus: readonly ConformanceCase[] = [
     // 06d). Python agrees that a timer fires when the clock reaches it, between elements (06d).
     expected: ["a 1,2 at processing time 1000 @1", "a 3 at processing time 2100 @2", "b 4 at processing time 7100 @3"],
     excludedOn: STATEFUL_ON_PORTABLE,
-    directDeviation: {
-      reason:
-        "the native windowed sink drops the output of the processing-time timer that fires at the end of the stream: the watermark is at the end of time by then and the sink reads it live, so the global window has expired for it (the expanded write, a grouping, keeps the output)",
-      modes: ["native"],
-    },
   },
   {
     name: "stream-timers-tags-and-clear",
@@ -1181,10 +1171,5 @@ export const corpus: readonly ConformanceCase[] = [
       "r t fired at 60 after r1,r2,r3 @60",
     ],
     excludedOn: STATEFUL_ON_PORTABLE,
-    directDeviation: {
-      reason:
-        "the native windowed sink drops r's output (timestamp 60 s) as behind the expired global window: it reads its input's watermark live, and the timer's hold at 60 s is gone once the timer fired, before its output reached the sink (Beam releases a firing timer's hold only when its bundle commits; the expanded write, a grouping, keeps the output)",
-      modes: ["native"],
-    },
   },
 ];

@@ -526,7 +526,13 @@ export class ParDoOperator implements Receiver {
     this.runtime =
       st === undefined
         ? undefined
-        : new StatefulRuntime({ step: this.step, spec: st.spec, windowFn: st.windowing.windowFn, allowedLateness: st.windowing.allowedLateness });
+        : new StatefulRuntime({
+            step: this.step,
+            spec: st.spec,
+            windowFn: st.windowing.windowFn,
+            allowedLateness: st.windowing.allowedLateness,
+            expiryHolds: config.fn.onWindowExpiration !== undefined,
+          });
     const meta = (timestamp?: Timestamp, window?: BoundedWindow): Meta => {
       if (window === undefined && config.windowedInput) {
         // Beam has no default window for bundle outputs (Python: "Finish Bundle should only output
@@ -847,10 +853,15 @@ export class ParDoOperator implements Receiver {
       const t = rt.nextDue(this.now.watermark, this.now.processingTime);
       if (t === undefined) break;
       if (!this.inBundle) await this.startBundle();
-      await this.fireTimer(rt, t);
+      try {
+        await this.fireTimer(rt, t);
+      } finally {
+        rt.fired(t);
+      }
     }
     const expired = rt.takeExpired(this.now.watermark, end);
-    if (expired.length === 0 || this.fn.onWindowExpiration === undefined) return;
+    if (expired.length === 0) return;
+    if (this.fn.onWindowExpiration === undefined) return rt.released(expired);
     for (const cell of expired) {
       if (!this.inBundle) await this.startBundle();
       const timestamp = cell.window.maxTimestamp();
@@ -859,6 +870,7 @@ export class ParDoOperator implements Receiver {
       this.ctx.meta = this.ctx.windowMeta = { timestamp, windows: [cell.window], pane: PANE_NO_FIRING };
       await this.invokeCallback("onWindowExpiration", () => this.fn.onWindowExpiration!(this.ctx as never), cell.key);
     }
+    rt.released(expired);
   }
 
   private fireTimer(rt: StatefulRuntime, t: TimerEntry): Pending {

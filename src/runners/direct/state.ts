@@ -120,6 +120,8 @@ export interface StatefulRuntimeConfig {
   readonly spec: StatefulSpec;
   readonly windowFn: WindowFn;
   readonly allowedLateness: number;
+  /** The DoFn has onWindowExpiration: windows with state hold the output watermark at their end until it ran. */
+  readonly expiryHolds?: boolean;
 }
 
 /** What the runtime needs to know about the call in progress (element or timer). */
@@ -137,6 +139,8 @@ export class StatefulRuntime {
   private readonly holds = new TimerHeap(byOutputTimestamp);
   private seq = 0;
   private expiredUpTo = -Infinity;
+  /** Windows that have cells, with how many. */
+  private readonly liveWindows = new Map<string | number, { window: BoundedWindow; cells: number }>();
   readonly current: CurrentCall = { timestamp: 0, processingTime: 0 };
   private readonly stateNames: [string, StateSpecData][];
 
@@ -156,6 +160,10 @@ export class StatefulRuntime {
     if (c === undefined) {
       c = { key, window, id, contents: new Map(), timers: new Map() };
       this.cells.set(id, c);
+      const wk = this.config.windowFn.windowKey(window);
+      const w = this.liveWindows.get(wk);
+      if (w === undefined) this.liveWindows.set(wk, { window, cells: 1 });
+      else w.cells++;
     }
     return c;
   }
@@ -248,7 +256,7 @@ export class StatefulRuntime {
     const e = this.eventTimers.peek();
     const take = (heap: TimerHeap, t: TimerEntry): TimerEntry => {
       heap.pop();
-      t.live = false;
+      // Its hold stays until its callback has run (fired): what the callback emits is held.
       t.cell.timers.delete(`${t.name}\u0000${t.tag}`);
       return t;
     };
@@ -258,9 +266,29 @@ export class StatefulRuntime {
     return undefined;
   }
 
-  /** The earliest output timestamp of a pending timer: the output watermark's hold. */
+  /** A timer's callback has run: its hold goes. */
+  fired(t: TimerEntry): void {
+    t.live = false;
+  }
+
+  /**
+   * The output watermark's hold: the earliest output timestamp of a pending (or firing) timer;
+   * with an expiry callback, also the end of every window with state, until it expired and the
+   * callback ran (Beam Java's garbage-collection hold), so what the callback emits is on time.
+   */
   hold(): Timestamp {
-    return this.holds.peek()?.outputTimestamp ?? Infinity;
+    let h = this.holds.peek()?.outputTimestamp ?? Infinity;
+    if (this.config.expiryHolds) for (const w of this.liveWindows.values()) if (w.window.maxTimestamp() < h) h = w.window.maxTimestamp();
+    return h;
+  }
+
+  /** Expired cells whose expiry callback has run: their windows' holds go. */
+  released(cells: readonly StateCell[]): void {
+    for (const c of cells) {
+      const k = this.config.windowFn.windowKey(c.window);
+      const w = this.liveWindows.get(k);
+      if (w !== undefined && --w.cells === 0) this.liveWindows.delete(k);
+    }
   }
 
   /**
