@@ -1,15 +1,14 @@
 /**
  * PeriodicImpulse on the direct runner: its firing times on the wall clock (a start in the past
- * emits what is due at once), its watermark closing each window, its checks; and a loud failure on
- * portable runners, whose harness does not carry state and timers yet.
+ * emits what is due at once), its watermark closing each window, its checks; and on Prism, where
+ * its reader's state and timers go through the harness.
  */
-import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { GroupByKey, IntervalWindow, Map, Pipeline, PipelineOptions, PeriodicImpulse, SluiceError } from "sluice";
-import { EnvironmentSchema } from "../src/model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
-import { Urns } from "../src/model/urns.js";
-import { translate } from "../src/runners/portable/translate.js";
-import { thrown } from "./support.js";
+import { GroupByKey, IntervalWindow, Map, Pipeline, PipelineOptions, PeriodicImpulse } from "sluice";
+import { PortableRunner } from "../src/runners/portable/runner.js";
+import { thrown, usePrism } from "./support.js";
+
+const prismEndpoint = usePrism();
 
 describe("PeriodicImpulse", () => {
   it("emits start, start + interval, … before stop, each timestamped with its firing time", async () => {
@@ -58,12 +57,19 @@ describe("PeriodicImpulse", () => {
     expect(thrown(() => p.apply("B", PeriodicImpulse({ startTimestamp: 10, stopTimestamp: 10 }))).code).toBe("INVALID_ARGUMENT");
   });
 
-  it("fails loudly on portable runners (its reader is a stateful DoFn, which the harness does not carry yet)", () => {
+  it("runs on Prism: its reader's state and processing-time timers through the harness", async () => {
+    const start = Date.now() - 1000;
+    const stop = Date.now() + 300;
+    const seen: [number, number][] = [];
     const p = Pipeline.create(PipelineOptions.create());
-    p.apply("Ticks", PeriodicImpulse({ fireInterval: 1000 }));
-    const err = thrown(() => translate(p, { environment: create(EnvironmentSchema, { urn: Urns.environments.external }) }));
-    expect(err).toBeInstanceOf(SluiceError);
-    expect(err.code).toBe("UNSUPPORTED");
-    expect(err.message).toContain("'Ticks/Impulses/Read' is a stateful DoFn");
-  });
+    p.apply("Ticks", PeriodicImpulse({ startTimestamp: start, stopTimestamp: stop, fireInterval: 100 })).apply(
+      "Seen",
+      Map((t: number, c) => void seen.push([t, c.timestamp])),
+    );
+    await new PortableRunner(prismEndpoint()).run(p);
+    const want: number[] = [];
+    for (let t = start; t < stop; t += 100) want.push(t);
+    expect(seen.map(([t]) => t).sort((a, b) => a - b)).toEqual(want);
+    expect(seen.every(([t, ts]) => t === ts)).toBe(true);
+  }, 120_000);
 });

@@ -3,7 +3,7 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AsSingleton, Create, type ErrorCode, Map, ParDo, Pipeline, PipelineOptions, Sessions, SluiceError, StateSpec, TestStream, WindowInto } from "sluice";
+import { AsSingleton, Create, type ErrorCode, Map, Pipeline, PipelineOptions, Sessions, SluiceError, TestStream, WindowInto } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
@@ -45,17 +45,6 @@ const list: readonly Unsupported[] = [
       return p.run();
     },
     error: /Sessions windowing cannot be used for side inputs/,
-    code: "UNSUPPORTED",
-  },
-  {
-    feature: "stateful DoFns (state and timers) on portable runners",
-    runners: "portable, flink, prism",
-    run: () => {
-      const p = Pipeline.create(PipelineOptions.fromArgs(["--runner=PortableRunner", "--job_endpoint=127.0.0.1:9"]));
-      p.apply("Create", Create.of<[string, number]>([["a", 1]])).apply("Count", ParDo({ state: { n: StateSpec.value<number>() }, process() {} }));
-      return p.run();
-    },
-    error: /'Count' is a stateful DoFn \(state and timers\), which Sluice's portable translation and harness do not carry yet/,
     code: "UNSUPPORTED",
   },
   {

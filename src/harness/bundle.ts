@@ -13,7 +13,12 @@ import {
   StateKey_IterableSideInputSchema,
 } from "../model/gen/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.js";
 import { RemoteGrpcPortSchema } from "../model/gen/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.js";
-import { CombinePayloadSchema, ParDoPayloadSchema, type PTransform as PTransformProto } from "../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
+import {
+  CombinePayloadSchema,
+  ParDoPayloadSchema,
+  type PTransform as PTransformProto,
+  TimeDomain_Enum,
+} from "../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
 import { Urns } from "../model/urns.js";
 import { readUserFnRef } from "./refs.js";
 import {
@@ -21,6 +26,7 @@ import {
   ForwardOperator,
   type Meta,
   Outputs,
+  type ParDoConfig,
   ParDoOperator,
   type Receiver,
   type SideInputBinding,
@@ -31,7 +37,10 @@ import { ByteReader, ByteWriter } from "../sdk/coders/bytes.js";
 import type { Coder } from "../sdk/coders/coder.js";
 import { coderFromUrn } from "../sdk/coders/registry.js";
 import type { AnyDoFn, FinishBundleContext } from "../sdk/dofn.js";
-import type { TransformNode } from "../sdk/graph.js";
+import type { StatefulSpec, TransformNode } from "../sdk/graph.js";
+import type { TimerCoder } from "../sdk/coders/windowed.js";
+import type { StateSpecData, TimeDomain } from "../sdk/state.js";
+import { FnStateBackend, type StateClient } from "./user_state.js";
 import type { Pipeline } from "../sdk/pipeline.js";
 import type { AnyCombineFn } from "../sdk/transforms/combinefn.js";
 import type { BoundedWindow, WindowedValue } from "../sdk/windowing/window.js";
@@ -49,10 +58,15 @@ export interface DataSink {
   send(transformId: string, bytes: Uint8Array): void;
   /** Queues the end-of-data marker. */
   close(transformId: string): void;
+  /** Queues encoded timers of a transform's timer family for the runner. */
+  sendTimers(transformId: string, timerFamilyId: string, bytes: Uint8Array): void;
+  /** Queues the end marker of a transform's timer family. */
+  closeTimers(transformId: string, timerFamilyId: string): void;
 }
 
 /** Reads state (side inputs) for a bundle: the whole value for a key, following continuations. */
 export type StateReader = (key: ReturnType<typeof create<typeof StateKeySchema>>) => Promise<Uint8Array>;
+export type { StateClient };
 
 /** The user's pipeline, indexed by unique name. */
 export class PipelineIndex {
@@ -87,7 +101,12 @@ export class BundleProcessor {
   private readonly stateSides: StateSideInput[] = [];
   private epoch = 0;
   private sink: DataSink | undefined;
-  private state: StateReader | undefined;
+  private stateClient: StateClient | undefined;
+  /** Timer families the runner fires into this descriptor's stateful DoFns, by `transform\0family`. */
+  private readonly timerStreams = new Map<string, { op: ParDoOperator; coder: TimerCoder<unknown>; domain: TimeDomain }>();
+  /** Timer families the bundle sends to (each closed at the bundle's end). */
+  private readonly timerOutputs: string[] = [];
+  private readonly stateful: { op: ParDoOperator; backend: FnStateBackend }[] = [];
 
   constructor(
     readonly descriptor: ProcessBundleDescriptor,
@@ -98,15 +117,33 @@ export class BundleProcessor {
 
   /** Runs one bundle: feeds `input` (decoded per source transform) through, then flushes and closes sinks. */
   async process(
-    input: AsyncIterable<{ transformId: string; data: Uint8Array; isLast: boolean }>,
+    input: AsyncIterable<{ transformId: string; timerFamilyId?: string; data: Uint8Array; isLast: boolean }>,
     sink: DataSink,
-    state: StateReader,
+    state: StateClient,
   ): Promise<MonitoringInfo[]> {
     this.sink = sink;
-    this.state = state;
+    this.stateClient = state;
     for (const s of this.stateSides) s.clear();
-    const open = new Set(this.sources.keys());
+    // Every data source and every timer family ends with an is_last; sources finish (and with them
+    // the bundle's DoFns) only once all have, so timers the runner fires run inside the bundle.
+    const open = new Set([...this.sources.keys(), ...this.timerStreams.keys()]);
     for await (const chunk of input) {
+      if (chunk.timerFamilyId !== undefined) {
+        const id = `${chunk.transformId}\u0000${chunk.timerFamilyId}`;
+        const stream = this.timerStreams.get(id);
+        if (!stream) throw new SluiceError("INTERNAL", `timers for unknown family ${chunk.timerFamilyId} of ${chunk.transformId}`, { hint: "" });
+        const reader = new ByteReader(chunk.data);
+        while (!reader.atEnd()) {
+          const t = stream.coder.decode(reader, true);
+          if (t.clearBit) continue;
+          for (const w of t.windows) await stream.op.fireRemoteTimer(t.userKey, w, chunk.timerFamilyId, t.dynamicTimerTag, t.fireTimestamp, t.holdTimestamp, stream.domain);
+        }
+        if (chunk.isLast) {
+          open.delete(id);
+          if (open.size === 0) break;
+        }
+        continue;
+      }
       const source = this.sources.get(chunk.transformId);
       if (!source) throw new SluiceError("INTERNAL", `data for unknown source transform ${chunk.transformId}`, { hint: "" });
       if (chunk.data.length > 0) {
@@ -126,9 +163,19 @@ export class BundleProcessor {
       if (chunk.isLast) {
         open.delete(chunk.transformId);
         await source.out.flush(++this.epoch);
-        await source.out.finish();
         if (open.size === 0) break;
       }
+    }
+    for (const source of this.sources.values()) await source.out.finish();
+    // State written back and timers sent before the response, as runners require.
+    for (const { op, backend } of this.stateful) {
+      const rt = op.stateRuntime!;
+      await backend.commit(rt.allCells());
+      rt.forgetAll();
+    }
+    for (const id of this.timerOutputs) {
+      const [transformId, family] = id.split("\u0000") as [string, string];
+      sink.closeTimers(transformId, family);
     }
     for (const s of this.sinks) await s.closeBundle();
     const infos = this.monitoringInfos();
@@ -223,7 +270,7 @@ export class BundleProcessor {
             this.pcollCoder(pcollId),
             this.coder(strategy.windowCoderId) as Coder<BoundedWindow>,
             view.pcoll.windowing.windowFn,
-            (key) => this.state!(key),
+            (key) => this.stateClient!.get(key),
           );
           this.stateSides.push(source);
           return { name, view, collector: source };
@@ -233,7 +280,10 @@ export class BundleProcessor {
           const strategy = this.descriptor.windowingStrategies[this.descriptor.pcollections[pcollId]?.windowingStrategyId ?? ""];
           return strategy?.windowFn?.urn !== "beam:window_fn:global_windows:v1";
         });
-        op = this.pardo(id, t, spec.fn, sides, spec.observesWindow, spec.exceptionHandling, mainInputs.length, out, windowedInput);
+        const stateful = spec.stateful ? this.statefulConfig(id, t, node, spec.stateful, mainInputs[0]![1]) : undefined;
+        const pardo = this.pardo(id, t, spec.fn, sides, spec.observesWindow, spec.exceptionHandling, mainInputs.length, out, windowedInput, stateful);
+        if (stateful) this.wireTimers(id, t, pardo, stateful.backend as FnStateBackend);
+        op = pardo;
       } else if (urn === Urns.transforms.flatten) {
         op = new ForwardOperator(out(single(t, "outputs")), mainInputs.length);
       } else if (urn === Urns.transforms.assignWindows) {
@@ -269,6 +319,7 @@ export class BundleProcessor {
     inputs: number,
     out: (pcollId: string) => Outputs,
     windowedInput = false,
+    stateful?: ParDoConfig["stateful"],
   ): ParDoOperator {
     const outs = new Map<string, Outputs>();
     const entries = Object.entries(t.outputs);
@@ -285,9 +336,53 @@ export class BundleProcessor {
       inputs,
       metrics: this.stepMetrics(id, t.uniqueName),
       windowedInput,
+      ...(stateful ? { stateful } : {}),
     });
     this.pardos.push(op);
     return op;
+  }
+
+  /**
+   * A stateful DoFn's state and timers as the runner keeps them: keys and windows encoded with the
+   * descriptor's coders (the runner may have length-prefixed them), bag coders and timer family
+   * coders from the descriptor's ParDo payload.
+   */
+  private statefulConfig(id: string, t: PTransformProto, node: TransformNode, st: StatefulSpec, inputPcollId: string): NonNullable<ParDoConfig["stateful"]> {
+    const payload = fromBinary(ParDoPayloadSchema, t.spec!.payload);
+    const inputCoder = this.pcollCoder(inputPcollId);
+    const pc = this.descriptor.pcollections[inputPcollId]!;
+    const windowCoder = this.coder(this.descriptor.windowingStrategies[pc.windowingStrategyId]!.windowCoderId) as Coder<BoundedWindow>;
+    const state = new Map<string, { spec: StateSpecData; coder: Coder<unknown> }>();
+    for (const [name, spec] of Object.entries(st.state)) {
+      const proto = payload.stateSpecs[name];
+      const coderId = proto?.spec.case === "bagSpec" ? proto.spec.value.elementCoderId : undefined;
+      if (coderId === undefined) throw new SluiceError("INVALID_PIPELINE", `state '${name}' of '${t.uniqueName}' is not bag state in the bundle descriptor`, { hint: "" });
+      state.set(name, { spec, coder: this.coder(coderId) });
+    }
+    const timerCoders = new Map<string, TimerCoder<unknown>>();
+    for (const [name, fam] of Object.entries(payload.timerFamilySpecs)) timerCoders.set(name, this.coder(fam.timerFamilyCoderId) as TimerCoder<unknown>);
+    const input = [...node.inputs].find(([tag]) => !tag.startsWith("side:"))![1];
+    const backend = new FnStateBackend({
+      transformId: id,
+      keyCoder: inputCoder.components[0]!,
+      windowCoder,
+      state,
+      timerCoders,
+      io: () => ({ state: this.stateClient!, timers: this.sink! }),
+    });
+    // Processing time is the worker's clock (setRelative); the runner schedules the timers.
+    return { spec: st, windowing: input.windowing, backend, wallClock: () => Date.now() };
+  }
+
+  private wireTimers(id: string, t: PTransformProto, op: ParDoOperator, backend: FnStateBackend): void {
+    const payload = fromBinary(ParDoPayloadSchema, t.spec!.payload);
+    for (const [name, fam] of Object.entries(payload.timerFamilySpecs)) {
+      const key = `${id}\u0000${name}`;
+      const domain: TimeDomain = fam.timeDomain === TimeDomain_Enum.PROCESSING_TIME ? "PROCESSING_TIME" : "EVENT_TIME";
+      this.timerStreams.set(key, { op, coder: this.coder(fam.timerFamilyCoderId) as TimerCoder<unknown>, domain });
+      this.timerOutputs.push(key);
+    }
+    this.stateful.push({ op, backend });
   }
 }
 

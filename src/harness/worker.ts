@@ -10,6 +10,7 @@ import {
   type Elements,
   ElementsSchema,
   Elements_DataSchema,
+  Elements_TimersSchema,
   type InstructionRequest,
   type InstructionResponse,
   InstructionResponseSchema,
@@ -26,6 +27,8 @@ import {
   StateRequestSchema,
   type StateResponse,
   StateGetRequestSchema,
+  StateAppendRequestSchema,
+  StateClearRequestSchema,
   type StateKey,
   RemoteGrpcPortSchema,
 } from "../model/gen/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.js";
@@ -73,7 +76,8 @@ export interface InstructionFailure {
   readonly error: string;
 }
 
-type Chunk = { transformId: string; data: Uint8Array; isLast: boolean };
+/** Data of a source transform, or (with timerFamilyId) timers the runner fired for a transform. */
+type Chunk = { transformId: string; timerFamilyId?: string; data: Uint8Array; isLast: boolean };
 
 /** Incoming data of one instruction, as an async queue. */
 class Inbox implements AsyncIterable<Chunk> {
@@ -116,6 +120,9 @@ class DataChannel {
     try {
       for await (const elements of this.stream) {
         for (const d of elements.data) this.inbox(d.instructionId).push({ transformId: d.transformId, data: d.data, isLast: d.isLast });
+        for (const t of elements.timers) {
+          this.inbox(t.instructionId).push({ transformId: t.transformId, timerFamilyId: t.timerFamilyId, data: t.timers, isLast: t.isLast });
+        }
       }
     } catch (err) {
       for (const inbox of this.inboxes.values()) inbox.fail(SluiceError.from(err));
@@ -147,6 +154,16 @@ class DataChannel {
           .send(create(ElementsSchema, { data: [create(Elements_DataSchema, { instructionId, transformId, isLast: true })] }))
           .catch(() => undefined);
       },
+      sendTimers: (transformId, timerFamilyId, bytes) => {
+        this.stream
+          .send(create(ElementsSchema, { timers: [create(Elements_TimersSchema, { instructionId, transformId, timerFamilyId, timers: bytes })] }))
+          .catch(() => undefined);
+      },
+      closeTimers: (transformId, timerFamilyId) => {
+        this.stream
+          .send(create(ElementsSchema, { timers: [create(Elements_TimersSchema, { instructionId, transformId, timerFamilyId, isLast: true })] }))
+          .catch(() => undefined);
+      },
     };
   }
 }
@@ -175,6 +192,23 @@ class StateChannel {
       for (const w of this.waiting.values()) w.reject(SluiceError.from(err));
       this.waiting.clear();
     }
+  }
+
+  /** One request and its response (append, clear). */
+  private call(instructionId: string, stateKey: StateKey, request: StateRequest["request"]): Promise<StateResponse> {
+    const id = `s${this.next++}`;
+    return new Promise<StateResponse>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      void this.stream.send(create(StateRequestSchema, { id, instructionId, stateKey, request }));
+    });
+  }
+
+  async append(instructionId: string, stateKey: StateKey, data: Uint8Array): Promise<void> {
+    await this.call(instructionId, stateKey, { case: "append", value: create(StateAppendRequestSchema, { data }) });
+  }
+
+  async clear(instructionId: string, stateKey: StateKey): Promise<void> {
+    await this.call(instructionId, stateKey, { case: "clear", value: create(StateClearRequestSchema, {}) });
   }
 
   async get(instructionId: string, stateKey: StateKey): Promise<Uint8Array> {
@@ -331,10 +365,11 @@ export class FnWorker {
       const input = data ? data.inbox(instructionId) : emptyInput();
       const infos = await processor.process(
         input,
-        data ? data.sink(instructionId) : { send: () => undefined, close: () => undefined },
-        (key) => {
-          if (!stateUrl) throw new SluiceError("INTERNAL", "the runner gave no State API endpoint for a side input", { hint: "" });
-          return this.stateChannel(stateUrl).get(instructionId, key);
+        data ? data.sink(instructionId) : { send: () => undefined, close: () => undefined, sendTimers: () => undefined, closeTimers: () => undefined },
+        {
+          get: (key) => this.state(stateUrl).get(instructionId, key),
+          append: (key, bytes) => this.state(stateUrl).append(instructionId, key, bytes),
+          clear: (key) => this.state(stateUrl).clear(instructionId, key),
         },
       );
       const list = this.idle.get(descriptorId) ?? [];
@@ -358,6 +393,12 @@ export class FnWorker {
       this.dataChannels.set(url, c);
     }
     return c;
+  }
+
+  /** The State API of a bundle's descriptor (side inputs, user state). */
+  private state(url: string | undefined): StateChannel {
+    if (!url) throw new SluiceError("INTERNAL", "the runner gave no State API endpoint for a bundle that reads state", { hint: "" });
+    return this.stateChannel(url);
   }
 
   private stateChannel(url: string): StateChannel {

@@ -26,6 +26,7 @@
  * (`sluice/droppedDueToLateness`). Stateful DoFns need non-merging windows (not Sessions).
  */
 import type { Coder } from "./coders/coder.js";
+import { JsValueCoder, KvCoder } from "./coders/index.js";
 import type { Timestamp } from "./time.js";
 import type { CombineFn } from "./transforms/combinefn.js";
 
@@ -179,3 +180,22 @@ export type TimerSpecs = Readonly<Record<string, TimerSpec>>;
 export type StateAccessors<St> = { readonly [N in keyof St]: St[N] extends { readonly [accessorType]?: infer A } ? Exclude<A, undefined> : never };
 /** What `ctx.timers` holds for declarations `Tm`. */
 export type TimerAccessors<Tm> = { readonly [N in keyof Tm]: Tm[N] extends TimerSpec<"PROCESSING_TIME"> ? ProcessingTimer : Timer };
+
+/**
+ * @internal How a state cell travels as Beam's bag user state (the one kind every portable
+ * runner serves; Flink's runner serves no other): the coder of its bag's elements. A value is a
+ * bag of at most one value, a combining cell a bag of accumulators, a set a bag of its members, a
+ * map a bag of [key, value] entries; Beam Python builds its state kinds on bag state the same way.
+ */
+export function stateBagCoder(spec: StateSpecData): Coder<unknown> {
+  if (spec.kind === "map") return new KvCoder(spec.keyCoder ?? JsValueCoder, spec.coder ?? JsValueCoder) as Coder<unknown>;
+  if (spec.kind === "combining") return spec.coder ?? spec.combineFn.accumulatorCoder ?? JsValueCoder;
+  return spec.coder ?? JsValueCoder;
+}
+
+/**
+ * @internal The timer family a portable run uses for `onWindowExpiration`: an event-time timer
+ * per key and window at its expiry (portable runners differ in whether they serve Beam's
+ * on-window-expiration family; an ordinary timer works on all).
+ */
+export const EXPIRY_TIMER_FAMILY = "__sluice_window_expiry";

@@ -18,7 +18,8 @@ import { MAX_TIMESTAMP, MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js"
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
 import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
-import { type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
+import { type StateBackend, type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
+import { EXPIRY_TIMER_FAMILY } from "../../sdk/state.js";
 import type { TriggerTime } from "./triggers.js";
 
 /** Everything about an element but its value. Shared between an input and its outputs when unchanged. */
@@ -456,6 +457,8 @@ export interface ParDoConfig {
      * once none is left. Without it, they fire once at the end of input (a batch or TestStream run).
      */
     readonly wallClock?: () => number;
+    /** The runner keeps state and timers (the harness): cells load from it, timers go to it and come back. */
+    readonly backend?: StateBackend;
   };
 }
 
@@ -532,6 +535,7 @@ export class ParDoOperator implements Receiver {
             windowFn: st.windowing.windowFn,
             allowedLateness: st.windowing.allowedLateness,
             expiryHolds: config.fn.onWindowExpiration !== undefined,
+            ...(st.backend ? { backend: st.backend } : {}),
           });
     const meta = (timestamp?: Timestamp, window?: BoundedWindow): Meta => {
       if (window === undefined && config.windowedInput) {
@@ -789,13 +793,70 @@ export class ParDoOperator implements Receiver {
       }
       steps.push(() => {
         const cell = rt.cell(key, w);
-        this.enterCell(rt, cell, meta.timestamp);
-        this.ctx.meta = meta;
-        this.ctx.windowMeta = meta.windows.length === 1 ? meta : { timestamp: meta.timestamp, windows: [w], pane: meta.pane };
-        return this.processOne(value);
+        const go = (): Pending => {
+          this.armExpiry(rt, cell);
+          this.enterCell(rt, cell, meta.timestamp);
+          this.ctx.meta = meta;
+          this.ctx.windowMeta = meta.windows.length === 1 ? meta : { timestamp: meta.timestamp, windows: [w], pane: meta.pane };
+          return this.processOne(value);
+        };
+        return cell.loading !== undefined ? cell.loading.then(go) : go();
       });
     }
     return steps.length === 1 ? steps[0]!() : sequence(steps);
+  }
+
+  /** With a backend, the runner expires windows: a timer per key and window runs onWindowExpiration. */
+  private armExpiry(rt: StatefulRuntime, cell: StateCell): void {
+    if (this.config.stateful?.backend === undefined || this.fn.onWindowExpiration === undefined || this.armed.has(cell)) return;
+    this.armed.add(cell);
+    this.config.stateful.backend.timer(cell, EXPIRY_TIMER_FAMILY, "", { fireTime: rt.expiry(cell.window), outputTimestamp: cell.window.maxTimestamp() });
+  }
+  private readonly armed = new WeakSet<StateCell>();
+
+  /** The stateful runtime (the harness writes its cells back at a bundle's end). */
+  get stateRuntime(): StatefulRuntime | undefined {
+    return this.runtime;
+  }
+
+  /**
+   * A timer the runner fired (the harness): its callback runs with its key's and window's state,
+   * in a bundle; the expiry family runs onWindowExpiration and clears the cell's state.
+   */
+  fireRemoteTimer(key: unknown, window: BoundedWindow, name: string, tag: string, fireTime: Timestamp, outputTimestamp: Timestamp, domain: TimeDomain): Pending {
+    const rt = this.runtime;
+    if (rt === undefined) throw new SluiceError("INTERNAL", `Transform '${this.step}' got a timer but has no state`, { hint: "" });
+    const run = async (): Promise<void> => {
+      if (!this.inBundle) await this.startBundle();
+      const cell = rt.cell(key, window);
+      if (cell.loading !== undefined) await cell.loading;
+      if (name === EXPIRY_TIMER_FAMILY) {
+        // A runner fires the timers due at its watermark in one bundle: one set in this bundle
+        // (by a callback) comes in a later one. The window expires after those: try again then.
+        if (cell.timers.size > 0) {
+          this.config.stateful!.backend!.timer(cell, EXPIRY_TIMER_FAMILY, "", { fireTime, outputTimestamp });
+          return;
+        }
+        this.enterCell(rt, cell, outputTimestamp);
+        this.ctx.timers = undefined;
+        this.ctx.meta = this.ctx.windowMeta = { timestamp: outputTimestamp, windows: [window], pane: PANE_NO_FIRING };
+        await this.invokeCallback("onWindowExpiration", () => this.fn.onWindowExpiration!(this.ctx as never), key);
+        for (const n of Object.keys(this.config.stateful!.spec.state)) cell.dirty.add(n);
+        cell.contents.clear();
+        return;
+      }
+      if (rt.isStale(cell, name, tag)) return;
+      await this.fireTimer(rt, rt.remoteTimer(cell, name, tag, domain, fireTime, outputTimestamp));
+    };
+    const r = this.tail !== undefined ? this.tail.then(run) : run();
+    this.tail = r;
+    void r.then(
+      () => {
+        if (this.tail === r) this.tail = undefined;
+      },
+      () => undefined,
+    );
+    return r;
   }
 
   private enterCell(rt: StatefulRuntime, cell: StateCell, timestamp: Timestamp): void {
@@ -1036,7 +1097,7 @@ export class ParDoOperator implements Receiver {
     }
     // Timers set behind the clocks during the bundle fire in it, before it ends.
     const rt = this.runtime;
-    if (rt !== undefined) steps.push(() => this.fireDue(rt, false));
+    if (rt !== undefined && this.config.stateful?.backend === undefined) steps.push(() => this.fireDue(rt, false));
     steps.push(() => this.finishBundle());
     for (const out of this.outputs.values()) steps.push(() => out.flush(epoch));
     return sequence(steps);
@@ -1077,7 +1138,7 @@ export class ParDoOperator implements Receiver {
       const t = this.tail;
       steps.push(() => t);
     }
-    const rt = this.runtime;
+    const rt = this.config.stateful?.backend === undefined ? this.runtime : undefined;
     const wallClock = this.config.stateful?.wallClock;
     if (rt !== undefined && wallClock !== undefined) {
       // The input ended on the wall clock: its watermark is at the end of time (event-time timers

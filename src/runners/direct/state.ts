@@ -51,6 +51,24 @@ export interface StateCell {
   readonly timers: Map<string, TimerEntry>;
   accessors?: Record<string, unknown>;
   timerAccessors?: Record<string, unknown>;
+  /** With a backend: the state names written since the cell was loaded. */
+  readonly dirty: Set<string>;
+  /** With a backend: timers cleared in this bundle (a firing of one the runner sends then is stale). */
+  readonly cleared: Set<string>;
+  /** With a backend: resolves once the runner's state for the cell is in `contents`. */
+  loading?: Promise<void> | undefined;
+}
+
+/**
+ * Where state and timers live when the runner keeps them (the SDK harness: the Fn API's bag user
+ * state and timer streams). Cells are loaded before use and written back at the bundle's end;
+ * timers are sent to the runner, which fires them back.
+ */
+export interface StateBackend {
+  /** Loads the runner's state of a new cell into its contents (see contentsFromBag). */
+  load(cell: StateCell): Promise<void> | undefined;
+  /** A timer set, or (clear) removed. */
+  timer(cell: StateCell, name: string, tag: string, t: { fireTime: Timestamp; outputTimestamp: Timestamp } | "clear"): void;
 }
 
 export interface TimerEntry {
@@ -122,6 +140,8 @@ export interface StatefulRuntimeConfig {
   readonly allowedLateness: number;
   /** The DoFn has onWindowExpiration: windows with state hold the output watermark at their end until it ran. */
   readonly expiryHolds?: boolean;
+  /** Where state and timers live, when not here (the harness). */
+  readonly backend?: StateBackend;
 }
 
 /** What the runtime needs to know about the call in progress (element or timer). */
@@ -158,8 +178,16 @@ export class StatefulRuntime {
     const id = `${this.config.windowFn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
     let c = this.cells.get(id);
     if (c === undefined) {
-      c = { key, window, id, contents: new Map(), timers: new Map() };
+      c = { key, window, id, contents: new Map(), timers: new Map(), dirty: new Set(), cleared: new Set() };
       this.cells.set(id, c);
+      const backend = this.config.backend;
+      if (backend !== undefined) {
+        const loading = backend.load(c);
+        if (loading !== undefined) {
+          const cell = c;
+          cell.loading = loading.then(() => void (cell.loading = undefined));
+        }
+      }
       const wk = this.config.windowFn.windowKey(window);
       const w = this.liveWindows.get(wk);
       if (w === undefined) this.liveWindows.set(wk, { window, cells: 1 });
@@ -172,7 +200,7 @@ export class StatefulRuntime {
   state(cell: StateCell): Record<string, unknown> {
     if (cell.accessors === undefined) {
       const acc: Record<string, unknown> = {};
-      for (const [name, spec] of this.stateNames) acc[name] = accessor(cell, name, spec);
+      for (const [name, spec] of this.stateNames) acc[name] = tracked(accessor(cell, name, spec) as Record<string, unknown>, cell, name);
       cell.accessors = Object.freeze(acc);
     }
     return cell.accessors;
@@ -229,6 +257,12 @@ export class StatefulRuntime {
         "Outputs belong to the timer's window: keep the output timestamp within it.",
       );
     }
+    const backend = this.config.backend;
+    if (backend !== undefined) {
+      // Kept per cell for the bundle: the timers the runner has yet to fire (see the expiry).
+      cell.timers.set(`${name}\u0000${tag}`, { cell, name, tag, domain, fireTime: time, outputTimestamp, seq: this.seq++, live: false });
+      return backend.timer(cell, name, tag, { fireTime: time, outputTimestamp });
+    }
     const id = `${name}\u0000${tag}`;
     const old = cell.timers.get(id);
     if (old) old.live = false;
@@ -239,6 +273,11 @@ export class StatefulRuntime {
   }
 
   private clearTimer(cell: StateCell, name: string, tag: string): void {
+    if (this.config.backend !== undefined) {
+      cell.timers.delete(`${name}\u0000${tag}`);
+      cell.cleared.add(`${name}\u0000${tag}`);
+      return this.config.backend.timer(cell, name, tag, "clear");
+    }
     const id = `${name}\u0000${tag}`;
     const old = cell.timers.get(id);
     if (old) {
@@ -302,6 +341,32 @@ export class StatefulRuntime {
   /** The earliest processing time a timer is due at. */
   nextProcessingTime(): number | undefined {
     return this.processingTimers.peek()?.fireTime;
+  }
+
+  /** The cells in memory (with a backend: those of the current bundle). */
+  allCells(): IterableIterator<StateCell> {
+    return this.cells.values();
+  }
+
+  /** Forgets every cell (with a backend, after the bundle's writes: the runner has the state). */
+  forgetAll(): void {
+    this.cells.clear();
+    this.liveWindows.clear();
+  }
+
+  /**
+   * Whether a timer the runner fires in this bundle was set again or cleared earlier in it (by a
+   * callback of a timer fired before it): that firing is stale. A runner fires every timer due at
+   * its watermark in one bundle, and learns of changes only when the bundle ends.
+   */
+  isStale(cell: StateCell, name: string, tag: string): boolean {
+    const id = `${name}\u0000${tag}`;
+    return cell.timers.has(id) || cell.cleared.has(id);
+  }
+
+  /** A firing timer, for the cell of its key and window (the harness: the runner fired it). */
+  remoteTimer(cell: StateCell, name: string, tag: string, domain: TimeDomain, fireTime: Timestamp, outputTimestamp: Timestamp): TimerEntry {
+    return { cell, name, tag, domain, fireTime, outputTimestamp, seq: this.seq++, live: false };
   }
 
   /** Cells whose window expired at this watermark (all of them at the end of input), removed. */
@@ -406,6 +471,74 @@ function accessor(cell: StateCell, name: string, spec: StateSpecData): unknown {
         },
         clear: () => c.delete(name),
       });
+    }
+  }
+}
+
+const MUTATORS = ["write", "add", "clear", "set", "delete"];
+
+/** The accessor with its mutating methods marking the cell's state dirty (for a backend to write back). */
+function tracked(acc: Record<string, unknown>, cell: StateCell, name: string): Record<string, unknown> {
+  const descriptors = Object.getOwnPropertyDescriptors(acc);
+  for (const m of MUTATORS) {
+    const f = descriptors[m]?.value as ((...a: unknown[]) => unknown) | undefined;
+    if (f !== undefined) {
+      descriptors[m] = {
+        enumerable: true,
+        value: (...a: unknown[]) => {
+          cell.dirty.add(name);
+          return f(...a);
+        },
+      };
+    }
+  }
+  return Object.freeze(Object.defineProperties({}, descriptors));
+}
+
+/**
+ * A cell's contents from the elements of its bag user state (decoded with stateBagCoder): the
+ * last value, the bag, the accumulators merged, the set's members, the map's entries (later
+ * ones win). Undefined: empty.
+ */
+export function contentsFromBag(spec: StateSpecData, elements: readonly unknown[]): unknown {
+  if (elements.length === 0) return undefined;
+  const coder = spec.coder ?? JsValueCoder;
+  switch (spec.kind) {
+    case "value":
+      return keep(coder, elements[elements.length - 1]);
+    case "bag":
+      return elements.map((e) => keep(coder, e));
+    case "combining":
+      return keep(coder, elements.length === 1 ? elements[0] : spec.combineFn.mergeAccumulators(elements));
+    case "set": {
+      const m = new Map<unknown, unknown>();
+      for (const e of elements) m.set(coder.structuralKey(e), keep(coder, e));
+      return m;
+    }
+    case "map": {
+      const keyCoder = spec.keyCoder ?? JsValueCoder;
+      const m = new Map<unknown, [unknown, unknown]>();
+      for (const e of elements as [unknown, unknown][]) m.set(keyCoder.structuralKey(e[0]), [keep(keyCoder, e[0]), keep(coder, e[1])]);
+      return m;
+    }
+  }
+}
+
+/** The elements of a cell's bag user state for its contents (the inverse of contentsFromBag). */
+export function bagFromContents(spec: StateSpecData, content: unknown): unknown[] {
+  if (content === undefined) return [];
+  const coder = spec.coder ?? JsValueCoder;
+  switch (spec.kind) {
+    case "value":
+    case "combining":
+      return [give(coder, content)];
+    case "bag":
+      return (content as unknown[]).map((x) => give(coder, x));
+    case "set":
+      return [...(content as Map<unknown, unknown>).values()].map((x) => give(coder, x));
+    case "map": {
+      const keyCoder = spec.keyCoder ?? JsValueCoder;
+      return [...(content as Map<unknown, [unknown, unknown]>).values()].map((e) => [give(keyCoder, e[0]), give(coder, e[1])]);
     }
   }
 }

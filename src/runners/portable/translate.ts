@@ -27,6 +27,12 @@ import {
   type PTransform as PTransformProto,
   PTransformSchema,
   SideInputSchema,
+  BagStateSpecSchema,
+  type StateSpec as StateSpecProto,
+  StateSpecSchema,
+  TimeDomain_Enum,
+  type TimerFamilySpec as TimerFamilySpecProto,
+  TimerFamilySpecSchema,
   type Trigger as TriggerProto,
   TriggerSchema,
   TestStreamPayloadSchema,
@@ -41,7 +47,6 @@ import {
   SessionWindowsPayloadSchema,
   SlidingWindowsPayloadSchema,
 } from "../../model/gen/org/apache/beam/model/pipeline/v1/standard_window_fns_pb.js";
-import { SluiceError } from "../../internal/errors.js";
 import { Urns } from "../../model/urns.js";
 import { pipelineFingerprint, SluiceUrns, userFnSpec } from "../../harness/refs.js";
 
@@ -50,7 +55,10 @@ import { encodeToBytes } from "../../sdk/coders/coder.js";
 import { timestampToMillis } from "../../sdk/time.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import { JsValueCoder } from "../../sdk/coders/index.js";
-import type { TransformNode } from "../../sdk/graph.js";
+import type { StatefulSpec, TransformNode } from "../../sdk/graph.js";
+import { EXPIRY_TIMER_FAMILY, stateBagCoder } from "../../sdk/state.js";
+import { TimerCoder } from "../../sdk/coders/index.js";
+import type { BoundedWindow } from "../../sdk/windowing/window.js";
 import type { Pipeline } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
 import type { Trigger } from "../../sdk/windowing/triggers.js";
@@ -85,6 +93,8 @@ class Translator {
   private readonly strategyIds = new Map<string, string>();
   private readonly transformIds = new Map<TransformNode, string>();
   private readonly envId: string;
+  /** Whether a ParDo has state or timers (the pipeline then lists the stateful requirement). */
+  private stateful = false;
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -125,6 +135,8 @@ class Translator {
         environments: { [this.envId]: this.options.environment },
       }),
       rootTransformIds: this.pipeline.root.parts.map((p) => this.transformIds.get(p)!),
+      // A runner refuses a pipeline using state or timers unless it says so.
+      requirements: this.stateful ? [Urns.requirements.requiresStatefulProcessing] : [],
     });
     return { proto, transformIds: this.transformIds, fingerprint: pipelineFingerprint(this.pipeline) };
   }
@@ -190,11 +202,6 @@ class Translator {
           t.environmentId = this.envId;
           break;
         case "pardo": {
-          if (spec.stateful) {
-            throw new SluiceError("UNSUPPORTED", `'${node.fullLabel}' is a stateful DoFn (state and timers), which Sluice's portable translation and harness do not carry yet`, {
-              hint: "Run it on the direct runner for now.",
-            });
-          }
           const sideInputs: Record<string, ReturnType<typeof create<typeof SideInputSchema>>> = {};
           for (const name of Object.keys(spec.sideInputs)) {
             sideInputs[`side:${name}`] = create(SideInputSchema, {
@@ -207,7 +214,11 @@ class Translator {
             urn: Urns.transforms.parDo,
             payload: toBinary(
               ParDoPayloadSchema,
-              create(ParDoPayloadSchema, { doFn: userFnSpec(SluiceUrns.doFn, { transform: node.fullLabel }), sideInputs }),
+              create(ParDoPayloadSchema, {
+                doFn: userFnSpec(SluiceUrns.doFn, { transform: node.fullLabel }),
+                sideInputs,
+                ...(spec.stateful ? this.statefulPayload(node, spec.stateful, spec.fn.onWindowExpiration !== undefined) : {}),
+              }),
             ),
           });
           t.environmentId = this.envId;
@@ -231,6 +242,32 @@ class Translator {
       t.spec = create(FunctionSpecSchema, { urn: Urns.transforms.reshuffle });
     }
     return t;
+  }
+
+  /**
+   * A stateful DoFn's state and timer declarations: every state kind as bag user state (the
+   * one protocol every portable runner serves; the harness builds the kinds on it), each timer a
+   * family coded as beam:coder:timer:v1 of the input's key and window coders, and an event-time
+   * family for onWindowExpiration.
+   */
+  private statefulPayload(node: TransformNode, st: StatefulSpec, expiry: boolean): { stateSpecs: Record<string, StateSpecProto>; timerFamilySpecs: Record<string, TimerFamilySpecProto> } {
+    this.stateful = true;
+    const input = [...node.inputs].find(([tag]) => !tag.startsWith("side:"))![1];
+    const timerCoder = this.coder(new TimerCoder(st.keyCoder, input.windowing.windowFn.windowCoder as Coder<BoundedWindow>) as Coder<unknown>);
+    const stateSpecs: Record<string, StateSpecProto> = {};
+    for (const [name, spec] of Object.entries(st.state)) {
+      stateSpecs[name] = create(StateSpecSchema, {
+        spec: { case: "bagSpec", value: create(BagStateSpecSchema, { elementCoderId: this.coder(stateBagCoder(spec)) }) },
+        protocol: create(FunctionSpecSchema, { urn: Urns.userStates.bag }),
+      });
+    }
+    const timerFamilySpecs: Record<string, TimerFamilySpecProto> = {};
+    const family = (domain: TimeDomain_Enum): TimerFamilySpecProto => create(TimerFamilySpecSchema, { timeDomain: domain, timerFamilyCoderId: timerCoder });
+    for (const [name, spec] of Object.entries(st.timers)) {
+      timerFamilySpecs[name] = family(spec.domain === "EVENT_TIME" ? TimeDomain_Enum.EVENT_TIME : TimeDomain_Enum.PROCESSING_TIME);
+    }
+    if (expiry) timerFamilySpecs[EXPIRY_TIMER_FAMILY] = family(TimeDomain_Enum.EVENT_TIME);
+    return { stateSpecs, timerFamilySpecs };
   }
 
   /** Registers a coder and its components; structurally equal coders share one id. */
