@@ -5,6 +5,7 @@
 import { SluiceError } from "../internal/errors.js";
 import type { PipelineRunner } from "../sdk/pipeline.js";
 import type { PipelineOptions } from "../sdk/options.js";
+import type { TransformNode } from "../sdk/graph.js";
 
 const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<PipelineRunner>>> = {
   direct: async (options) =>
@@ -17,7 +18,39 @@ const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<Pip
     }
     return new (await import("./portable/runner.js")).PortableRunner(options.jobEndpoint);
   },
-  flink: async (options) => {
+  flink: async (options) => refuseUnboundedSources(await flinkRunner(options)),
+  prism: async (options) => {
+    const { PortableRunner } = await import("./portable/runner.js");
+    const { startPrism } = await import("./portable/prism.js");
+    if (options.jobEndpoint) return new PortableRunner(options.jobEndpoint, { serviceLabel: `Prism at ${options.jobEndpoint}` });
+    return {
+      name: "prism",
+      async run(pipeline) {
+        const prism = await startPrism(options.prismLocation, (m) => void process.stderr.write(`${m}\n`));
+        try {
+          return await new PortableRunner(prism.endpoint, { serviceLabel: `Prism (started at ${prism.endpoint})` }).run(pipeline);
+        } finally {
+          await prism.stop();
+        }
+      },
+    };
+  },
+};
+
+/** The runner the options name (`direct` by default). */
+export async function resolveRunner(options: PipelineOptions): Promise<PipelineRunner> {
+  const name = options.runner;
+  const load = runners[name];
+  if (!load) {
+    throw new SluiceError("UNSUPPORTED", `Runner '${name}' is not available in this version of Sluice`, {
+      hint: `Available runners: ${Object.keys(runners).join(", ")}. Use --runner=direct.`,
+    });
+  }
+  return load(options);
+}
+
+/** The Flink runner: a given job server, the running sluice cluster's, or one started for the run. */
+async function flinkRunner(options: PipelineOptions): Promise<PipelineRunner> {
     const { PortableRunner } = await import("./portable/runner.js");
     const { pinnedFlinkJobServer } = await import("./portable/flink.js");
     const pinned = pinnedFlinkJobServer();
@@ -56,33 +89,35 @@ const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<Pip
         }
       },
     };
-  },
-  prism: async (options) => {
-    const { PortableRunner } = await import("./portable/runner.js");
-    const { startPrism } = await import("./portable/prism.js");
-    if (options.jobEndpoint) return new PortableRunner(options.jobEndpoint, { serviceLabel: `Prism at ${options.jobEndpoint}` });
-    return {
-      name: "prism",
-      async run(pipeline) {
-        const prism = await startPrism(options.prismLocation, (m) => void process.stderr.write(`${m}\n`));
-        try {
-          return await new PortableRunner(prism.endpoint, { serviceLabel: `Prism (started at ${prism.endpoint})` }).run(pipeline);
-        } finally {
-          await prism.stop();
-        }
-      },
-    };
-  },
-};
-
-/** The runner the options name (`direct` by default). */
-export async function resolveRunner(options: PipelineOptions): Promise<PipelineRunner> {
-  const name = options.runner;
-  const load = runners[name];
-  if (!load) {
-    throw new SluiceError("UNSUPPORTED", `Runner '${name}' is not available in this version of Sluice`, {
-      hint: `Available runners: ${Object.keys(runners).join(", ")}. Use --runner=direct.`,
-    });
   }
-  return load(options);
+
+/**
+ * Unbounded sources (ReadFromUnbounded, PeriodicImpulse) are refused on Flink for now: run in
+ * streaming mode there, such a job starts and never emits (observed with Beam 2.62's Flink
+ * runner), so it fails loudly instead of running silently.
+ */
+function refuseUnboundedSources(runner: PipelineRunner): PipelineRunner {
+  return {
+    name: runner.name,
+    run(pipeline) {
+      const walk = (n: TransformNode): TransformNode | undefined => {
+        if (n.primitive?.kind === "pardo" && n.primitive.unboundedOutput === true) return n;
+        for (const c of n.parts) {
+          const found = walk(c);
+          if (found) return found;
+        }
+        return undefined;
+      };
+      const source = walk(pipeline.root);
+      if (source !== undefined) {
+        const label = source.fullLabel.replace(/\/Read$/, "");
+        return Promise.reject(
+          new SluiceError("UNSUPPORTED", `'${label}' is an unbounded source (ReadFromUnbounded or PeriodicImpulse), which Sluice does not run on Flink yet: in streaming mode the job starts and never emits`, {
+            hint: "Run it on the direct runner or on Prism (--runner=prism), or feed the pipeline a bounded input.",
+          }),
+        );
+      }
+      return runner.run(pipeline);
+    },
+  };
 }
