@@ -1,5 +1,5 @@
 /**
- * `sluice doctor`: whether this machine can run `sluice cluster` and the Flink runner, and what to
+ * `sluice doctor`: whether this machine can run `sluice cluster` (with --kafka too) and the Flink runner, and what to
  * do about each problem. Two halves: `gatherFacts` probes the machine (runs `java -version`,
  * `mvn -v`, `python3 --version`, reads /proc for port holders, statfs for disk space), and pure
  * check functions turn those facts into one result line each (ok, info, warn or fail, with a fix
@@ -15,6 +15,7 @@ import { projectRoot } from "../runners/portable/services.js";
 import { DEFAULT_PORTS, PORT_NAMES, type ClusterPorts } from "./defaults.js";
 import { cacheDir, stateDir, toolDir } from "../internal/dirs.js";
 import { describeHolder, portHolders, type PortHolder } from "./ports.js";
+import { cachedKafkaClasspath, DEFAULT_KAFKA_PORTS, KAFKA_PORT_FLAGS, KAFKA_PORT_NAMES, kafkaToolDir, type KafkaPorts } from "./kafka.js";
 import { liveCluster } from "./state.js";
 import { readStackVersions, versionProblems, type StackVersions } from "./versions.js";
 
@@ -90,6 +91,19 @@ export interface DoctorFacts {
   readonly cacheFreeBytes: number | undefined;
   /** Which downloads are already in the cache. */
   readonly cached: { readonly flink: boolean; readonly pythonSdk: boolean };
+  /** Kafka for `cluster up --kafka` (when versions.json pins it): resolved or not, and its default ports' holders. */
+  readonly kafka?: KafkaFacts | undefined;
+}
+
+/** What the Kafka check looks at. */
+export interface KafkaFacts {
+  readonly version: string;
+  /** Whether its classpath is resolved and every jar on it still there. */
+  readonly resolved: boolean;
+  /** The tool cache folder holding classpath.txt. */
+  readonly dir: string;
+  /** Its default ports and their holders (undefined: free). */
+  readonly ports: readonly { readonly key: keyof KafkaPorts; readonly port: number; readonly holder?: PortHolder | undefined }[];
 }
 
 const GiB = 1024 ** 3;
@@ -97,7 +111,7 @@ const MB = 1000 ** 2;
 /** Below this much free space in the cache directory, warn. */
 export const LOW_DISK_BYTES = 2 * GiB;
 /** Rough download sizes of a first `sluice cluster up`. */
-export const DOWNLOAD_SIZES = { flink: 260 * MB, pythonSdk: 500 * MB, jobServer: 160 * MB } as const;
+export const DOWNLOAD_SIZES = { flink: 260 * MB, pythonSdk: 500 * MB, jobServer: 160 * MB, kafka: 56 * MB } as const;
 /** The oldest Java that runs Flink 1.19 and Beam's job server, and the recommended one. */
 export const JAVA_MIN = 11;
 export const JAVA_RECOMMENDED = 17;
@@ -129,7 +143,30 @@ export function doctorChecks(f: DoctorFacts): CheckResult[] {
     checkDirectory("cache dir", f.cacheDir, "SLUICE_CACHE_DIR (or XDG_CACHE_HOME)"),
     checkDisk(f.cacheDir.path, f.cacheFreeBytes),
     checkCached(f.cacheDir.path, f.cached, f.jobServer.resolved, v),
+    ...(f.kafka === undefined ? [] : [checkKafka(f.kafka, f.clusterPids)]),
   ];
+}
+
+/**
+ * Kafka (only `cluster up --kafka` needs it): information, never a problem — whether its jars are
+ * resolved, and whether its default ports are free (another Kafka on 9092 is common; --kafka-port
+ * picks another).
+ */
+export function checkKafka(k: KafkaFacts, clusterPids: ReadonlySet<number> = new Set()): CheckResult {
+  const what = `Apache Kafka ${k.version} (org.apache.kafka:kafka_2.13, for \`sluice cluster up --kafka\`)`;
+  const cache = k.resolved ? `resolved (${k.dir})` : `not resolved yet: the first \`cluster up --kafka\` resolves it with Maven (~${Math.round(DOWNLOAD_SIZES.kafka / MB)} MB)`;
+  const held = k.ports.filter((p) => p.holder !== undefined);
+  const ports =
+    held.length === 0
+      ? `ports ${k.ports.map((p) => p.port).join(", ")} free`
+      : held
+          .map((p) => {
+            const h = p.holder as PortHolder;
+            const ours = h.pid !== undefined && clusterPids.has(h.pid);
+            return `${p.port} (${KAFKA_PORT_NAMES[p.key]}) ${describeHolder(h)}${ours ? " [the sluice cluster's broker]" : ` (${KAFKA_PORT_FLAGS[p.key]} picks another)`}`;
+          })
+          .join("; ");
+  return { check: "kafka", status: "info", detail: `${what}: ${cache}; ${ports}` };
 }
 
 /** The Java major version in `java -version` output ("1.8.0_292" → 8, "17.0.15" → 17). */
@@ -327,7 +364,7 @@ export function checkVersions(v: DoctorFacts["versions"]): CheckResult {
   return {
     check: "versions",
     status: "ok",
-    detail: `Flink ${s.flink}, job server Beam ${s.jobServer.beam} for Flink ${s.jobServer.flinkMinor}, apache-beam ${s.pythonSdk}; SDK protocol Beam ${s.beam}`,
+    detail: `Flink ${s.flink}, job server Beam ${s.jobServer.beam} for Flink ${s.jobServer.flinkMinor}, apache-beam ${s.pythonSdk}; SDK protocol Beam ${s.beam}${s.kafka === undefined ? "" : `; Kafka ${s.kafka}`}`,
   };
 }
 
@@ -398,6 +435,7 @@ export async function gatherFacts(env: Env = process.env): Promise<DoctorFacts> 
   const state = stateDir(env);
   const javaHome = env["JAVA_HOME"];
   const entries = Object.entries(DEFAULT_PORTS) as [keyof ClusterPorts, number][];
+  const kafkaEntries = Object.entries(DEFAULT_KAFKA_PORTS) as [keyof KafkaPorts, number][];
 
   const [java, javaHomeJava, maven, python, venv, go, holders, stateProbe, cacheProbe, free] = await Promise.all([
     probeCommand("java", ["-version"], env),
@@ -406,7 +444,7 @@ export async function gatherFacts(env: Env = process.env): Promise<DoctorFacts> 
     probeCommand("python3", ["--version"], env),
     probeCommand("python3", ["-c", "import venv, ensurepip"], env),
     probeCommand("go", ["version"], env),
-    portHolders(entries.map(([, port]) => port)),
+    portHolders([...entries.map(([, port]) => port), ...kafkaEntries.map(([, port]) => port)]),
     probeDir(state),
     probeDir(cache),
     freeBytes(cache),
@@ -433,6 +471,16 @@ export async function gatherFacts(env: Env = process.env): Promise<DoctorFacts> 
       flink: v !== undefined && isDir(join(cache, `flink-${v.flink}`)),
       pythonSdk: v !== undefined && isDir(join(cache, `python-beam-${v.pythonSdk}`)),
     },
+    ...(v?.kafka === undefined
+      ? {}
+      : {
+          kafka: {
+            version: v.kafka,
+            resolved: cachedKafkaClasspath(v.kafka, env) !== undefined,
+            dir: kafkaToolDir(v.kafka, env),
+            ports: kafkaEntries.map(([key, port]) => ({ key, port, holder: holders.get(port) })),
+          },
+        }),
   };
 }
 

@@ -11,12 +11,12 @@ import { isAlive, type ProcessIdentity } from "../internal/process.js";
 import { stateDir } from "../internal/dirs.js";
 import type { StackVersions } from "./versions.js";
 
-export type ComponentKind = "jobmanager" | "taskmanager" | "jobserver" | "sluice-pool" | "python-pool";
+export type ComponentKind = "jobmanager" | "taskmanager" | "jobserver" | "sluice-pool" | "python-pool" | "kafka";
 
 export type ComponentPhase = "starting" | "running" | "restarting" | "stopping" | "stopped" | "failed";
 
 export interface ComponentState {
-  /** jobmanager, taskmanager-1…N, jobserver, sluice-pool, python-pool. */
+  /** jobmanager, taskmanager-1…N, jobserver, sluice-pool, python-pool, kafka. */
   readonly name: string;
   readonly kind: ComponentKind;
   readonly pid: number;
@@ -27,6 +27,20 @@ export interface ComponentState {
   readonly version: string;
   readonly log: string;
   readonly restarts: number;
+}
+
+/** The Kafka broker of a cluster started with --kafka (KRaft, one node: broker and controller). */
+export interface KafkaState {
+  /** The Apache Kafka release (versions.json's kafka). */
+  readonly version: string;
+  /** What clients pass as bootstrap servers: "127.0.0.1:9092". */
+  readonly bootstrapServers: string;
+  readonly ports: { readonly broker: number; readonly controller: number };
+  /** server.properties and the KRaft storage (log.dirs), under the state directory. */
+  readonly config: string;
+  readonly dataDir: string;
+  /** The cached classpath (the tool cache's classpath.txt) the broker and `sluice kafka` run on. */
+  readonly classpathFile: string;
 }
 
 export type ClusterPhase = "starting" | "ready" | "stopping" | "failed";
@@ -47,6 +61,8 @@ export interface ClusterState {
   readonly artifactsDir: string;
   /** The managed interpreter with apache-beam (with --python). */
   readonly pythonExecutable?: string;
+  /** The Kafka broker (with --kafka). */
+  readonly kafka?: KafkaState;
   readonly components: readonly ComponentState[];
 }
 
@@ -91,4 +107,14 @@ export function runningClusterEndpoints(env: Readonly<Record<string, string | un
     sluicePool: `127.0.0.1:${state.ports.sluicePool}`,
     flinkRest: `127.0.0.1:${state.ports.flinkRest}`,
   };
+}
+
+/**
+ * The running cluster's Kafka broker ("127.0.0.1:9092"), or undefined when no ready cluster runs for
+ * this user or it was started without --kafka.
+ */
+export function runningClusterKafka(env: Readonly<Record<string, string | undefined>> = process.env): { bootstrapServers: string; version: string } | undefined {
+  const state = liveCluster(stateDir(env));
+  if (!state || state.phase !== "ready" || !state.kafka) return undefined;
+  return { bootstrapServers: state.kafka.bootstrapServers, version: state.kafka.version };
 }

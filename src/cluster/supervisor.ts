@@ -2,14 +2,15 @@
  * The cluster supervisor: starts the seed's stack as local processes, in dependency order, each
  * checked ready before the next starts (a JobManager whose REST overview answers; N TaskManagers
  * registered with free slots; a job server answering a real Job API call; worker pools answering a
- * real worker-pool call); restarts a component that dies while the cluster runs (a killed
+ * real worker-pool call; with --kafka, a KRaft broker answering Kafka's ApiVersions and Metadata
+ * requests); restarts a component that dies while the cluster runs (a killed
  * TaskManager comes back, and Flink's restart strategy retries the job); scales TaskManagers; and
  * stops everything in reverse order, SIGTERM then SIGKILL, down to the last process and port.
  *
  * If a component dies or is not ready in time during `up`, the error names it with its log tail
  * and everything already started is stopped.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
 import { createClient } from "../model/grpc.js";
@@ -19,9 +20,22 @@ import { projectRoot } from "../runners/portable/services.js";
 import { type ClusterPorts, PORT_NAMES } from "./defaults.js";
 import { type FlinkOverview, flinkRestCall, jobManagerLaunch, resourceParams, taskManagerLaunch, writeFlinkConf } from "./flink.js";
 import { checkPortsFree } from "./ports.js";
+import {
+  DEFAULT_KAFKA_PORTS,
+  formatKafkaStorage,
+  KAFKA_PORT_FLAGS,
+  KAFKA_PORT_NAMES,
+  kafkaBrokerAnswers,
+  kafkaClasspath,
+  kafkaClasspathFile,
+  kafkaPaths,
+  type KafkaPorts,
+  kafkaServerLaunch,
+  kafkaServerProperties,
+} from "./kafka.js";
 import { isAlive, type ProcessIdentity, processStartTime, sleep, spawnComponent, stopGroup } from "../internal/process.js";
 import { ensureFlink, ensurePythonSdk } from "./provision.js";
-import { type ClusterPhase, type ComponentKind, type ComponentPhase, type ComponentState, removeState, writeState } from "./state.js";
+import { type ClusterPhase, type ComponentKind, type ComponentPhase, type ComponentState, type KafkaState, removeState, writeState } from "./state.js";
 import type { StackVersions } from "./versions.js";
 
 export interface UpOptions {
@@ -36,6 +50,8 @@ export interface UpOptions {
   /** Allow jar uploads through Flink's dashboard. */
   readonly webSubmit: boolean;
   readonly ports: ClusterPorts;
+  /** Also run a Kafka broker (KRaft, one node) on these ports. */
+  readonly kafka?: { readonly ports: KafkaPorts } | undefined;
   /** Progress lines for the user. */
   readonly log: (line: string) => void;
   /** Aborts `up` (Ctrl-C): whatever started is stopped. */
@@ -67,6 +83,7 @@ export class ClusterSupervisor {
   private stopping: Promise<void> | undefined;
   private flinkHome = "";
   private pythonExecutable: string | undefined;
+  private kafka: KafkaState | undefined;
   private tmParams: Awaited<ReturnType<typeof resourceParams>> | undefined;
   private taskmanagers: number;
   private readonly startedAt = new Date().toISOString();
@@ -125,6 +142,7 @@ export class ClusterSupervisor {
       { port: o.ports.expansion, name: PORT_NAMES.expansion, flag: "--expansion-port" },
       { port: o.ports.sluicePool, name: PORT_NAMES.sluicePool, flag: "--pool-port" },
       ...(o.python ? [{ port: o.ports.pythonPool, name: PORT_NAMES.pythonPool, flag: "--python-port" }] : []),
+      ...(Object.keys(DEFAULT_KAFKA_PORTS) as (keyof KafkaPorts)[]).flatMap((k) => (o.kafka ? [{ port: o.kafka.ports[k], name: KAFKA_PORT_NAMES[k], flag: KAFKA_PORT_FLAGS[k] }] : [])),
     ];
     await checkPortsFree(wanted);
 
@@ -145,6 +163,8 @@ export class ClusterSupervisor {
       this.pythonExecutable = sdk.python;
       this.checkAborted();
     }
+    // Kafka first: it starts while Flink does, and is waited for at the end.
+    const kafka = o.kafka ? await this.startKafka(o.kafka.ports) : undefined;
 
     const confDir = join(o.stateDir, "conf");
     writeFlinkConf({
@@ -236,6 +256,49 @@ export class ClusterSupervisor {
         ready: () => workerPoolAnswers(o.ports.pythonPool),
       });
     }
+
+    if (kafka) await this.waitFor(kafka.name, kafka.readyTimeoutMs, kafka.ready, () => [kafka]);
+  }
+
+  /**
+   * Kafka: its classpath (Maven, once), server.properties, the KRaft storage formatted on first
+   * start, then the broker launched; not waited for here (the caller waits once the rest is up).
+   */
+  private async startKafka(ports: KafkaPorts): Promise<Component> {
+    const { o } = this;
+    const version = o.versions.kafka;
+    if (version === undefined) {
+      throw new SluiceError("FAILED_PRECONDITION", "versions.json pins no Kafka version, so `--kafka` cannot start a broker", { hint: 'Add "kafka": "4.1.1" (an Apache Kafka release on Maven Central) to versions.json.' });
+    }
+    const classpath = await kafkaClasspath(version, o.log);
+    this.checkAborted();
+    const paths = kafkaPaths(o.stateDir);
+    mkdirSync(paths.dir, { recursive: true });
+    writeFileSync(paths.config, kafkaServerProperties({ ports, bindHost: this.bindHost, dataDir: paths.dataDir }));
+    const log = join(this.logsDir, "kafka.log");
+    if (await formatKafkaStorage(classpath, paths.config, paths.dataDir, log)) o.log(`formatted Kafka's KRaft storage in ${paths.dataDir}`);
+    this.checkAborted();
+    this.kafka = {
+      version,
+      bootstrapServers: `127.0.0.1:${ports.broker}`,
+      ports: { broker: ports.broker, controller: ports.controller },
+      config: paths.config,
+      dataDir: paths.dataDir,
+      classpathFile: kafkaClasspathFile(version),
+    };
+    await this.startComponent(
+      {
+        name: "kafka",
+        kind: "kafka",
+        version: `Apache Kafka ${version} KRaft broker`,
+        ports: { broker: ports.broker, controller: ports.controller },
+        launch: { ...kafkaServerLaunch(classpath, paths.config), env: process.env },
+        readyTimeoutMs: 120_000,
+        ready: () => kafkaBrokerAnswers(ports.broker),
+      },
+      false,
+    );
+    return this.components[this.components.length - 1] as Component;
   }
 
   private async startTaskManager(index: number): Promise<void> {
@@ -413,7 +476,8 @@ export class ClusterSupervisor {
       if (this.phase === "ready") this.phase = "stopping";
       this.stopOrder.length = 0;
       this.save();
-      const order: ComponentKind[][] = [["python-pool", "sluice-pool"], ["jobserver"], ["taskmanager"], ["jobmanager"]];
+      // Kafka last: it started first, and jobs read it until their TaskManagers are gone.
+      const order: ComponentKind[][] = [["python-pool", "sluice-pool"], ["jobserver"], ["taskmanager"], ["jobmanager"], ["kafka"]];
       for (const kinds of order) {
         await Promise.all(this.components.filter((c) => kinds.includes(c.kind)).map((c) => this.stopComponent(c)));
       }
@@ -427,7 +491,7 @@ export class ClusterSupervisor {
   private async stopComponent(c: Component): Promise<void> {
     if (c.phase === "stopped") return;
     c.phase = "stopping";
-    const how = await stopGroup(c.identity, c.kind === "jobserver" || c.kind === "jobmanager" || c.kind === "taskmanager" ? 15_000 : 8_000);
+    const how = await stopGroup(c.identity, c.kind === "jobserver" || c.kind === "jobmanager" || c.kind === "taskmanager" || c.kind === "kafka" ? 15_000 : 8_000);
     c.phase = "stopped";
     this.stopOrder.push(c.name);
     if (how !== "gone") this.o.log(`${c.name} ${how === "stopped" ? "stopped" : "did not stop within its grace period: killed"}`);
@@ -462,6 +526,7 @@ export class ClusterSupervisor {
       flinkHome: this.flinkHome,
       artifactsDir: join(o.stateDir, "artifacts"),
       ...(this.pythonExecutable ? { pythonExecutable: this.pythonExecutable } : {}),
+      ...(this.kafka ? { kafka: this.kafka } : {}),
       components,
     });
   }

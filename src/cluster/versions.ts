@@ -1,7 +1,8 @@
 /**
  * The stack's versions, pinned in versions.json and checked against each other: the cluster's Flink
  * release must be of the job server's Flink minor, and the Python SDK for the cluster's worker pool
- * must be the job server's Beam version (Beam gives no cross-version guarantee).
+ * must be the job server's Beam version (Beam gives no cross-version guarantee). Apache Kafka (for
+ * `cluster up --kafka`) is pinned beside them; nothing else depends on its release.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +18,8 @@ export interface StackVersions {
   readonly flink: string;
   /** apache-beam (PyPI) for the cluster's Python worker pool. */
   readonly pythonSdk: string;
+  /** Apache Kafka (Maven Central org.apache.kafka:kafka_2.13) for `cluster up --kafka`; absent when not pinned. */
+  readonly kafka?: string;
 }
 
 /** versions.json as StackVersions, unchecked; throws naming a missing pin. */
@@ -32,6 +35,7 @@ export function readStackVersions(file = join(projectRoot, "versions.json")): St
     jobServer: { beam: pin(js?.["beam"], "flinkJobServer.beam"), flinkMinor: pin(js?.["flink"], "flinkJobServer.flink") },
     flink: pin(raw["flink"], "flink"),
     pythonSdk: pin(raw["pythonSdk"], "pythonSdk"),
+    ...(raw["kafka"] === undefined ? {} : { kafka: pin(raw["kafka"], "kafka") }),
   };
 }
 
@@ -55,6 +59,9 @@ export function versionProblems(v: StackVersions): string[] {
   }
   if (v.pythonSdk !== v.jobServer.beam) {
     problems.push(`the Python SDK apache-beam ${v.pythonSdk} is not the job server's Beam ${v.jobServer.beam} (Beam requires the same version)`);
+  }
+  if (v.kafka !== undefined && !/^\d+\.\d+\.\d+$/.test(v.kafka)) {
+    problems.push(`the Kafka pin "${v.kafka}" is not a release number (major.minor.patch)`);
   }
   return problems;
 }

@@ -1,7 +1,7 @@
 /**
  * `sluice cluster up|down|status|logs|scale|compose|k8s`: the seed's Flink + Beam stack on this
- * machine as supervised processes (src/cluster/), and the same stack written out for Docker Compose
- * or the Flink Kubernetes Operator. Argument parsing and printing only.
+ * machine as supervised processes (src/cluster/), with --kafka a Kafka broker beside it, and the same
+ * stack written out for Docker Compose or the Flink Kubernetes Operator. Argument parsing and printing only.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -14,7 +14,8 @@ import { k8sManifests } from "../../cluster/emit/k8s.js";
 import { clusterDown, clusterStatus, type ClusterStatus, logFiles } from "../../cluster/ops.js";
 import { cacheDir, stateDir } from "../../internal/dirs.js";
 import { isAlive, processStartTime } from "../../internal/process.js";
-import { liveCluster, readState } from "../../cluster/state.js";
+import { DEFAULT_KAFKA_PORTS, type KafkaPorts } from "../../cluster/kafka.js";
+import { type KafkaState, liveCluster, readState } from "../../cluster/state.js";
 import { ClusterSupervisor, lastLines, logTail } from "../../cluster/supervisor.js";
 import { flinkMinor, stackVersions } from "../../cluster/versions.js";
 import { projectRoot } from "../../runners/portable/services.js";
@@ -48,7 +49,7 @@ function intFlag(flags: ParsedArgs, name: string, fallback: number, min: number,
 }
 
 const UP_USAGE =
-  "sluice cluster up [--taskmanagers N] [--slots S] [--python] [--flink-version X] [--detach] [--expose] [--web-submit] [--rest-port P] [--rpc-port P] [--job-port P] [--artifact-port P] [--expansion-port P] [--pool-port P] [--python-port P]";
+  "sluice cluster up [--taskmanagers N] [--slots S] [--python] [--kafka] [--flink-version X] [--detach] [--expose] [--web-submit] [--rest-port P] [--rpc-port P] [--job-port P] [--artifact-port P] [--expansion-port P] [--pool-port P] [--python-port P] [--kafka-port P] [--kafka-controller-port P]";
 
 const PORT_FLAGS: Readonly<Record<string, keyof ClusterPorts>> = {
   "rest-port": "flinkRest",
@@ -60,8 +61,13 @@ const PORT_FLAGS: Readonly<Record<string, keyof ClusterPorts>> = {
   "python-port": "pythonPool",
 };
 
+const KAFKA_FLAGS: Readonly<Record<string, keyof KafkaPorts>> = {
+  "kafka-port": "broker",
+  "kafka-controller-port": "controller",
+};
+
 async function up(args: readonly string[], ctx: CliContext): Promise<number> {
-  const flags = parse(args, ["taskmanagers", "slots", "flink-version", ...Object.keys(PORT_FLAGS)], ["python", "detach", "expose", "web-submit"], UP_USAGE);
+  const flags = parse(args, ["taskmanagers", "slots", "flink-version", ...Object.keys(PORT_FLAGS), ...Object.keys(KAFKA_FLAGS)], ["python", "kafka", "detach", "expose", "web-submit"], UP_USAGE);
   if (flags.has("help")) {
     ctx.out(clusterHelp(ctx));
     return EXIT.OK;
@@ -80,6 +86,20 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
     const other = byPort.get(ports[key]);
     if (other !== undefined) throw usageError(`--${other} and --${flag} are both ${ports[key]}: every component needs a port of its own`, UP_USAGE);
     if (key !== "pythonPool" || flags.has("python")) byPort.set(ports[key], flag);
+  }
+  const withKafka = flags.has("kafka");
+  for (const flag of Object.keys(KAFKA_FLAGS)) {
+    if (flags.has(flag) && !withKafka) throw usageError(`--${flag} needs --kafka (the Kafka broker only runs with it)`, UP_USAGE);
+  }
+  const kafkaPorts = { ...DEFAULT_KAFKA_PORTS } as { -readonly [K in keyof KafkaPorts]: number };
+  for (const [flag, key] of Object.entries(KAFKA_FLAGS)) {
+    kafkaPorts[key] = intFlag(flags, flag, DEFAULT_KAFKA_PORTS[key], 1, 65535, UP_USAGE);
+    const other = byPort.get(kafkaPorts[key]);
+    if (withKafka && other !== undefined) throw usageError(`--${other} and --${flag} are both ${kafkaPorts[key]}: every component needs a port of its own`, UP_USAGE);
+    if (withKafka) byPort.set(kafkaPorts[key], flag);
+  }
+  if (withKafka && versions.kafka === undefined) {
+    throw new SluiceError("FAILED_PRECONDITION", "versions.json pins no Kafka version, so --kafka cannot start a broker", { hint: 'Add "kafka": "<release>" (an Apache Kafka release on Maven Central) to versions.json.' });
   }
   const taskmanagers = intFlag(flags, "taskmanagers", DEFAULT_TASKMANAGERS, 1, 64, UP_USAGE);
   const slots = intFlag(flags, "slots", DEFAULT_SLOTS, 1, 64, UP_USAGE);
@@ -152,6 +172,7 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
       expose: flags.has("expose"),
       webSubmit: flags.has("web-submit"),
       ports,
+      ...(withKafka ? { kafka: { ports: kafkaPorts } } : {}),
       log: report,
       signal: abort.signal,
     });
@@ -195,7 +216,7 @@ async function up(args: readonly string[], ctx: CliContext): Promise<number> {
     ctx.err(formatError(failure, ctx.verbose));
     return EXIT.FAILURE;
   }
-  const summary = readySummary(clusterStatus(dir), (Date.now() - started) / 1000, !inSupervisor);
+  const summary = readySummary(clusterStatus(dir), (Date.now() - started) / 1000, !inSupervisor, readState(dir)?.kafka);
   if (inSupervisor) tell({ type: "ready", summary });
   else ctx.out(summary);
 
@@ -301,7 +322,7 @@ function detach(args: readonly string[], dir: string, ctx: CliContext): Promise<
   });
 }
 
-function readySummary(s: ClusterStatus, seconds: number, foreground: boolean): string {
+function readySummary(s: ClusterStatus, seconds: number, foreground: boolean, kafka: KafkaState | undefined): string {
   const v = s.versions;
   const rows: [string, string][] = [
     ["Flink dashboard", `${s.flinkDashboard}  (Flink ${v?.flink}, ${s.taskmanagers} TaskManager${s.taskmanagers === 1 ? "" : "s"} × ${s.slots} slots)`],
@@ -310,6 +331,7 @@ function readySummary(s: ClusterStatus, seconds: number, foreground: boolean): s
   ];
   if (s.pythonPool) rows.push(["Python worker pool", `${s.pythonPool}  (apache-beam ${v?.pythonSdk})`]);
   if (s.pythonExecutable) rows.push(["Python interpreter", s.pythonExecutable]);
+  if (kafka) rows.push(["Kafka broker", `${kafka.bootstrapServers}  (Apache Kafka ${kafka.version}, KRaft; controller ${kafka.ports.controller})`]);
   rows.push(["logs", join(s.stateDir, "logs")]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [`sluice cluster: ready in ${seconds.toFixed(1)} s`, ...rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val}`), ""];
@@ -320,6 +342,7 @@ function readySummary(s: ClusterStatus, seconds: number, foreground: boolean): s
       `  ${s.pythonExecutable ?? "python"} pipeline.py --runner=PortableRunner --job_endpoint=${s.jobEndpoint} --environment_type=EXTERNAL --environment_config=${s.pythonPool}`,
     );
   }
+  if (kafka) lines.push("Try Kafka by hand:", "  sluice kafka topics --create events --partitions 2; echo hello | sluice kafka produce events; sluice kafka consume events --from-beginning --max-messages 1");
   lines.push(`Stop it: sluice cluster down${foreground ? " (or Ctrl-C here)" : ""}`, "");
   return lines.join("\n");
 }
@@ -348,8 +371,9 @@ async function status(args: readonly string[], ctx: CliContext): Promise<number>
     return EXIT.OK;
   }
   const s = clusterStatus(stateDir(ctx.env));
+  const kafka = s.status === "down" ? undefined : readState(s.stateDir)?.kafka;
   if (flags.has("json")) {
-    ctx.out(`${JSON.stringify(s, null, 2)}\n`);
+    ctx.out(`${JSON.stringify(kafka ? { ...s, kafka: { bootstrapServers: kafka.bootstrapServers, version: kafka.version, ports: kafka.ports, dataDir: kafka.dataDir } } : s, null, 2)}\n`);
     return s.status === "running" ? EXIT.OK : EXIT.FAILURE;
   }
   if (s.status === "down") {
@@ -366,7 +390,9 @@ async function status(args: readonly string[], ctx: CliContext): Promise<number>
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   for (const r of [head, ...rows]) lines.push(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] as number))).join("  "));
   if (s.pythonExecutable) lines.push(`pythonExecutable: ${s.pythonExecutable}`);
-  lines.push(`Flink dashboard: ${s.flinkDashboard}   job endpoint: ${s.jobEndpoint}   Sluice pool: ${s.sluicePool}${s.pythonPool ? `   Python pool: ${s.pythonPool}` : ""}`);
+  lines.push(
+    `Flink dashboard: ${s.flinkDashboard}   job endpoint: ${s.jobEndpoint}   Sluice pool: ${s.sluicePool}${s.pythonPool ? `   Python pool: ${s.pythonPool}` : ""}${kafka ? `   Kafka: ${kafka.bootstrapServers}` : ""}`,
+  );
   ctx.out(`${lines.join("\n")}\n`);
   return s.status === "running" ? EXIT.OK : EXIT.FAILURE;
 }
@@ -506,7 +532,8 @@ function clusterHelp(ctx: CliContext): string {
     "",
     "The seed's stack on this machine, without Docker, as processes this command supervises: a Flink",
     "session cluster (JobManager + N TaskManagers), Beam's Flink job server pointed at it, the Sluice",
-    "worker pool and, with --python, Beam's Python worker pool. Versions are pinned in versions.json",
+    "worker pool, with --python Beam's Python worker pool, and with --kafka an Apache Kafka broker",
+    "(`sluice kafka topics|produce|consume` try it by hand). Versions are pinned in versions.json",
     "and checked against each other; first use downloads Flink and the Python SDK into the cache.",
     "",
     "Subcommands:",
@@ -515,15 +542,17 @@ function clusterHelp(ctx: CliContext): string {
     `              --taskmanagers N   TaskManagers (default ${DEFAULT_TASKMANAGERS})`,
     `              --slots S          slots per TaskManager (default ${DEFAULT_SLOTS})`,
     `              --python           also Beam's Python worker pool on ${p.pythonPool}, with a managed interpreter`,
+    `              --kafka            also an Apache Kafka broker (KRaft, one node) on ${DEFAULT_KAFKA_PORTS.broker}, controller ${DEFAULT_KAFKA_PORTS.controller}`,
     "              --flink-version X  check the Flink version (only the pinned one is available)",
     "              --detach           return once ready; the supervisor keeps running in the background",
     "              --expose           listen on all interfaces instead of 127.0.0.1 (warns)",
     "              --web-submit       allow jar uploads in Flink's dashboard (off by default)",
     `              --rest-port ${p.flinkRest}  --rpc-port ${p.flinkRpc}  --job-port ${p.jobServer}  --artifact-port ${p.artifacts}`,
     `              --expansion-port ${p.expansion}  --pool-port ${p.sluicePool}  --python-port ${p.pythonPool}`,
+    `              --kafka-port ${DEFAULT_KAFKA_PORTS.broker}  --kafka-controller-port ${DEFAULT_KAFKA_PORTS.controller}`,
     "  down      stop everything, reverse order, graceful then forced (also cleans a stale state)",
     "  status    each component's state, pid, ports, version and log (--json for scripts)",
-    "  logs      [component] [-f] [--lines N]: component logs (jobmanager, taskmanager-1, jobserver, …)",
+    "  logs      [component] [-f] [--lines N]: component logs (jobmanager, taskmanager-1, jobserver, kafka, …)",
     "  scale N   run N TaskManagers",
     "  compose   write a docker-compose file for the same stack (--output FILE, --taskmanagers, --python)",
     "  k8s       write Flink Kubernetes Operator manifests for the same stack (--output FILE, --name, --namespace)",

@@ -8,7 +8,8 @@ import { doctorCommand } from "./doctor.js";
 import { clusterCommand } from "./cluster.js";
 import { helpCommand } from "./help.js";
 import { jobsCommand } from "./jobs.js";
+import { kafkaCommand } from "./kafka.js";
 import { runCommand } from "./run.js";
 import { workerPoolCommand } from "./worker-pool.js";
 
-export const COMMANDS: readonly Command[] = [runCommand, clusterCommand, jobsCommand, workerPoolCommand, doctorCommand, helpCommand];
+export const COMMANDS: readonly Command[] = [runCommand, clusterCommand, jobsCommand, kafkaCommand, workerPoolCommand, doctorCommand, helpCommand];
