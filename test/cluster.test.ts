@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isLoopbackAddress, listenersOf, portHolders } from "../src/cluster/ports.js";
-import { outputLines } from "./support.js";
+import { outputLines, pidAlive, until } from "./support.js";
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -55,23 +55,6 @@ async function status(): Promise<StatusJson> {
 async function flink<T>(path: string): Promise<T> {
   const res = await fetch(`http://127.0.0.1:8081${path}`);
   return (await res.json()) as T;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z");
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function heldPorts(): Promise<string[]> {

@@ -20,6 +20,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cachedKafkaClasspath } from "../src/cluster/kafka.js";
 import { isLoopbackAddress, listenersOf, portHolders } from "../src/cluster/ports.js";
+import { pidAlive, until } from "./support.js";
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -84,23 +85,6 @@ function kafkaOf(st: StatusJson): StatusJson["components"][number] {
   const k = st.components.find((c) => c.kind === "kafka");
   if (!k) throw new Error(`no kafka component in ${JSON.stringify(st.components.map((c) => c.name))}`);
   return k;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z");
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function heldPorts(): Promise<string[]> {

@@ -2,6 +2,7 @@
  * Helpers shared by black-box tests.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
@@ -86,4 +87,23 @@ export function usePrism(): () => string {
     if (prism === undefined) throw new Error("Prism did not start (see beforeAll)");
     return prism.endpoint;
   };
+}
+
+/** Whether a process is alive and not a zombie. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 250 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

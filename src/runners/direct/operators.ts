@@ -1439,8 +1439,17 @@ export class GroupOperator implements Receiver {
   }
 }
 
+/** A sink the runner prepares before any element, and commits or aborts at the end of the run. */
+export interface SinkOperator extends Receiver {
+  prepare(): Promise<void>;
+  commit(): Promise<unknown>;
+  /** Removes what the run staged, synchronously (a signal handler's last act). */
+  abortNow(): void;
+  abort(): Promise<void>;
+}
+
 /** WriteToText executed natively: streams lines into temporary shard files; renamed on commit. */
-export class TextSinkOperator implements Receiver {
+export class TextSinkOperator implements SinkOperator {
   /** The run's staging directory and prefix lock (see sdk/io/shards.ts); undefined once committed or aborted. */
   private staging: ReturnType<TextSink["prepare"]> | undefined;
   private writers: ShardWriter[] = [];

@@ -23,6 +23,7 @@ import {
   ParDoOperator,
   type Receiver,
   RunMonitor,
+  type SinkOperator,
   describeCall,
   SideInputCollector,
   StepMetrics,
@@ -121,7 +122,7 @@ interface Plan {
   readonly watermarkOf: (p: PCollection<unknown>) => number;
   readonly clock: RunClock;
   readonly pardos: ParDoOperator[];
-  readonly sinks: TextSinkOperator[];
+  readonly sinks: SinkOperator[];
   readonly metrics: Map<string, StepMetrics>;
   readonly sideCollectors: Map<PCollection<unknown>, SideInputCollector>;
   readonly monitor: RunMonitor;
@@ -379,7 +380,7 @@ export class DirectRunner implements PipelineRunner {
     };
     const roots: Plan["roots"] = [];
     const pardos: ParDoOperator[] = [];
-    const sinks: TextSinkOperator[] = [];
+    const sinks: SinkOperator[] = [];
 
     for (const node of leaves) {
       const ins = mainInputs(node);

@@ -78,7 +78,7 @@ import { MetricsContainer } from "../../sdk/metrics.js";
 import { MAX_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { BoundedWindow, PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowingStrategy } from "../../sdk/windowing/windowfns.js";
-import { GLOBAL_META, type Meta, type Pending, type StepMetrics, TextSinkOperator } from "./operators.js";
+import { GLOBAL_META, type Meta, type Pending, type SinkOperator, type StepMetrics } from "./operators.js";
 import { paneTiming } from "./triggers.js";
 
 /** Shard files a windowed sink keeps open at once; beyond it the least recently used is closed (and reopened to append). */
@@ -139,11 +139,8 @@ function attributed(err: SluiceError, step: string): SluiceError {
   return err;
 }
 
-/**
- * The direct runner's WriteToText for windowed writes. Extends TextSinkOperator only to sit in the
- * plan's list of sinks, which the runner prepares, commits and aborts; none of its state is used.
- */
-export class WindowedSinkOperator extends TextSinkOperator {
+/** The direct runner's WriteToText for windowed writes. */
+export class WindowedSinkOperator implements SinkOperator {
   private stagingArea: ShardStaging | undefined;
   private readonly sets = new Map<string, OpenSet>();
   private readonly windows = new Map<string, WindowPanes>();
@@ -160,19 +157,18 @@ export class WindowedSinkOperator extends TextSinkOperator {
   private readonly maxOpen: number;
 
   constructor(private readonly config: WindowedSinkConfig) {
-    super(config.step, config.sink, config.inputs);
     this.remainingInputs = config.inputs;
     this.shards = config.sink.numShards || 1;
     this.maxOpen = Math.max(1, config.maxOpenFiles ?? MAX_OPEN_FILES);
   }
 
   /** Locks the prefix, recovers crashed runs' leftovers and creates the staging directory before any element. */
-  override async prepare(): Promise<void> {
+  async prepare(): Promise<void> {
     this.stagingArea = this.config.sink.prepare(this.config.step);
   }
 
   /** Never throws: a disk error belongs to this sink and surfaces at the bundle end. */
-  override receive(value: unknown, meta: Meta = GLOBAL_META): Pending {
+  receive(value: unknown, meta: Meta = GLOBAL_META): Pending {
     const staging = this.stagingArea;
     if (staging === undefined) return undefined; // aborted
     const line = formatLine(value);
@@ -348,13 +344,13 @@ export class WindowedSinkOperator extends TextSinkOperator {
    * publishes what is pending (a diamond's second flush of one bundle publishes only what its
    * branch added after the first).
    */
-  override flush(): Pending {
+  flush(): Pending {
     this.config.metrics?.commit();
     if (this.config.bounded || this.sets.size === 0) return undefined;
     return this.publishAll(this.config.watermark());
   }
 
-  override async finishInput(): Promise<void> {
+  async finishInput(): Promise<void> {
     if (--this.remainingInputs > 0) return;
     this.config.metrics?.commit();
     if (!this.config.bounded) {
@@ -366,7 +362,7 @@ export class WindowedSinkOperator extends TextSinkOperator {
   }
 
   /** The end of a successful run: a bounded input's sets are published; the staging directory goes. Returns every name published. */
-  override async commit(): Promise<string[]> {
+  async commit(): Promise<string[]> {
     if (this.stagingArea === undefined) return [];
     // The input has ended: the watermark is at the end of time.
     await this.publishAll(MAX_TIMESTAMP);
@@ -376,13 +372,13 @@ export class WindowedSinkOperator extends TextSinkOperator {
   }
 
   /** For signal handlers: removes the staging directory (the sets not yet published) and the lock at once. */
-  override abortNow(): void {
+  abortNow(): void {
     this.stagingArea?.abortSync();
     this.stagingArea = undefined;
   }
 
   /** A failed run: what is being written goes; the sets published already stay. */
-  override async abort(): Promise<void> {
+  async abort(): Promise<void> {
     const staging = this.stagingArea;
     if (staging === undefined) return;
     this.stagingArea = undefined;
