@@ -96,6 +96,16 @@ export {
 } from "./sdk/windowing/triggers.js";
 export { TestStream } from "./sdk/testing/test_stream.js";
 export { PeriodicImpulse, type PeriodicImpulseOptions } from "./sdk/io/periodic.js";
+export {
+  ReadFromKafka,
+  WriteToKafka,
+  type KafkaDeserializer,
+  type KafkaRecord,
+  type KafkaSerializer,
+  type ReadFromKafkaOptions,
+  type TimestampPolicy,
+  type WriteToKafkaOptions,
+} from "./sdk/io/kafka.js";
 export { ReadFromUnbounded, type UnboundedSource, type PollResult } from "./sdk/io/unbounded.js";
 export * from "./sdk/transforms/core.js";
 export { GroupByKey, CoGroupByKey } from "./sdk/transforms/grouping.js";

@@ -17,6 +17,7 @@ const ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 const PUBLIC_API: readonly string[] = [
   "AccumulationMode", "AfterAll", "AfterAny", "AfterCount", "AfterEach", "AfterProcessingTime", "AfterWatermark",
   "DefaultTrigger", "Never", "OrFinally", "PeriodicImpulse", "PeriodicImpulseOptions", "ReadFromUnbounded", "UnboundedSource", "PollResult",
+  "ReadFromKafka", "WriteToKafka", "KafkaDeserializer", "KafkaRecord", "KafkaSerializer", "ReadFromKafkaOptions", "TimestampPolicy", "WriteToKafkaOptions",
   "StatefulDoFn", "StatefulProcessContext", "TimerContext", "TimerCallbacks", "WindowExpirationContext", "StateSpec", "TimerSpec", "ValueState", "BagState",
   "CombiningState", "SetState", "MapState", "Timer", "ProcessingTimer", "TimerSetOptions", "TimeDomain", "StateSpecs", "TimerSpecs", "StateAccessors", "TimerAccessors", "Repeatedly", "TestStream", "Trigger",
   "AbstractCoder", "AnyCombineFn", "ArrayFieldType", "AsDict", "AsIterable", "AsList", "AsMultiMap",

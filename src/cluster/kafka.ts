@@ -12,11 +12,11 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { stateDir as defaultStateDir, toolDir } from "../internal/dirs.js";
 import { SluiceError } from "../internal/errors.js";
+import { KafkaClient } from "../internal/kafka/client.js";
 import { withParentDeath } from "../internal/process.js";
 import { cachedClasspath } from "../runners/portable/flink.js";
 import { type KafkaState, liveCluster } from "./state.js";
@@ -253,165 +253,18 @@ export async function formatKafkaStorage(classpath: string, config: string, data
 }
 
 // ---------------------------------------------------------------------------------------------
-// The Kafka protocol, just enough to ask a broker whether it serves: ApiVersions v0, then Metadata
-// (a non-flexible version, 4–8) for no topics, whose brokers list holds only unfenced brokers.
+// Readiness: the broker answers Kafka's protocol (Sluice's own client, src/internal/kafka).
 
-const API_METADATA = 3;
-const API_VERSIONS = 18;
-
-class Reader {
-  private at = 0;
-  constructor(private readonly buf: Buffer) {}
-  int8(): number {
-    const v = this.buf.readInt8(this.at);
-    this.at += 1;
-    return v;
-  }
-  int16(): number {
-    const v = this.buf.readInt16BE(this.at);
-    this.at += 2;
-    return v;
-  }
-  int32(): number {
-    const v = this.buf.readInt32BE(this.at);
-    this.at += 4;
-    return v;
-  }
-  nullableString(): string | null {
-    const len = this.int16();
-    if (len < 0) return null;
-    const s = this.buf.toString("utf8", this.at, this.at + len);
-    this.at += len;
-    return s;
-  }
-}
-
-function request(apiKey: number, apiVersion: number, correlationId: number, body: Buffer): Buffer {
-  const clientId = Buffer.from("sluice-probe");
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(apiKey, 0);
-  header.writeInt16BE(apiVersion, 2);
-  header.writeInt32BE(correlationId, 4);
-  header.writeInt16BE(clientId.length, 8);
-  const payload = Buffer.concat([header, clientId, body]);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(payload.length, 0);
-  return Buffer.concat([size, payload]);
-}
-
-/** Sends requests one after another on one connection; resolves to each response's body (after its correlation id). */
-function exchange(host: string, port: number, requests: ((previous: Reader[]) => Buffer | undefined)[], timeoutMs: number): Promise<Reader[]> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host, port });
-    const replies: Reader[] = [];
-    let buf = Buffer.alloc(0);
-    let done = false;
-    const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    const finish = (err?: Error): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(replies);
-    };
-    const next = (): void => {
-      let req: Buffer | undefined;
-      try {
-        req = requests[replies.length]?.(replies);
-      } catch (err) {
-        return finish(err as Error);
-      }
-      if (req === undefined) return finish();
-      socket.write(req);
-    };
-    socket.on("connect", next);
-    socket.on("data", (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 4) {
-        const size = buf.readInt32BE(0);
-        if (size < 4 || size > 16 << 20) return finish(new Error(`malformed response (size ${size})`));
-        if (buf.length < 4 + size) return;
-        const frame = buf.subarray(4, 4 + size);
-        buf = buf.subarray(4 + size);
-        const r = new Reader(frame);
-        const correlation = r.int32();
-        if (correlation !== replies.length + 1) return finish(new Error(`response to request ${correlation}, expected ${replies.length + 1}`));
-        replies.push(r);
-        next();
-        if (done) return;
-      }
-    });
-    socket.on("error", (err) => finish(err));
-    socket.on("close", () => finish(new Error("the broker closed the connection")));
-  });
-}
-
-/** What a broker says about itself. */
-export interface BrokerProbe {
-  /** Metadata's supported versions, from ApiVersions. */
-  readonly metadataVersions: readonly [number, number] | undefined;
-  /** The unfenced brokers Metadata lists (undefined when no non-flexible Metadata version was available). */
-  readonly brokers: readonly { readonly nodeId: number; readonly host: string; readonly port: number }[] | undefined;
-  readonly clusterId: string | null | undefined;
-}
-
-/** ApiVersions, then Metadata: throws when the broker does not answer them. */
-export async function probeKafkaBroker(host: string, port: number, timeoutMs = 3000): Promise<BrokerProbe> {
-  let metadataVersion: number | undefined;
-  let metadataVersions: [number, number] | undefined;
-  const replies = await exchange(
-    host,
-    port,
-    [
-      () => request(API_VERSIONS, 0, 1, Buffer.alloc(0)),
-      ([apiVersions]) => {
-        const r = apiVersions as Reader;
-        const error = r.int16();
-        if (error !== 0) throw new SluiceError("UNAVAILABLE", `ApiVersions failed with Kafka error code ${error}`);
-        const n = r.int32();
-        for (let i = 0; i < n; i++) {
-          const key = r.int16();
-          const min = r.int16();
-          const max = r.int16();
-          if (key === API_METADATA) metadataVersions = [min, max];
-        }
-        if (metadataVersions === undefined) return undefined;
-        const v = Math.min(metadataVersions[1], 8);
-        if (v < 4 || v < metadataVersions[0]) return undefined;
-        metadataVersion = v;
-        // topics: an empty array (no topics; null would be all), allow_auto_topic_creation false,
-        // and from v8 include_cluster/topic_authorized_operations false.
-        const body = Buffer.alloc(v >= 8 ? 7 : 5);
-        body.writeInt32BE(0, 0);
-        return request(API_METADATA, v, 2, body);
-      },
-    ],
-    timeoutMs,
-  );
-  const meta = replies[1];
-  if (meta === undefined || metadataVersion === undefined) return { metadataVersions, brokers: undefined, clusterId: undefined };
-  meta.int32(); // throttle_time_ms
-  const n = meta.int32();
-  const brokers: { nodeId: number; host: string; port: number }[] = [];
-  for (let i = 0; i < n; i++) {
-    const nodeId = meta.int32();
-    const h = meta.nullableString() ?? "";
-    const p = meta.int32();
-    meta.nullableString(); // rack
-    brokers.push({ nodeId, host: h, port: p });
-  }
-  const clusterId = meta.nullableString();
-  return { metadataVersions, brokers, clusterId };
-}
-
-/** Whether a Kafka broker serves on host:port: it answers ApiVersions and lists an unfenced broker in Metadata. */
+/** Whether a Kafka broker serves on host:port: it answers Metadata and lists an unfenced broker (itself). */
 export async function kafkaBrokerAnswers(port: number, host = "127.0.0.1", timeoutMs = 3000): Promise<boolean> {
+  const client = new KafkaClient({ bootstrap: [{ host, port }], clientId: "sluice-probe", requestTimeoutMs: timeoutMs, connectTimeoutMs: timeoutMs });
   try {
-    const p = await probeKafkaBroker(host, port, timeoutMs);
-    return p.brokers === undefined ? p.metadataVersions !== undefined : p.brokers.length > 0;
+    await client.metadata([]);
+    return client.knownBrokers().length > 0;
   } catch {
     return false;
+  } finally {
+    client.close();
   }
 }
 
