@@ -16,6 +16,7 @@ import {
   type PCollection,
   type PipelineOptions,
   PTransform,
+  ReadFromKafka,
   ReadFromText,
   SluiceError,
   StringUtf8Coder,
@@ -154,15 +155,50 @@ export function eventStream(lines: readonly string[]): TestStream<string> {
 }
 
 /**
+ * The injector's Kafka topic (`--topic`, at `--bootstrap_servers`, default 127.0.0.1:9092) as an
+ * unbounded stream: each record's create time is its event time, and the watermark stays
+ * WATERMARK_LAG_MS behind the latest one read (the injector's jitter), as in the file's replay.
+ * `--max_events N` ends the read after N records (a run with final results).
+ */
+export function readGameTopic(options: PipelineOptions): PTransform<PBegin, PCollection<string>> {
+  const topic = options.string("topic");
+  const servers = options.string("bootstrap_servers", "127.0.0.1:9092");
+  const maxEvents = options.has("max_events") ? options.integer("max_events") : undefined;
+  return new (class extends PTransform<PBegin, PCollection<string>> {
+    expand(begin: PBegin): PCollection<string> {
+      return begin.pipeline
+        .apply(
+          "ReadFromKafka",
+          ReadFromKafka({
+            consumerConfig: { "bootstrap.servers": servers, "auto.offset.reset": "earliest" },
+            topics: [topic],
+            valueDeserializer: "org.apache.kafka.common.serialization.StringDeserializer",
+            timestampPolicy: "CreateTime",
+            maxDelay: WATERMARK_LAG_MS,
+            ...(maxEvents !== undefined ? { maxNumRecords: maxEvents } : {}),
+          }),
+        )
+        .apply("Lines", Map(([, line]: [Uint8Array | null, string | null]) => line ?? ""));
+    }
+  })("ReadGameTopic");
+}
+
+/**
  * The game events of `--input` (a file or glob), timestamped with their event times: read as a
- * batch, or with `--streaming` replayed as an unbounded stream (eventStream).
+ * batch, or with `--streaming` replayed as an unbounded stream (eventStream); or, with `--topic`,
+ * read from the injector's Kafka topic (readGameTopic).
  */
 export function ReadGameEvents(options: PipelineOptions): PTransform<PBegin, PCollection<GameEvent>> {
-  const input = options.string("input");
+  const fromKafka = options.has("topic");
+  const input = fromKafka ? "" : options.string("input");
   const streaming = options.streaming;
   return new (class extends PTransform<PBegin, PCollection<GameEvent>> {
     expand(begin: PBegin): PCollection<GameEvent> {
-      const lines = streaming ? begin.pipeline.apply("ReplayGameEvents", eventStream(readLines(input))) : begin.pipeline.apply("ReadInputText", ReadFromText(input));
+      const lines = fromKafka
+        ? begin.pipeline.apply("ReadGameTopic", readGameTopic(options))
+        : streaming
+          ? begin.pipeline.apply("ReplayGameEvents", eventStream(readLines(input)))
+          : begin.pipeline.apply("ReadInputText", ReadFromText(input));
       return lines.apply("ParseGameEvents", ParseGameEvents()).apply("AddEventTimestamps", WithTimestamps((e: GameEvent) => e.timestamp));
     }
   })("ReadGameEvents");

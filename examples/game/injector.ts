@@ -9,14 +9,21 @@
  *
  *   npx sluice run examples/game/injector.ts --output data/game.csv [--events 10000] [--seed 1]
  *       [--start_min 2015-11-19-09-00] [--hours 4] [--late_minutes 90]
+ *
+ * With --topic the events go to a Kafka topic instead (as Beam's injector publishes to Pub/Sub),
+ * one record per line, in stream order, each record's create time its event time (the stream
+ * position for unparsable lines); the streaming examples read it with --topic:
+ *
+ *   npx sluice run examples/game/injector.ts --topic game [--bootstrap_servers 127.0.0.1:9092]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { PipelineOptions, SluiceError } from "sluice";
+import { Create, Map as PMap, Pipeline, PipelineOptions, SluiceError, WithTimestamps, WriteToKafka } from "sluice";
 import { formatInstant, parseMinute } from "./events.js";
 
 const options = PipelineOptions.fromLaunch();
-const output = options.string("output");
+const topic = options.has("topic") ? options.string("topic") : undefined;
+const output = topic === undefined ? options.string("output") : undefined;
 const events = options.integer("events", 10_000);
 const seed = options.integer("seed", 1);
 const start = parseMinute(options.string("start_min", "2015-11-19-09-00"), "start_min");
@@ -47,6 +54,8 @@ const robots = new Map(teams.flatMap((team) => (random() < 1 / 3 ? [[team, `Robo
 
 const span = hours * 3_600_000;
 const lines: string[] = [];
+/** Each line's stream position (when it is injected), for the records' create times. */
+const positions: number[] = [];
 for (let i = 0; i < events; i++) {
   // Stream position: events arrive spread over the span; event times jitter by up to 2 minutes.
   const now = start + Math.floor((i / events) * span);
@@ -58,11 +67,35 @@ for (let i = 0; i < events; i++) {
   const robot = robots.get(team);
   const user = robot !== undefined && random() < 1 / Math.max(2, Math.floor(members.length / 2)) ? robot : pick(members);
   const score = 1 + Math.floor(random() * 20);
+  positions.push(now);
   const r = random();
   if (r < 0.005) lines.push(`${user},${team},${score}`); // truncated
   else if (r < 0.01) lines.push(`${user},${team},many,${ts},${formatInstant(ts)}`); // bad score
   else lines.push(`${user},${team},${score},${ts},${formatInstant(ts)}`);
 }
-mkdirSync(dirname(output), { recursive: true });
-writeFileSync(output, `${lines.join("\n")}\n`);
-console.log(`injector: wrote ${lines.length} events of ${teams.length} teams to ${output}`);
+if (output !== undefined) {
+  mkdirSync(dirname(output), { recursive: true });
+  writeFileSync(output, `${lines.join("\n")}\n`);
+  console.log(`injector: wrote ${lines.length} events of ${teams.length} teams to ${output}`);
+} else {
+  const servers = options.string("bootstrap_servers", "127.0.0.1:9092");
+  const eventTime = (line: string, i: number): number => {
+    const t = Number(line.split(",")[3]);
+    return Number.isSafeInteger(t) ? t : (positions[i] as number);
+  };
+  const p = Pipeline.create(options);
+  p.apply("Events", Create.of(lines.map((line, i) => ({ line, time: eventTime(line, i) }))))
+    .apply("EventTime", WithTimestamps((e: { line: string; time: number }) => e.time))
+    .apply("Record", PMap((e: { line: string; time: number }): [null, string] => [null, e.line]))
+    .apply(
+      "Publish",
+      WriteToKafka({
+        producerConfig: { "bootstrap.servers": servers },
+        topic: topic as string,
+        valueSerializer: "org.apache.kafka.common.serialization.StringSerializer",
+        withInputTimestamp: true,
+      }),
+    );
+  await p.run();
+  console.log(`injector: wrote ${lines.length} events of ${teams.length} teams to Kafka topic ${topic} at ${servers}`);
+}

@@ -175,12 +175,16 @@ export function taskManagerLaunch(home: string, confDir: string, params: Resourc
 export const FLINK_REST_NOTE = "--flink_rest takes Flink's REST API (HTTP, port 8081 by default), not the Beam job server's Job API (8099 by default)";
 
 /** A Flink REST call; errors name the address and, for a wrong port, the other one. */
-export async function flinkRestCall(rest: string, path: string, init: { method?: string; timeoutMs?: number; allow404?: boolean } = {}): Promise<{ status: number; body: unknown }> {
+export async function flinkRestCall(rest: string, path: string, init: { method?: string; timeoutMs?: number; allow404?: boolean; json?: unknown } = {}): Promise<{ status: number; body: unknown }> {
   const method = init.method ?? "GET";
   const what = `Flink REST ${method} ${path} on ${rest}`;
   let res: Response;
   try {
-    res = await fetch(`http://${rest}${path}`, { method, signal: AbortSignal.timeout(init.timeoutMs ?? 10_000) });
+    res = await fetch(`http://${rest}${path}`, {
+      method,
+      signal: AbortSignal.timeout(init.timeoutMs ?? 10_000),
+      ...(init.json === undefined ? {} : { body: JSON.stringify(init.json), headers: { "content-type": "application/json" } }),
+    });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const name = (err as { name?: string }).name;

@@ -709,6 +709,16 @@ export interface CancelReport {
   readonly settled: boolean;
 }
 
+/** `stop()`'s outcome. */
+export interface StopReport {
+  readonly job: JobRow;
+  readonly flinkJobId: string;
+  /** Where Flink wrote the savepoint (what --savepoint_path takes to resume). */
+  readonly savepoint: string;
+  readonly flinkState: FlinkState | undefined;
+  readonly waitedMs: number;
+}
+
 export interface JobsClient {
   readonly endpoints: JobEndpoints;
   /** Every job the job server and Flink know, joined. */
@@ -723,6 +733,13 @@ export interface JobsClient {
    * `timeoutMs` (default 30 s) for Flink to report CANCELED. `progress` gets one line per step.
    */
   cancel(job: JobRow, options?: { timeoutMs?: number; progress?: (line: string) => void }): Promise<CancelReport>;
+  /**
+   * Stops a running Flink job with a savepoint in `directory` (Flink's stop-with-savepoint: sources
+   * stop, a last savepoint is taken, the job FINISHES), through Flink's REST API; waits up to
+   * `timeoutMs` (default 120 s) for the savepoint and the job's end. `drain` first sends the end of
+   * event time (every window and timer fires), for a job that is not to be resumed.
+   */
+  stop(job: JobRow, options: { directory: string; drain?: boolean; timeoutMs?: number; progress?: (line: string) => void }): Promise<StopReport>;
   close(): void;
 }
 
@@ -1002,6 +1019,56 @@ export function createJobsClient(options: JobsClientOptions): JobsClient {
         });
       }
       return report;
+    },
+
+    async stop(job, opts) {
+      const progress = opts.progress ?? ((): void => undefined);
+      const started = Date.now();
+      const deadline = started + (opts.timeoutMs ?? 120_000);
+      const id = job.beamJobId ?? job.flinkJobId ?? job.name;
+      if (flinkRest === undefined) throw new SluiceError("FAILED_PRECONDITION", `stopping job ${id} with a savepoint needs Flink's REST API`, { hint: `Pass --flink_rest host:port. ${FLINK_REST_NOTE}.` });
+      const jid = job.flinkJobId;
+      if (jid === undefined) {
+        throw new SluiceError("FAILED_PRECONDITION", `job ${id} has no Flink job${job.beamState ? ` (Beam: ${job.beamState})` : ""}: there is nothing to take a savepoint of`, {
+          hint: "A job gets its Flink job once the job server has submitted it; see `sluice jobs list`.",
+        });
+      }
+      const state = (await flinkState(jid)) ?? job.flinkState;
+      if (state !== "RUNNING") {
+        throw new SluiceError("FAILED_PRECONDITION", `Flink job ${jid} is ${state ?? "unknown to Flink"}, not RUNNING: only a running job can be stopped with a savepoint`, {
+          hint: isFlinkTerminal(state) ? "It has ended already; a job that ran with --checkpointing_interval can be resumed from its last retained checkpoint instead." : "Wait until it runs (sluice jobs show).",
+        });
+      }
+      progress(`stopping Flink job ${jid} with a savepoint in ${opts.directory}${opts.drain ? " (draining: the end of event time first)" : ""}`);
+      const { body } = await flinkRestCall(flinkRest, `/jobs/${jid}/stop`, { method: "POST", timeoutMs, json: { targetDirectory: opts.directory, drain: opts.drain === true } });
+      const trigger = record(body)["request-id"];
+      if (typeof trigger !== "string") throw new SluiceError("UNAVAILABLE", `Flink did not accept the stop of ${jid}: ${JSON.stringify(body)}`, { hint: "See `sluice cluster logs jobmanager`." });
+      let savepoint: string | undefined;
+      while (savepoint === undefined) {
+        if (Date.now() >= deadline) {
+          throw new SluiceError("DEADLINE_EXCEEDED", `Flink's savepoint of ${jid} did not complete within ${Math.round((Date.now() - started) / 1000)} s`, {
+            hint: `A savepoint waits for every task's checkpoint barrier: see \`sluice jobs show ${jid}\` and \`sluice cluster logs taskmanager\`.`,
+          });
+        }
+        await sleep(500);
+        const status = record((await flinkRestCall(flinkRest, `/jobs/${jid}/savepoints/${trigger}`, { timeoutMs })).body);
+        if (record(status["status"])["id"] !== "COMPLETED") continue;
+        const op = record(status["operation"]);
+        if (typeof op["location"] === "string") {
+          savepoint = op["location"];
+          break;
+        }
+        const cause = record(op["failure-cause"]);
+        const trace = typeof cause["stack-trace"] === "string" ? summarizeException(cause["stack-trace"], 8).join("\n  ") : JSON.stringify(op);
+        throw new SluiceError("JOB_FAILED", `Flink could not stop ${jid} with a savepoint:\n  ${trace}`, { hint: `The job keeps running; see \`sluice jobs show ${jid}\`.` });
+      }
+      progress(`savepoint written: ${savepoint}`);
+      let flink: FlinkState | undefined = state;
+      while (!isFlinkTerminal(flink) && Date.now() < deadline) {
+        flink = (await flinkState(jid).catch(() => undefined)) ?? flink;
+        if (!isFlinkTerminal(flink)) await sleep(300);
+      }
+      return { job, flinkJobId: jid, savepoint, flinkState: flink, waitedMs: Date.now() - started };
     },
 
     close() {

@@ -3,6 +3,7 @@
  * given with --job_endpoint / --flink_rest), as the Beam job server and Flink see them, joined
  * (src/cluster/jobs.ts). Argument parsing and printing only.
  */
+import { resolve as resolvePath } from "node:path";
 import { DEFAULT_PORTS } from "../../cluster/defaults.js";
 import {
   createJobsClient,
@@ -28,13 +29,14 @@ import { commandGroup, usageError } from "../subcommands.js";
  * A subcommand's flags (args.ts): the endpoints in Beam's spelling (`--job_endpoint`) or dashed
  * (`--job-endpoint`), and `booleans`; the command named in errors is the usage's first three words.
  */
-function parse(args: readonly string[], booleans: readonly string[], usage: string, maxPositionals = 0): ParsedArgs {
+function parse(args: readonly string[], booleans: readonly string[], usage: string, maxPositionals = 0, strings: readonly string[] = []): ParsedArgs {
   return parseCommandArgs(args, {
     command: usage.split(" ").slice(0, 3).join(" "),
     flags: {
       job_endpoint: { type: "string", aliases: ["job-endpoint"], value: "host:port" },
       flink_rest: { type: "string", aliases: ["flink-rest"], value: "host:port" },
       ...Object.fromEntries(booleans.map((b) => [b, { type: "boolean" as const }])),
+      ...Object.fromEntries(strings.map((f) => [f, { type: "string" as const, value: "dir" }])),
     },
     maxPositionals,
   });
@@ -232,12 +234,40 @@ async function cancel(args: readonly string[], ctx: CliContext): Promise<number>
   }
 }
 
+const STOP_USAGE = "sluice jobs stop <id> --savepoint <dir> [--drain] [--job_endpoint host:port] [--flink_rest host:port]";
+
+async function stop(args: readonly string[], ctx: CliContext): Promise<number> {
+  const flags = parse(args, ["drain"], STOP_USAGE, 1, ["savepoint"]);
+  if (flags.has("help")) {
+    ctx.out(jobsHelp(ctx));
+    return EXIT.OK;
+  }
+  const query = flags.positionals[0];
+  if (query === undefined) throw usageError("give the job: a Beam job id, a Flink JobID, or a unique prefix of either", STOP_USAGE);
+  const dir = flags.get("savepoint");
+  if (typeof dir !== "string" || dir === "") {
+    throw usageError("give the directory Flink writes the savepoint to (--savepoint DIR; to end a job without one, use `sluice jobs cancel`)", STOP_USAGE);
+  }
+  // Flink's JobManager writes the savepoint: give it an absolute path (a URI such as file:// or s3:// as it is).
+  const directory = /^[a-z][a-z0-9+.-]*:\/\//i.test(dir) ? dir : resolvePath(ctx.cwd, dir);
+  const client = openClient(flags, ctx);
+  try {
+    const { job } = await client.find(query);
+    const report = await client.stop(job, { directory, drain: flags.has("drain"), progress: (line) => ctx.err(`sluice jobs: ${line}\n`) });
+    ctx.out(`sluice jobs: stopped ${job.beamJobId ?? report.flinkJobId} (Flink ${report.flinkState ?? "?"}) after ${formatDuration(report.waitedMs)}; savepoint: ${report.savepoint}\n`);
+    ctx.out(`sluice jobs: resume it with: sluice run <pipeline> … --savepoint_path ${report.savepoint}\n`);
+    return EXIT.OK;
+  } finally {
+    client.close();
+  }
+}
+
 export const jobsCommand: Command = commandGroup({
   name: "jobs",
-  synopsis: "list|show <id>|cancel <id> [options]",
-  summary: "the cluster's jobs as the Beam job server and Flink see them: list, show progress, cancel",
+  synopsis: "list|show <id>|cancel <id>|stop <id> --savepoint <dir> [options]",
+  summary: "the cluster's jobs as the Beam job server and Flink see them: list, show progress, cancel, stop with a savepoint",
   help: jobsHelp,
-  subcommands: { list, show, cancel },
+  subcommands: { list, show, cancel, stop },
 });
 
 function jobsHelp(ctx: CliContext): string {
@@ -260,6 +290,11 @@ function jobsHelp(ctx: CliContext): string {
     "  cancel <id>   cancel through the Job API (Beam's state goes CANCELLED) and, as the job server",
     "                leaves batch jobs running on Flink, through Flink's REST API too (alone for jobs",
     "                without a Beam id); waits up to 30 s for Flink to report CANCELED",
+    "  stop <id> --savepoint <dir>",
+    "                stop a streaming job with a savepoint (Flink's stop-with-savepoint, through its",
+    "                REST API): prints the savepoint's path; `sluice run … --savepoint_path <path>`",
+    "                resumes the same pipeline from it, state and Kafka offsets included.",
+    "                --drain first ends event time (every window fires): for a job not resumed",
     "",
     "<id>: a Beam job id, a Flink JobID, or a unique prefix of either.",
     "",
@@ -275,6 +310,7 @@ function jobsHelp(ctx: CliContext): string {
     "  sluice jobs list",
     "  sluice jobs show BeamApp-root-1123223855",
     "  sluice jobs cancel 5fcf1a1f",
+    "  sluice jobs stop 5fcf1a1f --savepoint /tmp/savepoints",
     "",
   ].join("\n");
 }

@@ -24,10 +24,11 @@
  *
  * Timestamps and watermarks per partition (Beam Java's timestamp policies):
  * - `ProcessingTime` (the default, as in Beam): each record at the time it is read; the watermark is now.
- * - `CreateTime`: the record's timestamp; the watermark is the latest record time read, and once
- *   the reader has caught up with the partition's end it moves to the wall clock (Beam's
- *   CustomTimestampPolicyWithLimitedDelay with no delay). Unlike Beam Java, a partition that has
- *   never had a record does not hold the watermark at the beginning of time.
+ * - `CreateTime`: the record's timestamp; the watermark is the latest record time read less
+ *   `maxDelay` (default 0), and once the reader has caught up with the partition's end it moves to
+ *   the wall clock less `maxDelay` (Beam Java's TimestampPolicyFactory.withCreateTime(maxDelay)).
+ *   Unlike Beam Java, a partition that has never had a record does not hold the watermark at the
+ *   beginning of time.
  * - `LogAppendTime`: the broker's append time (the topic must use it); the watermark follows the
  *   records, and the wall clock less 2 s once caught up.
  * The read's watermark is the least of its partitions'.
@@ -259,6 +260,11 @@ export interface ReadFromKafkaOptions<KD extends DeserializerSpec, VD extends De
   /** Read for this long, in seconds, then end. */
   readonly maxReadTime?: number;
   readonly timestampPolicy?: TimestampPolicy;
+  /**
+   * With `CreateTime`: how far behind the latest record time a later record may be and still be on
+   * time, ms (default 0). Beam Java's withCreateTime(maxDelay); Beam Python has no such parameter.
+   */
+  readonly maxDelay?: number;
   /** Emit KafkaRecord objects (topic, partition, offset, timestamp, key, value, headers) instead of [key, value]. */
   readonly withMetadata?: boolean;
   /** Not supported: offsets live in the pipeline's state, and no consumer group is joined. */
@@ -300,6 +306,7 @@ class KafkaSource<T> implements UnboundedSource<T, SplitCheckpoint> {
       readonly key: KafkaDeserializer<unknown>;
       readonly value: KafkaDeserializer<unknown>;
       readonly policy: TimestampPolicy;
+      readonly maxDelay: number;
       readonly reset: "earliest" | "latest" | "none";
       readonly startReadTime: number | undefined;
       readonly maxNumRecords: number | undefined;
@@ -452,7 +459,7 @@ class KafkaSource<T> implements UnboundedSource<T, SplitCheckpoint> {
       case "ProcessingTime":
         return now;
       case "CreateTime":
-        return caughtUp ? Math.max(latest, now) : latest;
+        return (caughtUp ? Math.max(latest, now) : latest) - this.o.maxDelay;
       case "LogAppendTime":
         return caughtUp ? Math.max(latest, now - 2000) : latest;
     }
@@ -498,6 +505,12 @@ class ReadFromKafkaTransform<T> extends PTransform<PBegin, PCollection<T>> {
     if (o.maxNumRecords !== undefined && !(Number.isInteger(o.maxNumRecords) && o.maxNumRecords > 0)) {
       throw new SluiceError("INVALID_ARGUMENT", `ReadFromKafka maxNumRecords must be a positive integer, got ${o.maxNumRecords}`);
     }
+    if (o.maxDelay !== undefined && !(Number.isFinite(o.maxDelay) && o.maxDelay >= 0)) {
+      throw new SluiceError("INVALID_ARGUMENT", `ReadFromKafka maxDelay must be a non-negative number of ms, got ${o.maxDelay}`);
+    }
+    if (o.maxDelay !== undefined && policy !== "CreateTime") {
+      throw new SluiceError("INVALID_ARGUMENT", `ReadFromKafka maxDelay applies to timestampPolicy "CreateTime", not "${policy}"`);
+    }
     if (o.maxReadTime !== undefined && !(o.maxReadTime > 0)) throw new SluiceError("INVALID_ARGUMENT", `ReadFromKafka maxReadTime must be a positive number of seconds, got ${o.maxReadTime}`);
     if (o.commitOffsetInFinalize === true) {
       throw new SluiceError("UNSUPPORTED", "ReadFromKafka commitOffsetInFinalize is not supported: Sluice keeps the offsets in the pipeline's state (checkpoints and savepoints) and joins no consumer group", {
@@ -513,6 +526,7 @@ class ReadFromKafkaTransform<T> extends PTransform<PBegin, PCollection<T>> {
       key,
       value,
       policy,
+      maxDelay: o.maxDelay ?? 0,
       reset,
       startReadTime: o.startReadTime,
       maxNumRecords: o.maxNumRecords,
