@@ -3,7 +3,7 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AsSingleton, Create, type ErrorCode, Map, PeriodicImpulse, Pipeline, PipelineOptions, Sessions, SluiceError, TestStream, WindowInto } from "sluice";
+import { AsSingleton, Create, type ErrorCode, Map, Pipeline, PipelineOptions, Sessions, SluiceError, TestStream, WindowInto } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
@@ -21,17 +21,6 @@ const seed = (args: string[]): Pipeline => {
 };
 
 const list: readonly Unsupported[] = [
-  {
-    feature: "unbounded sources (ReadFromUnbounded, PeriodicImpulse) on Flink (in streaming mode the job starts and never emits)",
-    runners: "flink",
-    run: () => {
-      const p = Pipeline.create(PipelineOptions.fromArgs(["--runner=flink"]));
-      p.apply("Ticks", PeriodicImpulse({ fireInterval: 1000 })).apply("Id", Map((x: number) => x));
-      return p.run();
-    },
-    error: /'Ticks\/Impulses' is an unbounded source \(ReadFromUnbounded or PeriodicImpulse\), which Sluice does not run on Flink yet/,
-    code: "UNSUPPORTED",
-  },
   {
     feature: "DOCKER environments (no Docker engine; use LOOPBACK or EXTERNAL)",
     runners: "portable, flink, prism",

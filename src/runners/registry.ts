@@ -5,7 +5,6 @@
 import { SluiceError } from "../internal/errors.js";
 import type { PipelineRunner } from "../sdk/pipeline.js";
 import type { PipelineOptions } from "../sdk/options.js";
-import type { TransformNode } from "../sdk/graph.js";
 
 const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<PipelineRunner>>> = {
   direct: async (options) =>
@@ -18,7 +17,7 @@ const runners: Readonly<Record<string, (options: PipelineOptions) => Promise<Pip
     }
     return new (await import("./portable/runner.js")).PortableRunner(options.jobEndpoint);
   },
-  flink: async (options) => refuseUnboundedSources(await flinkRunner(options)),
+  flink: flinkRunner,
   prism: async (options) => {
     const { PortableRunner } = await import("./portable/runner.js");
     const { startPrism } = await import("./portable/prism.js");
@@ -90,34 +89,3 @@ async function flinkRunner(options: PipelineOptions): Promise<PipelineRunner> {
       },
     };
   }
-
-/**
- * Unbounded sources (ReadFromUnbounded, PeriodicImpulse) are refused on Flink for now: run in
- * streaming mode there, such a job starts and never emits (observed with Beam 2.62's Flink
- * runner), so it fails loudly instead of running silently.
- */
-function refuseUnboundedSources(runner: PipelineRunner): PipelineRunner {
-  return {
-    name: runner.name,
-    run(pipeline) {
-      const walk = (n: TransformNode): TransformNode | undefined => {
-        if (n.primitive?.kind === "pardo" && n.primitive.unboundedOutput === true) return n;
-        for (const c of n.parts) {
-          const found = walk(c);
-          if (found) return found;
-        }
-        return undefined;
-      };
-      const source = walk(pipeline.root);
-      if (source !== undefined) {
-        const label = source.fullLabel.replace(/\/Read$/, "");
-        return Promise.reject(
-          new SluiceError("UNSUPPORTED", `'${label}' is an unbounded source (ReadFromUnbounded or PeriodicImpulse), which Sluice does not run on Flink yet: in streaming mode the job starts and never emits`, {
-            hint: "Run it on the direct runner or on Prism (--runner=prism), or feed the pipeline a bounded input.",
-          }),
-        );
-      }
-      return runner.run(pipeline);
-    },
-  };
-}

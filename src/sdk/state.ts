@@ -199,3 +199,11 @@ export function stateBagCoder(spec: StateSpecData): Coder<unknown> {
  * on-window-expiration family; an ordinary timer works on all).
  */
 export const EXPIRY_TIMER_FAMILY = "__sluice_window_expiry";
+
+/**
+ * @internal Whether a stateful DoFn's timers are scheduled by a remote runner (through the Fn
+ * API harness) rather than by the direct runner's own runtime: a property of every stateful
+ * process and timer context, under this key. ReadFromUnbounded reads it to choose how it drives
+ * itself (io/unbounded.ts).
+ */
+export const REMOTE_TIMERS: unique symbol = Symbol.for("sluice.remoteTimers");

@@ -19,7 +19,7 @@ import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
 import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type StateBackend, type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
-import { EXPIRY_TIMER_FAMILY } from "../../sdk/state.js";
+import { EXPIRY_TIMER_FAMILY, REMOTE_TIMERS } from "../../sdk/state.js";
 import type { TriggerTime } from "./triggers.js";
 
 /** Everything about an element but its value. Shared between an input and its outputs when unchanged. */
@@ -407,6 +407,11 @@ class Context implements ProcessContext<unknown, SideInputs, Record<string, unkn
   domain: TimeDomain = "EVENT_TIME";
   fireTimestamp: Timestamp = MIN_TIMESTAMP;
 
+  /** Timers are scheduled by a remote runner (the harness's backend), not by this process. */
+  get [REMOTE_TIMERS](): boolean {
+    return this.op.remoteTimers;
+  }
+
   constructor(private readonly op: ParDoOperator) {
     const sides: Record<string, unknown> = {};
     for (const b of op.sides) {
@@ -472,6 +477,10 @@ const PROBE_CALLS = 1000;
 export class ParDoOperator implements Receiver {
   readonly sides: readonly SideInputBinding[];
   private readonly fn: AnyDoFn;
+  /** Whether a remote runner schedules this DoFn's timers (a harness StateBackend). */
+  get remoteTimers(): boolean {
+    return this.config.stateful?.backend !== undefined;
+  }
   private readonly step: string;
   private readonly outputs: ReadonlyMap<string, Outputs>;
   private readonly main: Outputs | undefined;

@@ -22,6 +22,7 @@ import { ARGV_OPTION, type ArtifactBytes, artifactKey, FINGERPRINT_OPTION, shipL
 import { pinnedFlinkJobServer } from "./flink.js";
 import { beamVersion } from "./services.js";
 import { translate } from "./translate.js";
+import { IsBounded_Enum } from "../../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
 
 const S = JobApi.JobState_Enum;
 const TERMINAL = new Set([S.DONE, S.FAILED, S.CANCELLED, S.UPDATED, S.DRAINED]);
@@ -38,6 +39,30 @@ export interface PortableRunnerOptions {
    * e.g. the running sluice cluster's worker pool.
    */
   readonly defaultEnvironment?: { readonly type: "EXTERNAL"; readonly config: string };
+}
+
+/**
+ * Options Sluice sets when the pipeline does not, for a job server that knows them (asked with
+ * DescribePipelineOptions, so a Flink job server is recognised behind --runner=PortableRunner
+ * too). Beam 2.62's Flink runner, checkpointing a stage whose input has ended (a ReadFromUnbounded
+ * after Impulse), buffers the bundle's output at the checkpoint and flushes it only on later input
+ * or a watermark, so the elements arrive behind the end-of-time watermark and are dropped
+ * (observed): `finish_bundle_before_checkpointing` finishes the bundle before the barrier instead.
+ * A streaming job's polls and timers run once per bundle there, and a bundle lasts up to
+ * `max_bundle_time_mills` (1000 by default): 100 keeps latency in the 100 ms range.
+ */
+async function runnerDefaults(jobs: Client<typeof JobApi.JobService>, unbounded: boolean): Promise<Record<string, boolean | number>> {
+  let names: Set<string>;
+  try {
+    const described = await jobs.describePipelineOptions({}, { timeoutMs: 10_000 });
+    names = new Set(described.options.map((o) => o.name.replace(/_/g, "").toLowerCase()));
+  } catch {
+    return {};
+  }
+  const out: Record<string, boolean | number> = {};
+  if (names.has("finishbundlebeforecheckpointing")) out["beam:option:finish_bundle_before_checkpointing:v1"] = true;
+  if (unbounded && names.has("maxbundletimemills")) out["beam:option:max_bundle_time_mills:v1"] = 100;
+  return out;
 }
 
 /** Pipeline options as the Job API carries them: `beam:option:<snake_case>:v1` keys. */
@@ -121,6 +146,13 @@ export class PortableRunner implements PipelineRunner {
       await jobs.waitForReady(this.options.connectTimeoutMs ?? 30_000);
       const jobName = opts.jobName ?? `sluice-${Date.now()}`;
       const pipelineOptions = optionsStruct(opts);
+      const unbounded = Object.values(proto.components?.pcollections ?? {}).some((pc) => pc.isBounded === IsBounded_Enum.UNBOUNDED);
+      for (const [key, value] of Object.entries(await runnerDefaults(jobs, unbounded))) {
+        if (!(key in pipelineOptions)) {
+          pipelineOptions[key] = value;
+          this.log(`sluice: ${key.replace(/^beam:option:|:v1$/g, "")}=${value} (Sluice's default for this runner; pass the flag to choose)`);
+        }
+      }
       const artifacts = new Map<string, Uint8Array>();
       if (shipped) {
         // What a worker needs to rebuild this pipeline from the shipped file, and to check it did.
