@@ -12,6 +12,8 @@
  *     --savepoint_path`: the resumed job goes on from the savepoint (windows written before the stop
  *     are not written again).
  * (c) SIGKILL one SDK worker of the Sluice pool: the job recovers (or would fail loudly) within 30 s.
+ * And the Mobile Gaming example leader_board reads the injector's topic on the cluster with the same
+ * final results as in-process.
  *
  * Ports are this file's own (package.json runs it after the other cluster tests, never beside them).
  */
@@ -177,7 +179,7 @@ beforeAll(async () => {
   const up = await cli(["cluster", "up", "--kafka", "--detach", "--taskmanagers", "2", "--slots", "1", ...PORT_ARGS], 600_000);
   expect(up.code, up.stderr + up.stdout).toBe(0);
   kafka = new KafkaClient({ bootstrap: [{ host: "127.0.0.1", port: PORTS.kafka }] });
-  for (const t of ["fault-tm", "fault-savepoint", "fault-worker"]) {
+  for (const t of ["fault-tm", "fault-savepoint", "fault-worker", "game"]) {
     const r = await cli(["kafka", "topics", "--create", t, "--partitions", "2"]);
     expect(r.code, r.stderr).toBe(0);
   }
@@ -276,4 +278,39 @@ describe("streaming from Kafka on sluice cluster, with faults", () => {
     expect(sorted(countsOf(windowFiles(out)))).toEqual(sorted(expectedCounts(produced)));
     await cancel(jid);
   }, 300_000);
+
+  it("leader_board reads the injector's Kafka topic on the cluster, with the same final panes as in-process", async () => {
+    const example = (name: string): string => join(root, "examples", "game", name);
+    const inject = await cli(["run", example("injector.ts"), "--topic", "game", "--bootstrap_servers", BOOTSTRAP, "--events", "3000"], 180_000);
+    expect(inject.code, inject.stderr).toBe(0);
+    const read = ["--topic", "game", "--bootstrap_servers", BOOTSTRAP, "--max_events", "3000"];
+    const local = await cli(["run", example("leader_board.ts"), ...read, "--output", join(work, "lb-direct", "lb")], 180_000);
+    expect(local.code, local.stderr).toBe(0);
+    const cluster = await cli(["run", example("leader_board.ts"), ...read, "--runner=flink", "--output", join(work, "lb-flink", "lb")], 240_000);
+    if (cluster.code !== 0) {
+      const overview = await rest<{ jobs: { jid: string; state: string }[] }>("/jobs/overview").catch(() => ({ jobs: [] }));
+      const details = await Promise.all(overview.jobs.map((j) => rest<unknown>(`/jobs/${j.jid}`).catch((e: unknown) => String(e))));
+      expect.fail(`${cluster.stderr}\nFlink: ${JSON.stringify(details).slice(0, 4000)}`);
+    }
+    expect(cluster.stderr).toContain("using the running sluice cluster");
+
+    /** Accumulating panes of positive scores only grow: each team-window's and user's final pane is its largest total. */
+    const finals = (dir: string, what: "team" | "user"): [string, number][] => {
+      const out = new Map<string, number>();
+      for (const f of readdirSync(dir).filter((n) => n.startsWith(`lb_${what}`))) {
+        for (const line of readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l !== "")) {
+          const m = /^(?:team|user): (\S+), total_score: (\d+)(?:, window_start: ([^,]+))?/.exec(line);
+          expect(m, line).not.toBeNull();
+          const id = `${m![1]}@${m![3] ?? ""}`;
+          out.set(id, Math.max(out.get(id) ?? 0, Number(m![2])));
+        }
+      }
+      return [...out].sort(([a], [b]) => (a < b ? -1 : 1));
+    };
+    for (const what of ["team", "user"] as const) {
+      const direct = finals(join(work, "lb-direct"), what);
+      expect(direct.length, `${what} panes in-process`).toBeGreaterThan(10);
+      expect(finals(join(work, "lb-flink"), what), `${what} final panes (files: ${readdirSync(join(work, "lb-flink")).join(" ")}; ${cluster.stdout}${cluster.stderr})`).toEqual(direct);
+    }
+  }, 600_000);
 });

@@ -160,6 +160,11 @@ export function kafkaServerProperties(o: KafkaConfigOptions): string {
     ["transaction.state.log.min.isr", 1],
     ["share.coordinator.state.topic.replication.factor", 1],
     ["share.coordinator.state.topic.min.isr", 1],
+    // No deletion by age: Kafka's 7-day retention goes by record timestamps, so replayed history
+    // (the game injector's 2015 events) would be deleted minutes after it is written. Bounded by
+    // size instead: 1 GiB per partition.
+    ["log.retention.ms", -1],
+    ["log.retention.bytes", 1 << 30],
     // A single consumer joining a group starts at once (3 s by default).
     ["group.initial.rebalance.delay.ms", 0],
     // A broker restarted after a crash re-registers once its old session expired (9 s by default;

@@ -97,10 +97,13 @@ export async function bundlePipelineFile(entry: string, argv: readonly string[] 
       external: ["sluice", "sluice/*"],
       sourcemap: "external",
       sourcesContent: true,
-      // Bundled CommonJS dependencies that require() Node builtins need a real `require` in ESM.
-      define: { require: "__sluice_require" },
+      // Bundled CommonJS dependencies that require() Node builtins need a real `require` in ESM:
+      // esbuild's require shim calls a `require` in scope when there is one. It is put on
+      // globalThis, not declared, so a pipeline's own top-level `require` cannot clash with it;
+      // `require` is not redefined, so esbuild still sees (and bundles) the dependencies' relative
+      // requires (picomatch's `require('./lib/picomatch')`).
       banner: {
-        js: 'import { createRequire as __sluice_createRequire } from "node:module";\nconst __sluice_require = __sluice_createRequire(import.meta.url);',
+        js: 'import { createRequire as __sluice_createRequire } from "node:module";\nif (typeof globalThis.require !== "function") globalThis.require = __sluice_createRequire(import.meta.url);',
       },
       logLevel: "silent",
     });

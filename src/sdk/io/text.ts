@@ -644,6 +644,10 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
           "WriteWindowedShards",
           ParDo<[number, string[]], never>({
             async process([shard, lines], c) {
+              // An empty pane writes nothing (it would replace a pane of the same name: Beam 2.62's
+              // Flink runner fires a window with allowed lateness a second time, empty, with the
+              // same pane info, once the watermark has passed its end of lateness; observed).
+              if (isEmpty(lines)) return;
               const final = sink.windowedShardName(shard, shards, c.window, c.pane);
               const temp = join(dirname(final), `${TEMP_MARK}${basename(final)}-${randomUUID()}`);
               makeDirs(dirname(temp), `WriteToText('${sink.prefix}')`);
@@ -698,6 +702,11 @@ class WriteToTextTransform extends PTransform<PCollection<unknown>, void> {
       }),
     );
   }
+}
+
+function isEmpty(values: Iterable<unknown>): boolean {
+  for (const _ of values) return false;
+  return true;
 }
 
 let roundRobin = 0;

@@ -95,7 +95,11 @@ class ReadFromUnboundedTransform<T, C> extends PTransform<PBegin, PCollection<T>
       "Read",
       ParDo(
         {
-          state: { checkpoint: StateSpec.value<C>(source.checkpointCoder), watermark: StateSpec.value<number>(), due: StateSpec.value<number>() },
+          state: {
+            checkpoint: StateSpec.value<C>(source.checkpointCoder),
+            watermark: StateSpec.value<number>(),
+            due: StateSpec.value<number>(),
+          },
           timers: { poll: TimerSpec.processingTime(), tick: TimerSpec.eventTime() },
           process(_partition, ctx) {
             if ((ctx as unknown as Record<symbol, boolean>)[REMOTE_TIMERS] === true) ctx.timers.tick.set(ctx.timestamp, { outputTimestamp: ctx.timestamp });
