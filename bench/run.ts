@@ -5,6 +5,8 @@
  *              Targets: ratio (direct/baseline throughput) >= 0.5, direct peak RSS <= 300 MB.
  *   flink      wordcount and a Map-heavy pipeline on Flink [local] through the TypeScript harness:
  *              elements/s and data-plane MB/s.
+ *   streaming  Kafka → windowed, triggered team scores → Kafka, on the direct runner and on a
+ *              sluice cluster: events/s, and event-write → result-read latency p50/p99.
  */
 import { execFile } from "node:child_process";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -107,7 +109,15 @@ async function flink(): Promise<void> {
   console.log(JSON.stringify(result, null, 2));
 }
 
-const benches: Record<string, () => Promise<void>> = { wordcount, flink };
+async function streaming(): Promise<void> {
+  const { streamingBench } = await import("./streaming.js");
+  const result = await streamingBench(root);
+  await mkdir(join(here, "results"), { recursive: true });
+  await writeFile(join(here, "results", "streaming.json"), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify(result, null, 2));
+}
+
+const benches: Record<string, () => Promise<void>> = { wordcount, flink, streaming };
 const names = process.argv.slice(2);
 if (names.length === 0 || names.some((n) => !(n in benches))) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join("|")}>`);

@@ -3,7 +3,7 @@
  * error (never silently wrong). When a feature starts working, its entry moves to the corpus.
  */
 import { describe, expect, it } from "vitest";
-import { AsSingleton, Create, type ErrorCode, Map, Pipeline, PipelineOptions, Sessions, SluiceError, TestStream, WindowInto } from "sluice";
+import { AsSingleton, Create, type ErrorCode, Map, ParDo, Pipeline, TimerSpec, PipelineOptions, Sessions, SluiceError, TestStream, WindowInto } from "sluice";
 
 interface Unsupported {
   readonly feature: string;
@@ -21,6 +21,26 @@ const seed = (args: string[]): Pipeline => {
 };
 
 const list: readonly Unsupported[] = [
+  {
+    feature: "processing-time timers on a bounded input in Flink's streaming mode (the runner never fires them)",
+    runners: "flink",
+    run: () => {
+      const p = Pipeline.create(PipelineOptions.fromArgs(["--runner=flink", "--streaming"]));
+      p.apply("Create", Create.of<[string, number]>([["k", 1]])).apply(
+        "Flush",
+        ParDo({
+          timers: { flush: TimerSpec.processingTime() },
+          process(_kv: [string, number], ctx) {
+            ctx.timers.flush.setRelative(1000);
+          },
+          onTimer: { flush() {} },
+        }),
+      );
+      return p.run();
+    },
+    error: /'Flush' sets processing-time timer \(flush\) on a bounded input, which Beam's Flink runner never fires in streaming mode/,
+    code: "UNSUPPORTED",
+  },
   {
     feature: "DOCKER environments (no Docker engine; use LOOPBACK or EXTERNAL)",
     runners: "portable, flink, prism",

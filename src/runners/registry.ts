@@ -76,9 +76,12 @@ async function flinkRunner(options: PipelineOptions): Promise<PipelineRunner> {
       });
     }
     const { startFlinkJobServer } = await import("./portable/flink.js");
+    const { refuseFlinkStreamingGaps } = await import("./portable/runner.js");
     return {
       name: "flink",
       async run(pipeline) {
+        // Before paying for a job server: what Flink's streaming mode would get wrong.
+        if (options.streaming || pipeline.pcollections.some((pc) => !pc.isBounded)) refuseFlinkStreamingGaps(pipeline);
         const log = (m: string): void => void process.stderr.write(`${m}\n`);
         const server = await startFlinkJobServer({ ...(options.flinkMaster ? { flinkMaster: options.flinkMaster } : {}), log });
         try {

@@ -18,6 +18,7 @@ import { startLoopbackPool, workerMainPath, type WorkerPoolHandle } from "../../
 import { MetricResults } from "../../sdk/metrics.js";
 import type { PipelineOptions } from "../../sdk/options.js";
 import type { Pipeline, PipelineResult, PipelineRunner, PipelineState } from "../../sdk/pipeline.js";
+import type { TransformNode } from "../../sdk/graph.js";
 import { ARGV_OPTION, type ArtifactBytes, artifactKey, FINGERPRINT_OPTION, shipLaunchedPipeline, type ShippedPipeline } from "./shipping.js";
 import { pinnedFlinkJobServer } from "./flink.js";
 import { beamVersion } from "./services.js";
@@ -51,18 +52,46 @@ export interface PortableRunnerOptions {
  * A streaming job's polls and timers run once per bundle there, and a bundle lasts up to
  * `max_bundle_time_mills` (1000 by default): 100 keeps latency in the 100 ms range.
  */
-async function runnerDefaults(jobs: Client<typeof JobApi.JobService>, unbounded: boolean): Promise<Record<string, boolean | number>> {
-  let names: Set<string>;
+async function jobServerOptions(jobs: Client<typeof JobApi.JobService>): Promise<Set<string>> {
   try {
     const described = await jobs.describePipelineOptions({}, { timeoutMs: 10_000 });
-    names = new Set(described.options.map((o) => o.name.replace(/_/g, "").toLowerCase()));
+    return new Set(described.options.map((o) => o.name.replace(/_/g, "").toLowerCase()));
   } catch {
-    return {};
+    return new Set();
   }
+}
+
+function runnerDefaults(names: ReadonlySet<string>, unbounded: boolean): Record<string, boolean | number> {
   const out: Record<string, boolean | number> = {};
   if (names.has("finishbundlebeforecheckpointing")) out["beam:option:finish_bundle_before_checkpointing:v1"] = true;
   if (unbounded && names.has("maxbundletimemills")) out["beam:option:max_bundle_time_mills:v1"] = 100;
   return out;
+}
+
+/**
+ * What Beam 2.62's Flink runner silently gets wrong in streaming mode, refused before submission:
+ * a processing-time timer of a stateful DoFn whose input is bounded never fires there (once the
+ * input has ended, its watermark is at the end of time and the runner drops processing-time timers
+ * of windows it passed; observed with Beam Python too). Sluice's own unbounded-source readers
+ * drive themselves with event-time timers there (io/unbounded.ts) and are not concerned.
+ */
+export function refuseFlinkStreamingGaps(pipeline: Pipeline): void {
+  const walk = (n: TransformNode): void => {
+    const spec = n.primitive;
+    if (spec?.kind === "pardo" && spec.stateful !== undefined && spec.unboundedOutput !== true) {
+      const input = n.inputs.get("main");
+      const timers = Object.entries(spec.stateful.timers).filter(([, t]) => t.domain === "PROCESSING_TIME");
+      if (input !== undefined && input.isBounded && timers.length > 0) {
+        throw new SluiceError(
+          "UNSUPPORTED",
+          `'${n.fullLabel}' sets processing-time timer${timers.length > 1 ? "s" : ""} (${timers.map(([name]) => name).join(", ")}) on a bounded input, which Beam's Flink runner never fires in streaming mode (the input's watermark is at the end of time once it ended)`,
+          { hint: "Run it without --streaming (batch mode fires them), feed it from an unbounded source, or use an event-time timer." },
+        );
+      }
+    }
+    for (const c of n.parts) walk(c);
+  };
+  walk(pipeline.root);
 }
 
 /** Pipeline options as the Job API carries them: `beam:option:<snake_case>:v1` keys. */
@@ -147,7 +176,9 @@ export class PortableRunner implements PipelineRunner {
       const jobName = opts.jobName ?? `sluice-${Date.now()}`;
       const pipelineOptions = optionsStruct(opts);
       const unbounded = Object.values(proto.components?.pcollections ?? {}).some((pc) => pc.isBounded === IsBounded_Enum.UNBOUNDED);
-      for (const [key, value] of Object.entries(await runnerDefaults(jobs, unbounded))) {
+      const known = await jobServerOptions(jobs);
+      if (known.has("finishbundlebeforecheckpointing") && (unbounded || opts.streaming)) refuseFlinkStreamingGaps(pipeline);
+      for (const [key, value] of Object.entries(runnerDefaults(known, unbounded))) {
         if (!(key in pipelineOptions)) {
           pipelineOptions[key] = value;
           this.log(`sluice: ${key.replace(/^beam:option:|:v1$/g, "")}=${value} (Sluice's default for this runner; pass the flag to choose)`);
