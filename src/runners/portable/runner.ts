@@ -178,6 +178,12 @@ export class PortableRunner implements PipelineRunner {
       const unbounded = Object.values(proto.components?.pcollections ?? {}).some((pc) => pc.isBounded === IsBounded_Enum.UNBOUNDED);
       const known = await jobServerOptions(jobs);
       if (known.has("finishbundlebeforecheckpointing") && (unbounded || opts.streaming)) refuseFlinkStreamingGaps(pipeline);
+      const fbbc = pipelineOptions["beam:option:finish_bundle_before_checkpointing:v1"];
+      if (unbounded && known.has("finishbundlebeforecheckpointing") && String(fbbc) === "false" && opts.checkpointingInterval !== undefined) {
+        this.log(
+          "sluice: warning: --finish_bundle_before_checkpointing=false with checkpointing: Beam 2.62's Flink runner then drops what an unbounded source's reader emits in a bundle a checkpoint interrupts (observed); leave the flag out",
+        );
+      }
       for (const [key, value] of Object.entries(runnerDefaults(known, unbounded))) {
         if (!(key in pipelineOptions)) {
           pipelineOptions[key] = value;
