@@ -12,8 +12,8 @@
  *     --savepoint_path`: the resumed job goes on from the savepoint (windows written before the stop
  *     are not written again).
  * (c) SIGKILL one SDK worker of the Sluice pool: the job recovers (or would fail loudly) within 30 s.
- * And the Mobile Gaming example leader_board reads the injector's topic on the cluster with the same
- * final results as in-process.
+ * And the streaming Mobile Gaming examples (leader_board, game_stats, stateful_team_score) read the
+ * injector's topic on the cluster with the final results they have in-process.
  *
  * Ports are this file's own (package.json runs it after the other cluster tests, never beside them).
  */
@@ -279,7 +279,7 @@ describe("streaming from Kafka on sluice cluster, with faults", () => {
     await cancel(jid);
   }, 300_000);
 
-  it("leader_board reads the injector's Kafka topic on the cluster, with the same final panes as in-process", async () => {
+  it("the game examples read the injector's Kafka topic on the cluster with the final results they have in-process", async () => {
     const example = (name: string): string => join(root, "examples", "game", name);
     const inject = await cli(["run", example("injector.ts"), "--topic", "game", "--bootstrap_servers", BOOTSTRAP, "--events", "3000"], 180_000);
     expect(inject.code, inject.stderr).toBe(0);
@@ -312,5 +312,33 @@ describe("streaming from Kafka on sluice cluster, with faults", () => {
       expect(direct.length, `${what} panes in-process`).toBeGreaterThan(10);
       expect(finals(join(work, "lb-flink"), what), `${what} final panes (files: ${readdirSync(join(work, "lb-flink")).join(" ")}; ${cluster.stdout}${cluster.stderr})`).toEqual(direct);
     }
-  }, 600_000);
+
+    // game_stats and stateful_team_score from the same topic, in-process and on the cluster.
+    const both = async (name: string, extra: string[] = []): Promise<[string[], string[]]> => {
+      const out: string[][] = [];
+      for (const runner of [[], ["--runner=flink"]]) {
+        const dir = join(work, `${name}-${runner.length}`);
+        const r = await cli(["run", example(`${name}.ts`), ...read, ...extra, ...runner, "--output", join(dir, "out")], 300_000);
+        expect(r.code, r.stderr).toBe(0);
+        out.push(readdirSync(dir).filter((f) => !f.startsWith(".")).flatMap((f) => readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l !== "")).sort());
+      }
+      return [out[0] ?? [], out[1] ?? []];
+    };
+    const [statsDirect, statsFlink] = await both("game_stats");
+    expect(statsDirect.length).toBeGreaterThan(10);
+    expect(statsFlink).toEqual(statsDirect);
+    // Which total a team has when it passes a threshold depends on the order its events arrive in
+    // (Kafka's partitions interleave differently per run); how many thresholds it passes does not.
+    const passes = (lines: string[]): Record<string, number> => {
+      const n: Record<string, number> = {};
+      for (const l of lines) {
+        const team = /^team: (\S+),/.exec(l)?.[1] ?? l;
+        n[team] = (n[team] ?? 0) + 1;
+      }
+      return n;
+    };
+    const [leadersDirect, leadersFlink] = await both("stateful_team_score", ["--threshold_score", "500"]);
+    expect(leadersDirect.length).toBeGreaterThan(10);
+    expect(passes(leadersFlink)).toEqual(passes(leadersDirect));
+  }, 900_000);
 });
