@@ -51,6 +51,27 @@ async function fill(kafka: KafkaClient, topic: string, n: number): Promise<void>
   }
 }
 
+/** The events the output topic's panes account for: per team and window, the largest pane's count. */
+async function countedEvents(kafka: KafkaClient, topic: string): Promise<number> {
+  const latest = new Map<string, number>();
+  for (const partition of [0, 1]) {
+    let offset = 0;
+    for (;;) {
+      const [r] = await kafka.fetch([{ topic, partition, offset }], { maxWaitMs: 0 });
+      if (r === undefined || r.records.length === 0) break;
+      for (const rec of r.records) {
+        const [team, start, , n] = String(rec.value).split(",");
+        const id = `${team},${start}`;
+        latest.set(id, Math.max(latest.get(id) ?? 0, Number(n)));
+      }
+      offset = r.nextOffset;
+    }
+  }
+  let total = 0;
+  for (const n of latest.values()) total += n;
+  return total;
+}
+
 const percentile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
@@ -84,6 +105,9 @@ export async function streamingBench(root: string): Promise<StreamingResult> {
     for (const [name, extra] of Object.entries(runners) as ["direct" | "cluster", string[]][]) {
       const s = await timed(["--in_topic", "tp-in", "--out_topic", `tp-${name}`, "--max_records", String(events), ...extra]);
       throughput[name] = { seconds: s, events_per_s: Math.round(events / s) };
+      // Every event is in exactly one team-window; its last (accumulating) pane counts them all.
+      const counted = await countedEvents(kafka, `tp-${name}`);
+      if (counted !== events) throw new Error(`bench streaming: the ${name} run's panes count ${counted} events, not ${events}`);
       console.log(`bench streaming: ${name}: ${events} events in ${s.toFixed(1)} s (${throughput[name].events_per_s} events/s)`);
     }
     const fixed = await timed(["--in_topic", "one-in", "--out_topic", "one-out", "--max_records", "1", "--runner=flink"]);
