@@ -2,8 +2,8 @@
  * A small Kafka client: what Beam's KafkaIO needs of Kafka's protocol and no more. Metadata
  * (partitions and leaders), ListOffsets (earliest, latest, by time), Fetch from an offset of a
  * partition assigned by the caller (no consumer groups: as in KafkaIO, offsets are the pipeline's
- * state) and Produce. Non-flexible request versions every Kafka broker from 2.1 to 4.x serves:
- * Metadata v8, ListOffsets v5, Fetch v11, Produce v7, ApiVersions v0.
+ * state) and Produce. Non-flexible request versions, which every Kafka broker from 2.3 to 4.x serves:
+ * Metadata v8, ListOffsets v5, Fetch v11, Produce v7.
  *
  * One connection per broker, requests pipelined on it by correlation id; each request has a
  * deadline. Sockets are unref'd while idle, so an idle client never keeps a process alive.
@@ -11,7 +11,7 @@
 import { createConnection, type Socket } from "node:net";
 import { decodeRecordBatches, encodeRecordBatch, KReader, KWriter, requestFrame, type ConsumedRecord, type ProducerRecord } from "./wire.js";
 
-const API = { produce: 0, fetch: 1, listOffsets: 2, metadata: 3, apiVersions: 18 } as const;
+const API = { produce: 0, fetch: 1, listOffsets: 2, metadata: 3 } as const;
 const VERSION = { produce: 7, fetch: 11, listOffsets: 5, metadata: 8 } as const;
 
 /** Kafka error codes Sluice names or handles (the protocol guide's table). */
