@@ -47,7 +47,7 @@ import { JsValueCoder } from "../coders/js_value.js";
 import { BytesCoder, DoubleCoder, StringUtf8Coder, VarIntCoder, type Int64 } from "../coders/primitives.js";
 import { KvCoder, NullableCoder } from "../coders/structured.js";
 import type { PBegin, PCollection } from "../pvalue.js";
-import type { Timestamp } from "../time.js";
+import { MIN_TIMESTAMP, type Timestamp } from "../time.js";
 import { PTransform } from "../transform.js";
 import { ParDo } from "../transforms/core.js";
 import { ReadFromUnbounded, type PollResult, type UnboundedSource } from "./unbounded.js";
@@ -337,10 +337,10 @@ class KafkaSource<T> implements UnboundedSource<T, SplitCheckpoint> {
     return this.o.maxNumRecords !== undefined ? [ALL] : this.topicPartitions();
   }
 
-  private async startOffset(key: string): Promise<number> {
+  private async startOffset(key: string, afterLoss = false): Promise<number> {
     const { topic, partition } = splitPartitions(key);
     const client = this.client();
-    if (this.o.startReadTime !== undefined) {
+    if (this.o.startReadTime !== undefined && !afterLoss) {
       const t = this.o.startReadTime;
       return withRetry(`ReadFromKafka could not find the offset of time ${t} in ${key}`, client, this.apiTimeoutMs(), () => client.listOffset(topic, partition, t));
     }
@@ -399,16 +399,19 @@ class KafkaSource<T> implements UnboundedSource<T, SplitCheckpoint> {
       if (r.error === 1) {
         // OFFSET_OUT_OF_RANGE: the records were deleted (retention) or the offset is past the end.
         if (o.reset === "none") throw new SluiceError("FAILED_PRECONDITION", `ReadFromKafka: offset ${prog.next} of ${key} is out of range and auto.offset.reset is "none"`);
-        const to = await this.startOffset(key);
+        const to = await this.startOffset(key, true);
         console.warn(`ReadFromKafka: offset ${prog.next} of ${key} is out of range (deleted by retention?); resuming at ${to} (auto.offset.reset=${o.reset})`);
         partitions[key] = { ...prog, next: to };
         retryLater = true;
+        watermark = Math.min(watermark, this.partitionWatermark(prog.latest, false, now));
         continue;
       }
       if (r.error !== 0) {
         if (![3, 5, 6, 7, 13, 74, 75].includes(r.error)) throw new SluiceError("FAILED_PRECONDITION", `ReadFromKafka fetching ${key}: ${kafkaErrorName(r.error)}`);
         this.warn(`fetching ${key}: ${kafkaErrorName(r.error)}`);
         retryLater = true;
+        // Not read this time: it still holds the watermark where its records got it.
+        watermark = Math.min(watermark, this.partitionWatermark(prog.latest, false, now));
         continue;
       }
       let next = r.nextOffset;
@@ -432,7 +435,9 @@ class KafkaSource<T> implements UnboundedSource<T, SplitCheckpoint> {
     return {
       records,
       checkpoint: { partitions, read, started: cp.started },
-      ...(Number.isFinite(watermark) ? { watermark } : {}),
+      // A partition with no record time yet (and not caught up) holds the source where it was:
+      // the source's watermark never moves back, so MIN keeps it.
+      ...(watermark === -Infinity ? { watermark: MIN_TIMESTAMP } : Number.isFinite(watermark) ? { watermark } : {}),
       done,
       pollAfterMs: retryLater && records.length === 0 ? 1000 : 0,
     };
