@@ -158,6 +158,14 @@ async function completedCheckpoints(jid: string): Promise<number> {
   return (await rest<{ counts: { completed: number } }>(`/jobs/${jid}/checkpoints`)).counts.completed;
 }
 
+/** Waits until the job restored a checkpoint, runs, and completed a checkpoint after `before` of them. */
+async function recovered(jid: string, before: number, timeoutMs: number): Promise<void> {
+  await until(`job ${jid} to restore a checkpoint and run again`, timeoutMs, async () => {
+    const cp = await rest<{ counts: { restored: number; completed: number } }>(`/jobs/${jid}/checkpoints`);
+    return cp.counts.restored >= 1 && (await rest<{ state: string }>(`/jobs/${jid}`)).state === "RUNNING" && cp.counts.completed > before;
+  });
+}
+
 /** Waits until every window of `produced` that has ended (with a margin) has its files. */
 async function windowsWritten(dir: string, produced: Produced, skip: ReadonlySet<number> = new Set()): Promise<void> {
   const wanted = new Set(produced.map(([, t]) => Math.floor(t / WINDOW_MS) * WINDOW_MS).filter((w) => !skip.has(w)));
@@ -209,11 +217,7 @@ describe("streaming from Kafka on sluice cluster, with faults", () => {
     const killed = Date.now();
     process.kill(victim!.pid, "SIGKILL");
     const during = produce("fault-tm", 400, 10, produced);
-    await until("the job to restore a checkpoint and run again", 60_000, async () => {
-      const cp = await rest<{ counts: { restored: number; completed: number } }>(`/jobs/${jid}/checkpoints`);
-      const state = (await rest<{ state: string }>(`/jobs/${jid}`)).state;
-      return cp.counts.restored >= 1 && state === "RUNNING" && cp.counts.completed > checkpointsBefore;
-    });
+    await recovered(jid, checkpointsBefore, 60_000);
     console.log(`TaskManager SIGKILL: job restored and checkpointing again ${((Date.now() - killed) / 1000).toFixed(1)} s later`);
     await during;
     await windowsWritten(out, produced);
@@ -268,10 +272,7 @@ describe("streaming from Kafka on sluice cluster, with faults", () => {
     const killed = Date.now();
     for (const w of workers) process.kill(w, "SIGKILL");
     const during = produce("fault-worker", 300, 10, produced);
-    await until("the job to recover from the lost worker", 30_000, async () => {
-      const cp = await rest<{ counts: { restored: number; completed: number } }>(`/jobs/${jid}/checkpoints`);
-      return cp.counts.restored >= 1 && (await rest<{ state: string }>(`/jobs/${jid}`)).state === "RUNNING" && cp.counts.completed > checkpointsBefore;
-    });
+    await recovered(jid, checkpointsBefore, 30_000);
     console.log(`SDK worker SIGKILL: job restored and checkpointing again ${((Date.now() - killed) / 1000).toFixed(1)} s later`);
     await during;
     await windowsWritten(out, produced);

@@ -16,7 +16,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { stateDir as defaultStateDir, toolDir } from "../internal/dirs.js";
 import { SluiceError } from "../internal/errors.js";
-import { KafkaClient } from "../internal/kafka/client.js";
+import { KafkaClient, parseBootstrapServers } from "../internal/kafka/client.js";
 import { withParentDeath } from "../internal/process.js";
 import { cachedClasspath } from "../runners/portable/flink.js";
 import { type KafkaState, liveCluster } from "./state.js";
@@ -285,28 +285,13 @@ export interface KafkaTarget {
   readonly source: "cluster" | "flag";
 }
 
-/** host:port pairs of a bootstrap-servers list, checked. */
-export function parseBootstrapServers(value: string, flag = "--bootstrap_servers"): { host: string; port: number }[] {
-  const out: { host: string; port: number }[] = [];
-  for (const part of value.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
-    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(part);
-    const port = Number(m?.[2]);
-    if (!m || port < 1 || port > 65535) {
-      throw new SluiceError("INVALID_ARGUMENT", `${flag} takes host:port[,host:port…], not "${value}"`, { hint: `e.g. ${flag}=127.0.0.1:${DEFAULT_KAFKA_PORTS.broker}` });
-    }
-    out.push({ host: (m[1] as string).replace(/^\[|\]$/g, ""), port });
-  }
-  if (out.length === 0) throw new SluiceError("INVALID_ARGUMENT", `${flag} is empty`, { hint: `e.g. ${flag}=127.0.0.1:${DEFAULT_KAFKA_PORTS.broker}` });
-  return out;
-}
-
 /**
  * The broker of the running cluster (or the one `--bootstrap_servers` names), checked to answer
  * Kafka's protocol; a clear error when there is none.
  */
 export async function resolveKafkaTarget(env: Env, pinnedVersion: string | undefined, bootstrapFlag?: string): Promise<KafkaTarget> {
   if (bootstrapFlag !== undefined) {
-    const servers = parseBootstrapServers(bootstrapFlag);
+    const servers = parseBootstrapServers(bootstrapFlag, "--bootstrap_servers");
     const running = liveCluster(defaultStateDir(env))?.kafka;
     const version = running?.version ?? pinnedVersion;
     if (version === undefined) throw new SluiceError("FAILED_PRECONDITION", "versions.json pins no Kafka version", { hint: 'Add "kafka": "<version>" to versions.json.' });

@@ -9,6 +9,7 @@
  * deadline. Sockets are unref'd while idle, so an idle client never keeps a process alive.
  */
 import { createConnection, type Socket } from "node:net";
+import { SluiceError } from "../errors.js";
 import { decodeRecordBatches, encodeRecordBatch, KReader, KWriter, requestFrame, type ConsumedRecord, type ProducerRecord } from "./wire.js";
 
 const API = { produce: 0, fetch: 1, listOffsets: 2, metadata: 3 } as const;
@@ -235,6 +236,34 @@ export interface ProduceBatch {
   readonly records: readonly ProducerRecord[];
 }
 
+/** Items grouped by topic, in order (a request lists each topic once, with its partitions). */
+function byTopic<T extends { topic: string }>(items: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const it of items) {
+    const t = out.get(it.topic);
+    if (t) t.push(it);
+    else out.set(it.topic, [it]);
+  }
+  return out;
+}
+
+/**
+ * host:port pairs of a bootstrap-servers list; throws a SluiceError naming `what` (a flag or a
+ * config key) on a malformed one.
+ */
+export function parseBootstrapServers(value: string, what: string): { host: string; port: number }[] {
+  const example = "e.g. 127.0.0.1:9092";
+  const out: { host: string; port: number }[] = [];
+  for (const part of value.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(part);
+    const port = Number(m?.[2]);
+    if (!m || port < 1 || port > 65535) throw new SluiceError("INVALID_ARGUMENT", `${what} takes host:port[,host:port…], not "${value}"`, { hint: example });
+    out.push({ host: (m[1] as string).replace(/^\[|\]$/g, ""), port });
+  }
+  if (out.length === 0) throw new SluiceError("INVALID_ARGUMENT", `${what} is empty`, { hint: example });
+  return out;
+}
+
 /** Special ListOffsets timestamps. */
 export const LATEST = -1;
 export const EARLIEST = -2;
@@ -342,6 +371,11 @@ export class KafkaClient {
     return t.partitions.map((p) => p.partition).sort((a, b) => a - b);
   }
 
+  /** The partition count of a topic if metadata already told it. */
+  cachedPartitionCount(topic: string): number | undefined {
+    return this.partitionCounts.get(topic);
+  }
+
   /** The cached partition count of a topic (metadata is fetched when unknown). */
   async partitionCount(topic: string, allowAutoCreate = false): Promise<number> {
     return this.partitionCounts.get(topic) ?? (await this.partitions(topic, allowAutoCreate)).length;
@@ -418,12 +452,7 @@ export class KafkaClient {
     const groups = await this.byLeader(requests);
     const answers = await Promise.all(
       [...groups].map(async ([conn, reqs]) => {
-        const topics = new Map<string, FetchRequest[]>();
-        for (const q of reqs) {
-          const t = topics.get(q.topic);
-          if (t) t.push(q);
-          else topics.set(q.topic, [q]);
-        }
+        const topics = byTopic(reqs);
         const body = new KWriter()
           .int32(-1) // replica id: a consumer
           .int32(options.maxWaitMs)
@@ -513,12 +542,7 @@ export class KafkaClient {
     const groups = await this.byLeader(batches);
     const answers = await Promise.all(
       [...groups].map(async ([conn, bs]) => {
-        const topics = new Map<string, typeof bs>();
-        for (const b of bs) {
-          const t = topics.get(b.topic);
-          if (t) t.push(b);
-          else topics.set(b.topic, [b]);
-        }
+        const topics = byTopic(bs);
         const body = new KWriter()
           .string(null) // transactional id
           .int16(options.acks)

@@ -697,7 +697,12 @@ export class ParDoOperator implements Receiver {
       return undefined;
     }
     // Async user code: later elements queue behind the one in flight, so process calls never overlap.
-    const r = this.tail !== undefined ? this.tail.then(() => this.receiveNow(value, meta)) : this.receiveNow(value, meta);
+    return this.queue(() => this.receiveNow(value, meta));
+  }
+
+  /** Runs `step` after the user call in flight, if any (calls never overlap); the tail clears once it settles. */
+  private queue(step: () => Pending): Pending {
+    const r = this.tail !== undefined ? this.tail.then(step) : step();
     if (r !== undefined) {
       this.tail = r;
       void r.then(
@@ -857,15 +862,7 @@ export class ParDoOperator implements Receiver {
       if (rt.isStale(cell, name, tag)) return;
       await this.fireTimer(rt, rt.remoteTimer(cell, name, tag, domain, fireTime, outputTimestamp));
     };
-    const r = this.tail !== undefined ? this.tail.then(run) : run();
-    this.tail = r;
-    void r.then(
-      () => {
-        if (this.tail === r) this.tail = undefined;
-      },
-      () => undefined,
-    );
-    return r;
+    return this.queue(run) as Promise<void>;
   }
 
   private enterCell(rt: StatefulRuntime, cell: StateCell, timestamp: Timestamp): void {

@@ -39,7 +39,7 @@
  * (murmur2), records without a key spread round-robin.
  */
 import { SluiceError } from "../../internal/errors.js";
-import { EARLIEST, KafkaClient, KafkaClientError, kafkaErrorName, LATEST, type FetchResult } from "../../internal/kafka/client.js";
+import { EARLIEST, KafkaClient, KafkaClientError, kafkaErrorName, LATEST, parseBootstrapServers, type FetchResult } from "../../internal/kafka/client.js";
 import type { ConsumedRecord, KafkaHeader, ProducerRecord } from "../../internal/kafka/wire.js";
 import { partitionForKey } from "../../internal/kafka/wire.js";
 import type { Coder } from "../coders/coder.js";
@@ -165,16 +165,7 @@ function bootstrapOf(config: Readonly<Record<string, string>>, transform: string
   if (value === undefined || String(value).trim() === "") {
     throw new SluiceError("INVALID_ARGUMENT", `${transform} needs "bootstrap.servers" in ${param}`, { hint: `e.g. ${param}: { "bootstrap.servers": "127.0.0.1:9092" }` });
   }
-  const out: { host: string; port: number }[] = [];
-  for (const part of String(value).split(",").map((s) => s.trim()).filter((s) => s !== "")) {
-    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(part);
-    const port = Number(m?.[2]);
-    if (!m || port < 1 || port > 65535) {
-      throw new SluiceError("INVALID_ARGUMENT", `${transform} "bootstrap.servers" takes host:port[,host:port…], not "${value}"`, { hint: "e.g. 127.0.0.1:9092" });
-    }
-    out.push({ host: (m[1] as string).replace(/^\[|\]$/g, ""), port });
-  }
-  return out;
+  return parseBootstrapServers(String(value), `${transform} "bootstrap.servers"`);
 }
 
 function intConfig(config: Readonly<Record<string, string>>, key: string, fallback: number, transform: string): number {
@@ -620,7 +611,7 @@ class WriteToKafkaTransform<K, V> extends PTransform<PCollection<[K | null, V | 
         },
         async process([k, v], ctx) {
           const client = clientFor(bootstrap, config);
-          const n = await withRetry(`WriteToKafka could not find topic "${topic}"`, client, apiTimeoutMs, () => client.partitionCount(topic, true));
+          const n = client.cachedPartitionCount(topic) ?? (await withRetry(`WriteToKafka could not find topic "${topic}"`, client, apiTimeoutMs, () => client.partitionCount(topic, true)));
           const key = k === null || k === undefined ? null : keySer.serialize(k);
           const value = v === null || v === undefined ? null : valueSer.serialize(v);
           const partition = key === null ? roundRobin++ % n : partitionForKey(key, n);
