@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ProcessContext } from "../dofn.js";
 import { GLOBAL_WINDOW_MAX_TIMESTAMP, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../time.js";
 import { GLOBAL_WINDOW, IntervalWindow, PANE_ON_TIME_ONLY, type PaneInfo } from "../windowing/window.js";
-import { formatInstant, formatLine, formatPane, formatWindow, matchFiles, ReadLinesFn, TextSink } from "./text.js";
+import { type FileRange, formatInstant, formatLine, formatPane, formatWindow, matchFiles, rangeBytes, ReadLinesFn, splitFiles, TextSink } from "./text.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -15,10 +15,21 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function readLines(path: string, skipHeaderLines = 0): Promise<string[]> {
+async function readLines(path: string | FileRange, skipHeaderLines = 0): Promise<string[]> {
   const out: string[] = [];
   const ctx = { output: (l: string) => void out.push(l), flush: async () => undefined } as unknown as ProcessContext<string>;
   await new ReadLinesFn({ skipHeaderLines }).process(path, ctx);
+  return out;
+}
+
+/** The lines of `path` read as the ranges cut at `cuts` (ascending offsets), concatenated. */
+async function readCut(path: string, cuts: readonly number[], skipHeaderLines = 0): Promise<string[]> {
+  const bounds = [0, ...cuts];
+  const out: string[] = [];
+  for (let i = 0; i < bounds.length; i++) {
+    const range: FileRange = i + 1 < bounds.length ? { path, start: bounds[i]!, end: bounds[i + 1]! } : { path, start: bounds[i]! };
+    out.push(...(await readLines(range, skipHeaderLines)));
+  }
   return out;
 }
 
@@ -49,6 +60,40 @@ describe("ReadLinesFn", () => {
     const f = join(dir, "h.csv");
     await writeFile(f, "h1\nh2\nrow\n");
     expect(await readLines(f, 2)).toEqual(["row"]);
+  });
+
+  it("reads every line exactly once whatever byte ranges the file is cut into", async () => {
+    const texts = ["a\nbb\n\nccc\r\nd", "\uFEFFab\r\n\r\nc\n", "\n\n\n", "x", "héllo\nwörld\n🚀\n", "h1\nh2\nr1\nr2\n"];
+    for (const [i, text] of texts.entries()) {
+      const f = join(dir, `cut${i}.txt`);
+      await writeFile(f, text);
+      const size = Buffer.byteLength(text);
+      for (const skip of [0, 2]) {
+        const whole = await readLines(f, skip);
+        for (let a = 0; a <= size; a++) {
+          expect(await readCut(f, [a], skip), `${JSON.stringify(text)} cut at ${a}, skip ${skip}`).toEqual(whole);
+          for (let b = a; b <= size; b += 2) expect(await readCut(f, [a, b], skip), `${JSON.stringify(text)} cut at ${a},${b}`).toEqual(whole);
+        }
+      }
+    }
+  });
+
+  it("reads ranges across read chunks and long lines, and splits files into ranges that cover them", async () => {
+    let seed = 7;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const lines = Array.from({ length: 40_000 }, (_, i) => `${i} ${"é".repeat(rand(3) === 0 ? rand(400) : rand(20))}`);
+    lines[20_000] = "L".repeat(3 << 20); // a line longer than a read chunk and than a range
+    const f = join(dir, "ranges.txt");
+    await writeFile(f, lines.join("\n") + "\n");
+    const size = (await readFile(f)).length;
+    const cuts = [...new Set([1 << 20, (1 << 20) + 1, 2_000_000, 3_500_000, 3_500_001, size - 1].filter((c) => c < size))].sort((x, y) => x - y);
+    expect(await readCut(f, cuts)).toEqual(lines);
+    const ranges = splitFiles([f]);
+    expect(ranges.length).toBe(Math.ceil(size / rangeBytes(size)));
+    const got: string[] = [];
+    for (const r of ranges) got.push(...(await readLines(r)));
+    expect(got).toEqual(lines);
+    expect(splitFiles([join(dir, "missing.gz")].slice(0, 0))).toEqual([]);
   });
 
   it("reports a corrupt gzip file naming it", async () => {

@@ -172,19 +172,80 @@ function isGzip(path: string, compression: Compression): boolean {
 
 const invalidUtf8Counter = Metrics.counter("sluice.io", "invalid_utf8_lines");
 
-/** Streams the lines of one file in the dialect above. */
-export class ReadLinesFn implements DoFn<string, string> {
+/** A byte range of a file to read: the lines that start in [start, end) (no end: to the file's end). */
+export interface FileRange {
+  readonly path: string;
+  readonly start: number;
+  readonly end?: number;
+}
+
+/**
+ * The size of the ranges files are read in: about a 32nd of what the pattern matched, from 4 MiB to
+ * 64 MiB (Beam's text source splits at 64 MiB), so runners with several workers (Flink's task
+ * slots, the direct runner's threads) share even a single file.
+ */
+export function rangeBytes(totalBytes: number): number {
+  return Math.min(64 << 20, Math.max(4 << 20, Math.ceil(totalBytes / 32)));
+}
+
+/**
+ * The ranges the matched files are read in. Gzip files cannot be split; a range's reader moves its
+ * start to the first line starting in it, so ranges cut anywhere.
+ */
+export function splitFiles(files: readonly string[], compression: Compression = "auto"): FileRange[] {
+  const sizes = files.map((f) => (isGzip(f, compression) ? -1 : statSync(f).size));
+  const step = rangeBytes(sizes.reduce((a, b) => a + Math.max(0, b), 0));
+  const out: FileRange[] = [];
+  files.forEach((path, i) => {
+    const size = sizes[i]!;
+    if (size <= step) out.push({ path, start: 0 });
+    else for (let s = 0; s < size; s += step) out.push(s + step >= size ? { path, start: s } : { path, start: s, end: s + step });
+  });
+  return out;
+}
+
+/** The offset after the first `lines` lines of a file (its size if it has fewer). */
+async function headerEnd(path: string, lines: number): Promise<number> {
+  let at = 0;
+  let seen = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 16 }) as AsyncIterable<Buffer>) {
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, nl + 1)) {
+      if (++seen === lines) return at + nl + 1;
+    }
+    at += chunk.length;
+  }
+  return at;
+}
+
+/** Streams the lines of one file, or of one range of it, in the dialect above. */
+export class ReadLinesFn implements DoFn<string | FileRange, string> {
   constructor(
     private readonly options: ReadFromTextOptions = {},
     private readonly label = "ReadFromText",
   ) {}
 
-  async process(path: string, ctx: Parameters<DoFn<string, string>["process"]>[1]): Promise<void> {
-    const skip = this.options.skipHeaderLines ?? 0;
+  async process(input: string | FileRange, ctx: Parameters<DoFn<string | FileRange, string>["process"]>[1]): Promise<void> {
+    const path = typeof input === "string" ? input : input.path;
+    const gzip = isGzip(path, this.options.compression ?? "auto");
     const limit = Math.min(this.options.maxLineBytes ?? MAX_LINE_BYTES, MAX_LINE_BYTES);
     const failOnInvalid = this.options.invalidUtf8 === "fail";
-    const gzip = isGzip(path, this.options.compression ?? "auto");
-    const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    let start = typeof input === "string" || gzip ? 0 : input.start;
+    const end = typeof input === "string" || gzip ? Infinity : (input.end ?? Infinity);
+    if (start >= end) return;
+    let skip = this.options.skipHeaderLines ?? 0;
+    if (skip > 0 && start > 0) {
+      // Header lines are counted from the file's start: a later range begins after them.
+      start = Math.max(start, await headerEnd(path, skip));
+      skip = 0;
+      if (start >= end) return;
+    }
+    // Lines are numbered from the file's start in its first range; elsewhere, from the range's.
+    const where = (n: number): string => (start === 0 ? `Line ${n} of ${path}` : `Line ${n} after byte ${start} of ${path}`);
+    // A range owns the lines that start in it: skip to the first line start at or after `start`,
+    // and end with the line holding byte end - 1 (the next range starts after its newline).
+    let skipping = start > 0;
+    let offset = start > 0 ? start - 1 : 0; // file offset of the next chunk's first byte
+    const raw = createReadStream(path, { highWaterMark: 1 << 20, start: offset });
     const source = gzip ? raw.pipe(createGunzip()) : raw;
     raw.on("error", (err) => source.destroy(err));
     // Bytes of the line being read that came in earlier chunks: joined once, at its end.
@@ -193,11 +254,12 @@ export class ReadLinesFn implements DoFn<string, string> {
     let lineNo = 0; // lines finished so far
     let invalid = 0;
     let firstInvalid = 0;
+    const atFileStart = start === 0;
 
     const tooLong = (bytes: number): SluiceError =>
       new SluiceError(
         "INVALID_DATA",
-        `Line ${lineNo + 1} of ${path} is longer than ${limit} bytes (read ${bytes} bytes without a newline) in '${this.label}'`,
+        `${where(lineNo + 1)} is longer than ${limit} bytes (read ${bytes} bytes without a newline) in '${this.label}'`,
         {
           hint:
             limit === MAX_LINE_BYTES
@@ -208,14 +270,14 @@ export class ReadLinesFn implements DoFn<string, string> {
 
     const line = (buf: Buffer, start: number, end: number): void => {
       if (end > start && buf[end - 1] === 13) end--; // \r\n, or a \r at the end of the file
-      if (lineNo === 0 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+      if (lineNo === 0 && atFileStart && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
       if (end - start > limit) throw tooLong(end - start);
       const n = ++lineNo;
       if (n <= skip) return;
       const text = buf.toString("utf8", start, end);
       if (text.includes("\uFFFD") && !isUtf8(buf.subarray(start, end))) {
         if (failOnInvalid) {
-          throw new SluiceError("INVALID_DATA", `Line ${n} of ${path} is not valid UTF-8 (in '${this.label}')`, {
+          throw new SluiceError("INVALID_DATA", `${where(n)} is not valid UTF-8 (in '${this.label}')`, {
             hint: "Convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8), or read with invalidUtf8: 'replace' to get U+FFFD for bad bytes.",
           });
         }
@@ -228,7 +290,7 @@ export class ReadLinesFn implements DoFn<string, string> {
     const lineText = (text: string): void => {
       let end = text.length;
       if (end > 0 && text.charCodeAt(end - 1) === 13) end--;
-      const start = lineNo === 0 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
+      const start = lineNo === 0 && atFileStart && text.charCodeAt(0) === 0xfeff ? 1 : 0;
       if (end - start > limit / 3 && Buffer.byteLength(text.slice(start, end)) > limit) throw tooLong(Buffer.byteLength(text.slice(start, end)));
       if (++lineNo <= skip) return;
       ctx.output(start === 0 && end === text.length ? text : text.slice(start, end));
@@ -254,7 +316,26 @@ export class ReadLinesFn implements DoFn<string, string> {
     };
 
     try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
+      for await (const whole of source as AsyncIterable<Buffer>) {
+        let chunk = whole;
+        let base = offset; // file offset of chunk[0]
+        offset += whole.length;
+        if (skipping) {
+          const nl = chunk.indexOf(10);
+          if (nl === -1) continue;
+          chunk = chunk.subarray(nl + 1);
+          base += nl + 1;
+          skipping = false;
+          if (base >= end) break; // the first line starting here starts in the next range
+        }
+        let rangeEnds = false;
+        if (base + chunk.length > end - 1) {
+          const nl = chunk.indexOf(10, Math.max(0, end - 1 - base));
+          if (nl !== -1) {
+            chunk = chunk.subarray(0, nl + 1);
+            rangeEnds = true;
+          }
+        }
         let pos = 0;
         const last = chunk.lastIndexOf(10);
         if (last !== -1) {
@@ -277,6 +358,7 @@ export class ReadLinesFn implements DoFn<string, string> {
           if (pendingBytes > limit + 1) throw tooLong(pendingBytes);
         }
         await ctx.flush();
+        if (rangeEnds) break;
       }
       if (pendingBytes > 0) {
         const joined = Buffer.concat(pending, pendingBytes);
@@ -328,8 +410,8 @@ class ReadFromTextTransform extends PTransform<PBegin, PCollection<string>> {
     const options: ReadFromTextOptions = { ...this.options, ...(invalidUtf8 === undefined ? {} : { invalidUtf8 }) };
     return input.pipeline
       .apply("Impulse", new Impulse())
-      .apply("ExpandPattern", FlatMap((_: Uint8Array) => matchFiles(pattern)))
-      .apply("Reshuffle", Reshuffle<string>())
+      .apply("ExpandPattern", FlatMap((_: Uint8Array) => splitFiles(matchFiles(pattern), options.compression)))
+      .apply("Reshuffle", Reshuffle<FileRange>())
       .apply("ReadLines", ParDo(new ReadLinesFn(options, ctx.node.fullLabel)));
   }
 }
