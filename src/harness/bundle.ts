@@ -401,6 +401,9 @@ function combineFnOf(node: TransformNode, phase: string): AnyCombineFn {
   return node.composite.combineFn;
 }
 
+/** Most keys a precombine holds per window in a bundle before it emits what it has. */
+const PRECOMBINE_KEYS = 100_000;
+
 /** The combine phases a runner asks the SDK to run when it lifts a CombinePerKey, as DoFns. */
 function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>, windowFn: WindowFn): AnyDoFn {
   const T = Urns.transforms;
@@ -439,7 +442,15 @@ function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>,
       const sk = keyCoder.structuralKey(kv[0]);
       const e = table.get(sk);
       if (e) e.acc = fn.addInput(e.acc, kv[1]);
-      else table.set(sk, { key: kv[0], acc: fn.addInput(fn.createAccumulator(), kv[1]) });
+      else {
+        if (table.size >= PRECOMBINE_KEYS) {
+          // Bounded memory on many distinct keys: emit the window's accumulators so far (the
+          // runner merges them after the shuffle) and start again.
+          for (const x of table.values()) ctx.output([x.key, fn.compact ? fn.compact(x.acc) : x.acc]);
+          table.clear();
+        }
+        table.set(sk, { key: kv[0], acc: fn.addInput(fn.createAccumulator(), kv[1]) });
+      }
     },
     finishBundle(ctx: FinishBundleContext<unknown, Record<string, unknown>>) {
       for (const { window, table } of byWindow.values()) {

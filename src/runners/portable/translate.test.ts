@@ -52,7 +52,41 @@ describe("translate", () => {
     expect(proto.rootTransformIds.map((id) => c.transforms[id]!.uniqueName)).toEqual(["Words", "Nums", "Total", "Window", "Count", "Format", "Write"]);
     const count = byName("Count");
     expect(count.subtransforms.map((id) => c.transforms[id]!.uniqueName)).toEqual(["Count/PairWithOne", "Count/CombinePerKey"]);
-    expect(transformIds.size).toBe(Object.keys(c.transforms).length);
+    // Every transform is reachable from the roots and every PCollection a transform names exists,
+    // so a runner's fuser finds no orphan (the lifted combine's plain expansion is left out).
+    const reached = new Set<string>();
+    const walk = (id: string): void => {
+      reached.add(id);
+      c.transforms[id]!.subtransforms.forEach(walk);
+    };
+    proto.rootTransformIds.forEach(walk);
+    expect([...reached].sort()).toEqual(Object.keys(c.transforms).sort());
+    for (const t of Object.values(c.transforms)) {
+      for (const pid of [...Object.values(t.inputs), ...Object.values(t.outputs)]) expect(c.pcollections[pid], `${t.uniqueName} names ${pid}`).toBeDefined();
+    }
+    const produced = new Set(Object.values(c.transforms).flatMap((t) => (t.subtransforms.length === 0 ? Object.values(t.outputs) : [])));
+    expect(Object.keys(c.pcollections).filter((pid) => !produced.has(pid))).toEqual([]);
+    expect(transformIds.size).toBe(Object.keys(c.transforms).length - 3 * 4); // Total, Count and Write/CollectShards: four phases each
+  });
+
+  it("lifts CombinePerKey as Beam Python does: precombine in the SDK, only accumulators cross the shuffle", () => {
+    const lifted = byName("Count/CombinePerKey");
+    expect(lifted.spec?.urn).toBe("beam:transform:combine_per_key:v1");
+    const phases = lifted.subtransforms.map((id) => c.transforms[id]!);
+    expect(phases.map((t) => [t.uniqueName, t.spec?.urn, t.environmentId])).toEqual([
+      ["Count/CombinePerKey/Precombine", "beam:transform:combine_per_key_precombine:v1", "sluice"],
+      ["Count/CombinePerKey/GroupByKey", "beam:transform:group_by_key:v1", ""],
+      ["Count/CombinePerKey/MergeAccumulators", "beam:transform:combine_per_key_merge_accumulators:v1", "sluice"],
+      ["Count/CombinePerKey/ExtractOutputs", "beam:transform:combine_per_key_extract_outputs:v1", "sluice"],
+    ]);
+    // A chain from the combine's input to its output.
+    expect(Object.values(phases[0]!.inputs)).toEqual(Object.values(lifted.inputs));
+    for (let i = 1; i < 4; i++) expect(Object.values(phases[i]!.inputs)).toEqual(Object.values(phases[i - 1]!.outputs));
+    expect(Object.values(phases[3]!.outputs)).toEqual(Object.values(lifted.outputs));
+    const grouped = c.pcollections[Object.values(phases[1]!.outputs)[0]!]!;
+    const coder = c.coders[grouped.coderId]!;
+    expect(coder.spec?.urn).toBe("beam:coder:kv:v1");
+    expect(c.coders[coder.componentCoderIds[1]!]!.spec?.urn).toBe("beam:coder:iterable:v1");
   });
 
   it("uses standard URNs and payloads", () => {

@@ -21,6 +21,7 @@ import {
   OnTimeBehavior_Enum,
   OutputTime_Enum,
   ParDoPayloadSchema,
+  type PCollection as PCollectionProto,
   PCollectionSchema,
   type Pipeline as PipelineProto,
   PipelineSchema,
@@ -54,7 +55,8 @@ export { pipelineFingerprint };
 import { encodeToBytes } from "../../sdk/coders/coder.js";
 import { timestampToMillis } from "../../sdk/time.js";
 import type { Coder } from "../../sdk/coders/coder.js";
-import { JsValueCoder } from "../../sdk/coders/index.js";
+import { IterableCoder, JsValueCoder, KvCoder } from "../../sdk/coders/index.js";
+import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
 import type { StatefulSpec, TransformNode } from "../../sdk/graph.js";
 import { EXPIRY_TIMER_FAMILY, stateBagCoder } from "../../sdk/state.js";
 import { TimerCoder } from "../../sdk/coders/index.js";
@@ -95,6 +97,9 @@ class Translator {
   private readonly envId: string;
   /** Whether a ParDo has state or timers (the pipeline then lists the stateful requirement). */
   private stateful = false;
+  /** CombinePerKeys translated as their lifted phases. */
+  private readonly lifted = new Set<TransformNode>();
+  private pcollections: Record<string, PCollectionProto> = {};
 
   constructor(
     private readonly pipeline: Pipeline,
@@ -106,25 +111,34 @@ class Translator {
   run(): Translation {
     const usedIds = new Set<string>();
     let n = 0;
+    // PCollections inside a lifted combine's expansion, which the proto replaces with its phases.
+    const hidden = new Set<PCollection<unknown>>();
+    const hide = (node: TransformNode): void => {
+      for (const part of node.parts) {
+        for (const p of part.outputs.values()) hidden.add(p);
+        hide(part);
+      }
+    };
     const assign = (node: TransformNode): void => {
       const base = `ref_${node.fullLabel.replace(/[^A-Za-z0-9_./-]+/g, "_")}`;
       let id = base;
       while (usedIds.has(id)) id = `${base}_${++n}`;
       usedIds.add(id);
       this.transformIds.set(node, id);
-      node.parts.forEach(assign);
+      if (liftable(node)) {
+        hide(node);
+        for (const p of node.outputs.values()) hidden.delete(p);
+        this.lifted.add(node);
+      } else node.parts.forEach(assign);
     };
     this.pipeline.root.parts.forEach(assign);
+    this.pcollections = {};
     for (const node of this.transformIds.keys()) this.transforms[this.transformIds.get(node)!] = this.transform(node);
 
-    const pcollections: Record<string, ReturnType<typeof create<typeof PCollectionSchema>>> = {};
+    const pcollections = this.pcollections;
     for (const p of this.pipeline.pcollections) {
-      pcollections[p.id] = create(PCollectionSchema, {
-        uniqueName: p.name,
-        coderId: this.coder(p.coder),
-        isBounded: p.isBounded ? IsBounded_Enum.BOUNDED : IsBounded_Enum.UNBOUNDED,
-        windowingStrategyId: this.strategy(p.windowing),
-      });
+      if (hidden.has(p)) continue;
+      pcollections[p.id] = this.pcollection(p.name, p.coder, p);
     }
     const proto = create(PipelineSchema, {
       components: create(ComponentsSchema, {
@@ -139,6 +153,63 @@ class Translator {
       requirements: this.stateful ? [Urns.requirements.requiresStatefulProcessing] : [],
     });
     return { proto, transformIds: this.transformIds, fingerprint: pipelineFingerprint(this.pipeline) };
+  }
+
+  private pcollection(name: string, coder: Coder<unknown>, like: PCollection<unknown>): PCollectionProto {
+    return create(PCollectionSchema, {
+      uniqueName: name,
+      coderId: this.coder(coder),
+      isBounded: like.isBounded ? IsBounded_Enum.BOUNDED : IsBounded_Enum.UNBOUNDED,
+      windowingStrategyId: this.strategy(like.windowing),
+    });
+  }
+
+  /**
+   * A CombinePerKey lifted as Beam Python's SDK lifts it before submitting (Flink's job server does
+   * not): Precombine (one accumulator per key and window per bundle, in the SDK), GroupByKey of
+   * the accumulators, MergeAccumulators and ExtractOutputs, each naming the combine's fn. Only
+   * the accumulators cross the shuffle.
+   */
+  private liftedPhases(node: TransformNode, id: string, fn: AnyCombineFn): string[] {
+    const input = node.inputs.get("main")!;
+    const output = [...node.outputs.values()][0]!;
+    const keyCoder = input.coder.components[0]!;
+    const accCoder = (fn.accumulatorCoder ?? JsValueCoder) as Coder<unknown>;
+    const accs = new KvCoder(keyCoder, accCoder) as Coder<unknown>;
+    const grouped = new KvCoder(keyCoder, new IterableCoder(accCoder)) as Coder<unknown>;
+    const pcoll = (suffix: string, coder: Coder<unknown>): string => {
+      const pid = `${id}/${suffix}`;
+      this.pcollections[pid] = this.pcollection(`${node.fullLabel}/${suffix}`, coder, input);
+      return pid;
+    };
+    const precombined = pcoll("Precombine.out", accs);
+    const groupedId = pcoll("GroupByKey.out", grouped);
+    const merged = pcoll("MergeAccumulators.out", accs);
+    const payload = toBinary(
+      CombinePayloadSchema,
+      create(CombinePayloadSchema, {
+        combineFn: userFnSpec(SluiceUrns.combineFn, { transform: node.fullLabel }),
+        accumulatorCoderId: this.coder(accCoder),
+      }),
+    );
+    const phase = (name: string, urn: string, from: string, to: string, sdk: boolean): string => {
+      const pid = `${id}/${name}`;
+      this.transforms[pid] = create(PTransformSchema, {
+        uniqueName: `${node.fullLabel}/${name}`,
+        spec: create(FunctionSpecSchema, sdk ? { urn, payload } : { urn }),
+        inputs: { [sdk ? "main" : "input"]: from },
+        outputs: { out: to },
+        environmentId: sdk ? this.envId : "",
+      });
+      return pid;
+    };
+    const T = Urns.transforms;
+    return [
+      phase("Precombine", T.combinePerKeyPrecombine, input.id, precombined, true),
+      phase("GroupByKey", T.groupByKey, precombined, groupedId, false),
+      phase("MergeAccumulators", T.combinePerKeyMergeAccumulators, groupedId, merged, true),
+      phase("ExtractOutputs", T.combinePerKeyExtractOutputs, merged, output.id, true),
+    ];
   }
 
   private ids(map: ReadonlyMap<string, PCollection<unknown>>): Record<string, string> {
@@ -227,6 +298,7 @@ class Translator {
       }
     } else if (node.composite?.kind === "combine_per_key") {
       const fn = node.composite.combineFn;
+      if (this.lifted.has(node)) t.subtransforms = this.liftedPhases(node, this.transformIds.get(node)!, fn);
       t.spec = create(FunctionSpecSchema, {
         urn: Urns.transforms.combinePerKey,
         payload: toBinary(
@@ -346,6 +418,20 @@ class Translator {
     });
     return id;
   }
+}
+
+/**
+ * Whether a CombinePerKey is lifted: non-merging windows (a merged window's accumulators would be
+ * split across bundles' precombines of its parts, which Beam allows, but Sluice keeps the plain
+ * expansion there as the direct runner does), the default trigger (every pane is the on-time one)
+ * and end-of-window timestamps (a precombined accumulator carries its window's end).
+ */
+function liftable(node: TransformNode): boolean {
+  if (node.composite?.kind !== "combine_per_key") return false;
+  const input = node.inputs.get("main");
+  if (input === undefined || input.coder.components.length !== 2) return false;
+  const w = input.windowing;
+  return !w.windowFn.isMerging && w.trigger.kind === "default" && w.timestampCombiner === "END_OF_WINDOW";
 }
 
 /** A trigger as the Runner API's Trigger message, which Flink's and Prism's groupings execute. */
