@@ -3,11 +3,8 @@
  * names the transform it belongs to, and the worker finds it in the pipeline it rebuilt.
  */
 import { create } from "@bufbuild/protobuf";
-import { createHash } from "node:crypto";
 import { SluiceError } from "../internal/errors.js";
 import { type FunctionSpec, FunctionSpecSchema } from "../model/gen/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.js";
-import type { TransformNode } from "../sdk/graph.js";
-import type { Pipeline } from "../sdk/pipeline.js";
 
 /** Our own function-spec URNs: user code found by transform name in the rebuilt pipeline. */
 export const SluiceUrns = {
@@ -40,16 +37,5 @@ export function readUserFnRef(spec: FunctionSpec | undefined, where: string): Us
   });
 }
 
-/** A digest of the graph's shape: unique names, what each transform is, and how PCollections connect. */
-export function pipelineFingerprint(pipeline: Pipeline): string {
-  const h = createHash("sha256");
-  const walk = (node: TransformNode): void => {
-    h.update(`${node.fullLabel}|${node.primitive?.kind ?? ""}|${node.composite?.kind ?? ""}|`);
-    for (const [tag, p] of node.inputs) h.update(`<${tag}=${p.id}:${p.coder.urn}`);
-    for (const [tag, p] of node.outputs) h.update(`>${tag}=${p.id}:${p.coder.urn}`);
-    h.update("\n");
-    for (const part of node.parts) walk(part);
-  };
-  walk(pipeline.root);
-  return h.digest("hex").slice(0, 32);
-}
+/** A digest of the graph's shape (the SDK's; the worker checks its rebuilt pipeline with it). */
+export { pipelineFingerprint } from "../sdk/pipeline.js";

@@ -26,8 +26,10 @@ export interface StandardOptions {
   readonly streaming: boolean;
   /** A name for the job, shown by the runner's UI. */
   readonly jobName: string | undefined;
-  /** Degree of parallelism: direct-runner workers, or Flink's default parallelism. */
+  /** Flink's default parallelism. */
   readonly parallelism: number | undefined;
+  /** Direct runner: threads that run fused stages in parallel (default: the number of cores; 1: this thread only). */
+  readonly directNumWorkers: number | undefined;
   /** Flink's maximum parallelism (the number of key groups). */
   readonly maxParallelism: number | undefined;
   /** Largest number of elements in one bundle. */
@@ -147,7 +149,8 @@ export const STANDARD_OPTIONS: readonly StandardOptionSpec[] = [
   choice("runner", "NAME", ["direct", "portable", "flink", "prism"], "direct (default), portable, flink or prism; FlinkRunner etc. work too", true),
   bool("streaming", "run in streaming mode", true),
   str("jobName", "NAME", "a name for the job, shown by the runner", true),
-  int("parallelism", 1, "direct-runner workers, or Flink's default parallelism", true),
+  int("parallelism", 1, "Flink's default parallelism", true),
+  int("directNumWorkers", 1, "direct runner: threads running stages in parallel (default: the cores)", true),
   int("maxParallelism", 1, "Flink's maximum parallelism (key groups)", false),
   int("maxBundleSize", 1, "largest number of elements in one bundle", true),
   int("maxBundleTimeMillis", 1, "longest time a bundle stays open, in ms", false),
@@ -181,6 +184,12 @@ export interface LaunchContext {
   readonly argv: readonly string[];
   /** The pipeline file's absolute path. */
   readonly file?: string;
+  /**
+   * A module a new thread imports before the pipeline file to load it as this one does (the
+   * CLI's TypeScript and `sluice` resolution hooks, which Node 20 does not carry into worker
+   * threads): its `setupThread(data)` export is called with `data`.
+   */
+  readonly threadSetup?: { readonly url: string; readonly data: unknown };
 }
 
 /** The launch context `sluice run` stored, or undefined when the program was not launched by it. */
@@ -212,6 +221,7 @@ const DEFAULTS: StandardOptions = Object.freeze({
   streaming: false,
   jobName: undefined,
   parallelism: undefined,
+  directNumWorkers: undefined,
   maxParallelism: undefined,
   maxBundleSize: undefined,
   maxBundleTimeMillis: undefined,

@@ -9,6 +9,7 @@
  * const result = await p.run();
  * ```
  */
+import { createHash } from "node:crypto";
 import { SluiceError, type ErrorCode } from "../internal/errors.js";
 import type { Coder } from "./coders/coder.js";
 import type { CompositeSpec, PrimitiveSpec, TransformNode } from "./graph.js";
@@ -241,4 +242,22 @@ export class Pipeline {
         this.fail("INVALID_PIPELINE", `${node.fullLabel}: ${message}`, hint),
     };
   }
+}
+
+/**
+ * A digest of a pipeline's shape: unique names, what each transform is, and how PCollections
+ * connect. A process that rebuilds a pipeline from its file (a portable worker, a direct-runner
+ * thread) checks that it built the same one.
+ */
+export function pipelineFingerprint(pipeline: Pipeline): string {
+  const h = createHash("sha256");
+  const walk = (node: TransformNode): void => {
+    h.update(`${node.fullLabel}|${node.primitive?.kind ?? ""}|${node.composite?.kind ?? ""}|`);
+    for (const [tag, p] of node.inputs) h.update(`<${tag}=${p.id}:${p.coder.urn}`);
+    for (const [tag, p] of node.outputs) h.update(`>${tag}=${p.id}:${p.coder.urn}`);
+    h.update("\n");
+    for (const part of node.parts) walk(part);
+  };
+  walk(pipeline.root);
+  return h.digest("hex").slice(0, 32);
 }

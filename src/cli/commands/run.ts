@@ -6,7 +6,6 @@
  */
 
 import { stat } from "node:fs/promises";
-import { register as registerHooks } from "node:module";
 import { extname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeError, SluiceError } from "../../internal/errors.js";
@@ -15,13 +14,12 @@ import { abortDirectRuns } from "../../runners/direct/runner.js";
 import { Pipeline } from "../../sdk/pipeline.js";
 import { parseCommandArgs } from "../args.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
-import { ENTRY_URL, PACKAGE_JSON_URL, PACKAGE_ROOT_URL, RESOLVE_HOOK_URL } from "../paths.js";
+import { ENTRY_URL, PACKAGE_ROOT_URL } from "../paths.js";
 
 /** The folder of the package entry (dist/), whose modules a pipeline imports through `sluice`. */
 const ENTRY_DIR_URL = new URL("./", ENTRY_URL);
 import { flushAndExit, formatError, isInternalFrame } from "../report.js";
-import type { ResolveHookData } from "../resolve-hook.js";
-import { installRequireHook } from "../require-hook.js";
+import { installLoaders, loaderData, LOADERS_URL } from "../loaders.js";
 
 /** File extensions `sluice run` accepts. */
 const EXTENSIONS: readonly string[] = [".ts", ".mts", ".js", ".mjs"];
@@ -173,14 +171,9 @@ async function runFile(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
+  const loaders = loaderData(tsconfig, ctx.cwd);
   try {
-    const tsxOptions: { tsconfig?: string } = tsconfig === undefined ? {} : { tsconfig: resolve(ctx.cwd, tsconfig) };
-    const [tsxEsm, tsxCjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
-    tsxEsm.register(tsxOptions);
-    tsxCjs.register(); // for .cts files and require() of TypeScript
-    const data: ResolveHookData = { entryUrl: ENTRY_URL.href, packageJsonUrl: PACKAGE_JSON_URL.href };
-    registerHooks(RESOLVE_HOOK_URL, { data });
-    installRequireHook(ENTRY_URL, PACKAGE_JSON_URL);
+    await installLoaders(loaders);
   } catch (err) {
     const failure = new SluiceError("INTERNAL", `could not set up the TypeScript loader: ${describeError(err)}`, {
       cause: err,
@@ -191,7 +184,7 @@ async function runFile(
   }
 
   process.argv = [process.execPath, abs, ...pipelineArgs];
-  const launch: LaunchContext = { argv: Object.freeze([...pipelineArgs]), file: abs };
+  const launch: LaunchContext = { argv: Object.freeze([...pipelineArgs]), file: abs, threadSetup: Object.freeze({ url: LOADERS_URL, data: loaders }) };
   (globalThis as Record<symbol, unknown>)[LAUNCH_CONTEXT] = Object.freeze(launch);
 
   const unrun = trackUnrunPipelines();

@@ -1239,6 +1239,15 @@ async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta 
 }
 
 /** One key's state in one window: its values, or its accumulator when combining. */
+/** One key's group of a lifted combine in one window, as partials() gives it. */
+export interface PartialGroup {
+  readonly key: unknown;
+  readonly window: BoundedWindow;
+  readonly minTs: Timestamp;
+  readonly maxTs: Timestamp;
+  readonly acc: unknown;
+}
+
 class Group {
   acc: unknown = undefined;
   constructor(
@@ -1381,6 +1390,48 @@ export class GroupOperator implements Receiver {
 
   flush(): Pending {
     return undefined;
+  }
+
+  /**
+   * A lifted combine's groups as they stand (accumulators, not outputs), and the table emptied:
+   * what a direct-runner thread hands to the main thread's grouping (mergePartial).
+   */
+  *partials(): Generator<PartialGroup> {
+    const all = this.windowed ? this.byWindow.values() : [this.single];
+    for (const groups of all) for (const g of groups.values()) yield { key: g.key, window: g.window, minTs: g.minTs, maxTs: g.maxTs, acc: g.acc };
+    this.byWindow.clear();
+    this.single.clear();
+    this.config.metrics.commit();
+  }
+
+  /** Folds a group another thread combined (see partials) into this lifted combine's table. */
+  mergePartial(p: PartialGroup): void {
+    const combineFn = this.combineFn!;
+    const sk = this.keyCoder.structuralKey(p.key);
+    let groups = this.single;
+    if (this.windowed) {
+      const wk = this.windowFn.windowKey(p.window);
+      const found = this.byWindow.get(wk);
+      if (found === undefined) this.byWindow.add(wk, (groups = new BigMap(this.shardLimit)));
+      else groups = found;
+    }
+    const g = groups.get(sk);
+    if (g === undefined) {
+      const fresh = new Group(p.key, p.window, p.minTs, p.maxTs, NO_VALUES);
+      fresh.acc = p.acc;
+      groups.add(sk, fresh);
+      return;
+    }
+    if (p.minTs < g.minTs) g.minTs = p.minTs;
+    if (p.maxTs > g.maxTs) g.maxTs = p.maxTs;
+    const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+    try {
+      g.acc = combineFn.mergeAccumulators([g.acc, p.acc]);
+    } catch (err) {
+      throw userCodeError(this.step, "the CombineFn", err, { value: p.key });
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
   }
 
   private extract(g: Group): unknown {

@@ -10,6 +10,21 @@ import { GLOBAL_WINDOW, PANE_NO_FIRING } from "../../sdk/windowing/window.js";
 import { MAX_TIMESTAMP } from "../../sdk/time.js";
 import { type Clocked, RunClock, StreamingGroupOperator } from "./streaming.js";
 import { WindowedSinkOperator } from "./windowed_sink.js";
+import {
+  DIRECT_THREAD,
+  findRegions,
+  ParallelStage,
+  pipelineSource,
+  type Region,
+  serveThread,
+  type ThreadJob,
+  threadCount,
+  threadExits,
+  ThreadPool,
+  type ThreadRegionPlan,
+  elementCoder,
+} from "./parallel.js";
+import { pipelineFingerprint } from "../../sdk/pipeline.js";
 import { MetricResults, activeMetricsContainer } from "../../sdk/metrics.js";
 import type { Pipeline, PipelineResult, PipelineRunner } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
@@ -18,6 +33,7 @@ import {
   AssignWindowsOperator,
   ForwardOperator,
   GLOBAL_META,
+  type GroupConfig,
   GroupOperator,
   Outputs,
   ParDoOperator,
@@ -126,6 +142,15 @@ interface Plan {
   readonly metrics: Map<string, StepMetrics>;
   readonly sideCollectors: Map<PCollection<unknown>, SideInputCollector>;
   readonly monitor: RunMonitor;
+  /** The threads sharing the plan's regions (parallel.ts), when there are any. */
+  readonly pool: ThreadPool | undefined;
+  /** On a region thread: the collection the region's elements enter at, and its exits' shippers. */
+  readonly thread?: { readonly entry: Outputs; readonly flushShippers: () => void };
+}
+
+/** What plan() builds on a region thread: that region's operators only. */
+interface ThreadPlanning {
+  readonly region: number;
 }
 
 export class DirectRunner implements PipelineRunner {
@@ -135,8 +160,14 @@ export class DirectRunner implements PipelineRunner {
   constructor(private readonly options: DirectRunnerOptions = {}) {}
 
   async run(pipeline: Pipeline): Promise<PipelineResult> {
+    const thread = (globalThis as Record<symbol, ThreadJob | undefined>)[DIRECT_THREAD];
+    if (thread !== undefined) return this.serve(pipeline, thread);
     const started = Date.now();
-    const plan = this.plan(pipeline);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 64;
+    const callStack = new Error().stack ?? "";
+    Error.stackTraceLimit = limit;
+    const plan = this.plan(pipeline, undefined, callStack);
     // Options first: a bad flag fails the run before it changes anything in the process.
     const log = this.options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
     const flagSeconds = pipeline.options.number("progress_interval_seconds", undefined);
@@ -171,6 +202,7 @@ export class DirectRunner implements PipelineRunner {
     }
     process.off("beforeExit", onIdle!);
     if (progress !== undefined) clearInterval(progress);
+    await plan.pool?.stop();
     const exit = exits[0];
     // Usually the failure already names the transform and element (the throwing process.exit
     // failed that call); when user code caught it, the run fails all the same.
@@ -205,6 +237,46 @@ export class DirectRunner implements PipelineRunner {
       ),
       durationMs: Date.now() - started,
     };
+  }
+
+  /** On a region thread: serves the main thread with this (rebuilt) pipeline's regions. */
+  private serve(pipeline: Pipeline, job: ThreadJob): Promise<never> {
+    return serveThread(job, pipelineFingerprint(pipeline), (region): ThreadRegionPlan => {
+      const plan = this.plan(pipeline, { region });
+      const regions = this.regionsOf(pipeline);
+      return {
+        entry: plan.thread!.entry,
+        inputCoder: elementCoder(regions[region]!.head.inputs.get("main")!),
+        pardos: plan.pardos,
+        metrics: plan.metrics,
+        flushShippers: plan.thread!.flushShippers,
+      };
+    });
+  }
+
+  /** The plan's leaves: primitives and the composites run natively. */
+  private leavesOf(pipeline: Pipeline): TransformNode[] {
+    const native = this.options.nativeComposites ?? true;
+    return pipeline.leaves((spec, node) => {
+      if (!native) return false;
+      if (spec.kind === "combine_per_key") {
+        const input = node.inputs.get("main");
+        return input !== undefined && !input.windowing.windowFn.isMerging;
+      }
+      return true;
+    });
+  }
+
+  /** The regions threads may share (none in streaming runs: their clocks are this thread's). */
+  private regionsOf(pipeline: Pipeline): Region[] {
+    const leaves = this.leavesOf(pipeline);
+    const streaming = pipeline.options.streaming || leaves.some((n) => n.primitive?.kind === "test_stream" || [...n.outputs.values()].some((p) => !p.isBounded));
+    if (streaming) return [];
+    return findRegions(leaves, (n) => {
+      if (n.composite?.kind !== "combine_per_key") return false;
+      const input = n.inputs.get("main");
+      return input !== undefined && input.isBounded && input.windowing.trigger.kind === "default";
+    });
   }
 
   /** Pushes the roots' elements through the plan and commits the sinks. */
@@ -312,18 +384,27 @@ export class DirectRunner implements PipelineRunner {
     );
   }
 
-  private plan(pipeline: Pipeline): Plan {
-    const native = this.options.nativeComposites ?? true;
+  private plan(pipeline: Pipeline, thread?: ThreadPlanning, callStack = ""): Plan {
     const bundleSize = this.options.bundleSize ?? 10_000;
     const nextEpoch = (): number => ++this.epoch;
-    const leaves = pipeline.leaves((spec, node) => {
-      if (!native) return false;
-      if (spec.kind === "combine_per_key") {
-        const input = node.inputs.get("main");
-        return input !== undefined && !input.windowing.windowFn.isMerging;
+    const leaves = this.leavesOf(pipeline);
+    // Regions threads share (parallel.ts): on a region thread, only that region is built.
+    const regions = this.regionsOf(pipeline);
+    const threadRegion = thread === undefined ? undefined : regions[thread.region];
+    if (thread !== undefined && threadRegion === undefined) {
+      throw new SluiceError("INTERNAL", `the rebuilt pipeline has no region ${thread.region}`, { hint: "This is a bug in the direct runner; please report it." });
+    }
+    let pool: ThreadPool | undefined;
+    if (thread === undefined && regions.length > 0) {
+      const threads = threadCount(pipeline.options.directNumWorkers) - 1; // this thread is one of them
+      const source = threads > 0 ? pipelineSource(callStack) : undefined;
+      if (source !== undefined) {
+        const log = this.options.log ?? ((line: string): void => void process.stderr.write(`${line}\n`));
+        pool = new ThreadPool(threads, { source, fingerprint: pipelineFingerprint(pipeline) }, log);
       }
-      return true;
-    });
+    }
+    const stages: ParallelStage[] = [];
+    const opOf = new Map<TransformNode, Receiver>();
 
     // Every PCollection's consumers, by how many edges each receives.
     const outputsOf = new Map<PCollection<unknown>, Outputs>();
@@ -383,6 +464,7 @@ export class DirectRunner implements PipelineRunner {
     const sinks: SinkOperator[] = [];
 
     for (const node of leaves) {
+      if (threadRegion !== undefined && !threadRegion.members.has(node)) continue;
       const ins = mainInputs(node);
       const mainOut = (): Outputs => outputs(node.outputs.get("main")!);
       let op: Receiver | undefined;
@@ -430,6 +512,13 @@ export class DirectRunner implements PipelineRunner {
         }
       } else if (spec?.kind === "flatten" || comp?.kind === "reshuffle") {
         op = new ForwardOperator(mainOut(), ins.length);
+        const region = regions.findIndex((r) => r.head === node);
+        if (pool !== undefined && region !== -1) {
+          opOf.set(node, op);
+          const stage = new ParallelStage(region, regions[region]!, op, pool, metrics, nextEpoch);
+          stages.push(stage);
+          op = stage;
+        }
       } else if (spec?.kind === "assign_windows") {
         op = new AssignWindowsOperator(spec.windowFn, mainOut(), ins.length);
       } else if (spec?.kind === "group_by_key" || comp?.kind === "combine_per_key") {
@@ -488,6 +577,7 @@ export class DirectRunner implements PipelineRunner {
         });
       }
       for (const p of ins) outputs(p).receivers.push(op);
+      if (!opOf.has(node)) opOf.set(node, op);
       // A stateless operator's output is as late as its inputs.
       for (const p of node.outputs.values()) if (!producedBy.has(p)) producedBy.set(p, { inputs: ins });
     }
@@ -509,6 +599,34 @@ export class DirectRunner implements PipelineRunner {
     // Side-input feeders first; the TestStream last, once every bounded input is in.
     const unbounded = (r: Plan["roots"][number]): number => Number(r.events !== undefined);
     roots.sort((a, b) => unbounded(a) - unbounded(b) || Number(feedsSide(b.node)) - Number(feedsSide(a.node)));
-    return { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, clocked, watermarkOf, wallClock };
+    const base = { roots, pardos, sinks, metrics, sideCollectors, monitor, clock, clocked, watermarkOf, wallClock, pool };
+    for (const [i, region] of regions.entries()) {
+      const stage = stages.find((s) => s.index === i);
+      if (stage === undefined) continue;
+      const memberOps = new Set([...region.members].map((n) => opOf.get(n)!).filter((o) => o !== undefined));
+      memberOps.add(stage);
+      stage.wire(outputs, memberOps, (n) => opOf.get(n));
+    }
+    if (threadRegion === undefined) return base;
+    // A region thread: what leaves the region goes to the main thread.
+    const makeGroup = (n: TransformNode): GroupOperator => {
+      const input = n.inputs.get("main")!;
+      return new GroupOperator({
+        step: n.fullLabel,
+        keyCoder: input.coder.components[0]!,
+        windowing: input.windowing,
+        out: new Outputs(),
+        inputs: 1,
+        nextEpoch,
+        bundleSize,
+        combineFn: (n.composite as { combineFn: NonNullable<GroupConfig["combineFn"]> }).combineFn,
+        ...(this.options.mapShardLimit !== undefined ? { shardLimit: this.options.mapShardLimit } : {}),
+        metrics: stepMetrics(n),
+      });
+    };
+    const { exits, shippers } = threadExits(thread!.region, threadRegion, makeGroup);
+    threadRegion.exits.forEach((exit, i) => outputs(exit.pcoll).receivers.push(exits.receiverFor(i)));
+    const entry = outputs(threadRegion.head.inputs.get("main")!);
+    return { ...base, thread: { entry, flushShippers: () => shippers.forEach((s) => s.send()) } };
   }
 }

@@ -1,0 +1,800 @@
+/**
+ * The direct runner on several threads (`--direct_num_workers`, Beam Python's flag; default: the
+ * number of cores). Work is split where the pipeline says it may be: a Reshuffle of a bounded
+ * collection (ReadFromText's ranges pass one) starts a *region*, the stateless ParDos and
+ * WindowIntos fused after it. Each element reaching the Reshuffle goes to an idle thread, or is
+ * processed in this thread when none is idle; a thread runs the region's operators on its own
+ * copy of the pipeline, rebuilt by importing the pipeline file again (as a portable worker
+ * does, checked by fingerprint).
+ *
+ * What leaves a region crosses back encoded with the collection's coder, except into lifted
+ * CombinePerKeys: there each thread keeps its own accumulator per key and window and hands them
+ * over once at the end (mergePartial), so a word count moves one accumulator per word and thread.
+ * The rest of the plan (groupings, side inputs, sinks) stays in this thread, so results are the
+ * same elements as with one worker (their order within a shard may differ, as on any runner).
+ *
+ * A thread imports the pipeline file with its console muted until the pipeline reaches `run()`,
+ * and never gets past it. When a thread cannot rebuild the same pipeline (the file builds
+ * another one first, or throws), the run carries on with the threads that could, or in this
+ * thread alone, and says so once.
+ */
+import { availableParallelism } from "node:os";
+import { pathToFileURL } from "node:url";
+import { parentPort, Worker } from "node:worker_threads";
+import { SluiceError, type SluiceErrorJSON } from "../../internal/errors.js";
+import { ByteReader, ByteWriter, DoubleCoder, JsValueCoder, KvCoder, WindowedValueCoder, type Coder } from "../../sdk/coders/index.js";
+import type { TransformNode } from "../../sdk/graph.js";
+import type { MetricsContainer } from "../../sdk/metrics.js";
+import { getLaunchContext } from "../../sdk/options.js";
+import type { PCollection } from "../../sdk/pvalue.js";
+import type { WindowedValue } from "../../sdk/windowing/window.js";
+import { PANE_NO_FIRING, type BoundedWindow } from "../../sdk/windowing/window.js";
+import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
+import { GroupOperator, type Meta, Outputs, type Pending, type Receiver, type StepMetrics } from "./operators.js";
+
+/** The key a direct-runner thread's bootstrap sets on globalThis: DirectRunner.run serves it. */
+export const DIRECT_THREAD: unique symbol = Symbol.for("sluice.direct.thread") as never;
+/** Where the bootstrap keeps the console it muted, for serveThread to restore. */
+const MUTED_CONSOLE = Symbol.for("sluice.direct.console");
+/**
+ * SLUICE_DEBUG_THREADS=1: say when threads are ready and who ran what; =only: besides, this
+ * thread runs no region element itself but waits for an idle thread (tests use it to know that
+ * threads did the work).
+ */
+const DEBUG = process.env.SLUICE_DEBUG_THREADS === "1" || process.env.SLUICE_DEBUG_THREADS === "only";
+const THREADS_ONLY = process.env.SLUICE_DEBUG_THREADS === "only";
+
+/** Set once serveThread runs, so the bootstrap knows the file reached run(). */
+const SERVING = Symbol.for("sluice.direct.serving");
+
+/** A part of the plan that threads may run: a Reshuffle and what is fused after it. */
+export interface Region {
+  readonly head: TransformNode;
+  /** The leaves run in the region, the head included. */
+  readonly members: ReadonlySet<TransformNode>;
+  /** Collections made in the region and read outside it. */
+  readonly exits: readonly RegionExit[];
+}
+
+export interface RegionExit {
+  readonly pcoll: PCollection<unknown>;
+  /** Set when every reader outside the region is a lifted CombinePerKey: accumulators cross. */
+  readonly combines?: readonly TransformNode[];
+}
+
+/** Reads `node` as a lifted CombinePerKey the plan runs as a batch GroupOperator? */
+export type IsBatchCombine = (node: TransformNode) => boolean;
+
+/**
+ * The regions of a plan's leaves (in plan order), the same on every thread: each Reshuffle of a
+ * bounded collection not already inside one, with the stateless single-input ParDos (no side
+ * inputs) and WindowIntos that read only from the region.
+ */
+export function findRegions(leaves: readonly TransformNode[], isBatchCombine: IsBatchCombine): Region[] {
+  const readers = new Map<PCollection<unknown>, TransformNode[]>();
+  for (const n of leaves) {
+    for (const p of new Set(n.inputs.values())) {
+      let r = readers.get(p);
+      if (!r) readers.set(p, (r = []));
+      r.push(n);
+    }
+  }
+  const mainInputs = (n: TransformNode): PCollection<unknown>[] => [...n.inputs].filter(([tag]) => !tag.startsWith("side:")).map(([, p]) => p);
+  const fusible = (n: TransformNode): boolean => {
+    const spec = n.primitive;
+    if (spec?.kind === "pardo") return !spec.stateful && Object.keys(spec.sideInputs).length === 0 && mainInputs(n).length === 1 && n.inputs.size === 1;
+    if (spec?.kind === "assign_windows") return true;
+    return n.composite?.kind === "reshuffle";
+  };
+  const claimed = new Set<TransformNode>();
+  const regions: Region[] = [];
+  for (const head of leaves) {
+    if (head.composite?.kind !== "reshuffle" || claimed.has(head)) continue;
+    const input = head.inputs.get("main");
+    if (input === undefined || !input.isBounded || head.inputs.size !== 1) continue;
+    const members = new Set<TransformNode>([head]);
+    const queue = [head];
+    while (queue.length > 0) {
+      const n = queue.shift()!;
+      for (const p of n.outputs.values()) {
+        for (const r of readers.get(p) ?? []) {
+          if (members.has(r) || claimed.has(r) || !fusible(r)) continue;
+          members.add(r);
+          queue.push(r);
+        }
+      }
+    }
+    if (members.size === 1) continue; // nothing runs after the Reshuffle that a thread could share
+    const exits: RegionExit[] = [];
+    for (const n of members) {
+      for (const p of n.outputs.values()) {
+        const outside = (readers.get(p) ?? []).filter((r) => !members.has(r));
+        if (outside.length === 0) continue;
+        const combines = outside.every((r) => isBatchCombine(r) && r.inputs.get("main") === p && r.inputs.size === 1);
+        exits.push(combines ? { pcoll: p, combines: outside } : { pcoll: p });
+      }
+    }
+    for (const m of members) claimed.add(m);
+    regions.push({ head, members, exits });
+  }
+  return regions;
+}
+
+/** How many threads a run may use: --direct_num_workers, else the number of cores. */
+export function threadCount(flag: number | undefined): number {
+  return flag ?? availableParallelism();
+}
+
+/** The pipeline file a thread must import to rebuild the pipeline being run, if there is one. */
+export interface PipelineSource {
+  readonly file: string;
+  readonly argv: readonly string[];
+  readonly setup?: { readonly url: string; readonly data: unknown };
+  /** The main thread's `--import` preloads (tsx, say), which an eval'd thread does not inherit. */
+  readonly imports?: readonly string[];
+}
+
+/**
+ * The file that builds the pipeline: `sluice run`'s, or the main script when it is running this
+ * pipeline (its module is on the stack of the call to run()); undefined otherwise (a REPL, a
+ * test runner, a pipeline built in a library), and the run stays on one thread.
+ */
+export function pipelineSource(callStack: string): PipelineSource | undefined {
+  const launch = getLaunchContext();
+  if (launch?.file !== undefined) {
+    return { file: launch.file, argv: launch.argv, ...(launch.threadSetup === undefined ? {} : { setup: launch.threadSetup }) };
+  }
+  const main = process.argv[1];
+  if (main === undefined || main === "" || process.argv0 === "node" && process.execArgv.includes("-e")) return undefined;
+  if (!callStack.includes(pathToFileURL(main).href) && !callStack.includes(`(${main}:`) && !callStack.includes(`at ${main}:`)) return undefined;
+  const imports: string[] = [];
+  const ex = process.execArgv;
+  for (let i = 0; i < ex.length; i++) {
+    if (ex[i] === "--import" && ex[i + 1] !== undefined) imports.push(ex[++i]!);
+    else if (ex[i]!.startsWith("--import=")) imports.push(ex[i]!.slice("--import=".length));
+  }
+  return { file: main, argv: process.argv.slice(2), ...(imports.length > 0 ? { imports } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages between the main thread and a region thread.
+
+/** What a thread is started with (its workerData). */
+export interface ThreadJob {
+  readonly source: PipelineSource;
+  readonly fingerprint: string;
+  readonly thread: number;
+}
+
+type ToThread =
+  | { readonly t: "element"; readonly region: number; readonly bytes: Uint8Array }
+  | { readonly t: "finish"; readonly region: number }
+  | { readonly t: "stop" };
+
+interface MetricsJSON {
+  readonly step: string;
+  readonly committed: ContainerJSON;
+  readonly attempted: ContainerJSON;
+}
+type ContainerJSON = Pick<MetricsContainer, "counters" | "distributions" | "gauges">;
+
+type FromThread =
+  | { readonly t: "ready" }
+  | { readonly t: "refused"; readonly why: string }
+  | { readonly t: "batch"; readonly region: number; readonly exit: number; readonly bytes: Uint8Array }
+  | { readonly t: "partials"; readonly region: number; readonly exit: number; readonly reader: number; readonly bytes: Uint8Array }
+  | { readonly t: "idle"; readonly region: number }
+  | { readonly t: "finished"; readonly region: number; readonly metrics: readonly MetricsJSON[] }
+  | { readonly t: "failed"; readonly error: SluiceErrorJSON & { stack?: string } };
+
+/** The coder of elements crossing threads into or out of `p`. */
+export function elementCoder(p: PCollection<unknown>): Coder<WindowedValue<unknown>> {
+  return new WindowedValueCoder(p.coder, p.windowing.windowFn.windowCoder as Coder<BoundedWindow>);
+}
+
+/** The coder of a lifted combine's groups crossing threads: [[key, acc], [minTs, maxTs]] in the window. */
+export function partialCoder(input: PCollection<unknown>, fn: AnyCombineFn): Coder<WindowedValue<[[unknown, unknown], [number, number]]>> {
+  const key = input.coder.components[0]!;
+  const value = new KvCoder(new KvCoder(key, (fn.accumulatorCoder ?? JsValueCoder) as Coder<unknown>), new KvCoder(DoubleCoder, DoubleCoder));
+  return new WindowedValueCoder(value, input.windowing.windowFn.windowCoder as Coder<BoundedWindow>) as never;
+}
+
+function errorOf(e: Extract<FromThread, { t: "failed" }>["error"]): SluiceError {
+  const err = new SluiceError(e.code, e.message, e.hint === undefined ? {} : { hint: e.hint });
+  if (e.stack !== undefined) err.stack = e.stack;
+  return err;
+}
+
+/** A batch of encoded elements, sent when large enough. */
+class Batch {
+  private w = new ByteWriter(1 << 16);
+  count = 0;
+  constructor(private readonly coder: Coder<WindowedValue<unknown>>) {}
+  add(value: unknown, meta: Meta): void {
+    this.coder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, this.w, true);
+    this.count++;
+  }
+  get bytes(): number {
+    return this.w.length;
+  }
+  take(): Uint8Array {
+    const out = this.w.finish();
+    this.w = new ByteWriter(1 << 16);
+    this.count = 0;
+    return out;
+  }
+}
+
+function* decodeAll<T>(coder: Coder<T>, bytes: Uint8Array): Generator<T> {
+  const r = new ByteReader(bytes);
+  while (!r.atEnd()) yield coder.decode(r, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main thread.
+
+interface ThreadHandle {
+  readonly worker: Worker;
+  readonly index: number;
+  state: "starting" | "idle" | "busy" | "gone";
+  /** Regions this thread processed elements of (they need its finish). */
+  readonly regions: Set<number>;
+  /** Resolves on the thread's `finished` for a region. */
+  finished?: { region: number; resolve: () => void } | undefined;
+}
+
+/** What a region's stage in the main thread delivers thread results into. */
+interface StageTarget {
+  deliverBatch(exit: number, bytes: Uint8Array): Pending;
+  deliverPartials(exit: number, reader: number, bytes: Uint8Array): void;
+  mergeMetrics(metrics: readonly MetricsJSON[]): void;
+}
+
+/**
+ * The threads of one run, started when a region first has a second element to share, and
+ * stopped when the run ends.
+ */
+export class ThreadPool {
+  private readonly threads: ThreadHandle[] = [];
+  private readonly stages = new Map<number, StageTarget>();
+  /** Everything a thread sends that touches operators runs in this chain, one after another. */
+  private chain: Promise<void> = Promise.resolve();
+  private chainBusy = 0;
+  failure: SluiceError | undefined;
+  private readonly waiters = new Set<() => void>();
+  private told = false;
+  private startedAt = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly job: Omit<ThreadJob, "thread">,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  register(region: number, stage: StageTarget): void {
+    this.stages.set(region, stage);
+  }
+
+  /** Starts the threads (once). */
+  start(): void {
+    if (this.threads.length > 0) return;
+    this.startedAt = Date.now();
+    for (let i = 0; i < this.size; i++) this.threads.push(this.spawn(i));
+  }
+
+  private spawn(index: number): ThreadHandle {
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.job, thread: index } satisfies ThreadJob, stdout: false, stderr: false });
+    const h: ThreadHandle = { worker, index, state: "starting", regions: new Set() };
+    worker.on("message", (m: FromThread) => this.onMessage(h, m));
+    worker.on("error", (err) => this.fail(SluiceError.from(err), h));
+    worker.on("exit", (code) => {
+      const was = h.state;
+      h.state = "gone";
+      if (was !== "gone" && this.failure === undefined && code !== 0) {
+        this.fail(new SluiceError("INTERNAL", `direct-runner thread ${index} exited with code ${code} during the run`, { hint: "A DoFn may have ended its thread (process.exit in a worker thread); see the output above." }), h);
+      }
+      this.wake();
+    });
+    return h;
+  }
+
+  private onMessage(h: ThreadHandle, m: FromThread): void {
+    switch (m.t) {
+      case "ready":
+        if (DEBUG) this.log(`sluice: direct thread ${h.index} ready after ${Date.now() - this.startedAt} ms`);
+        h.state = "idle";
+        this.wake();
+        return;
+      case "refused":
+        h.state = "gone";
+        void h.worker.terminate();
+        if (!this.told) {
+          this.told = true;
+          this.log(`sluice: the direct runner goes on with fewer threads: ${m.why} (--direct_num_workers=1 runs on one thread from the start)`);
+        }
+        this.wake();
+        return;
+      case "batch": {
+        const stage = this.stages.get(m.region)!;
+        this.enqueue(() => stage.deliverBatch(m.exit, m.bytes));
+        return;
+      }
+      case "partials": {
+        const stage = this.stages.get(m.region)!;
+        this.enqueue(() => stage.deliverPartials(m.exit, m.reader, m.bytes));
+        return;
+      }
+      case "idle":
+        this.enqueue(() => {
+          if (h.state === "busy") h.state = "idle";
+          this.wake();
+        });
+        return;
+      case "finished": {
+        const stage = this.stages.get(m.region)!;
+        this.enqueue(() => {
+          stage.mergeMetrics(m.metrics);
+          if (h.finished?.region === m.region) h.finished.resolve();
+        });
+        return;
+      }
+      case "failed":
+        this.fail(errorOf(m.error), h);
+        return;
+    }
+  }
+
+  private fail(err: SluiceError, h: ThreadHandle): void {
+    h.state = "gone";
+    if (this.failure === undefined) this.failure = err;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Resolves when `done()` holds, checked whenever a thread's state changes. */
+  private until(done: () => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (this.failure !== undefined) {
+          this.waiters.delete(check);
+          reject(this.failure);
+        } else if (done()) {
+          this.waiters.delete(check);
+          resolve();
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Runs `step` after everything threads delivered before it. */
+  enqueue(step: () => Pending): void {
+    this.chainBusy++;
+    this.chain = this.chain
+      .then(step)
+      .catch((err: unknown) => {
+        if (this.failure === undefined) this.failure = SluiceError.from(err);
+        this.wake();
+      })
+      .finally(() => {
+        this.chainBusy--;
+      });
+  }
+
+  /** Whether deliveries are queued or running. */
+  get delivering(): boolean {
+    return this.chainBusy > 0;
+  }
+
+  /** Waits for the deliveries queued so far. */
+  settled(): Promise<void> {
+    return this.chain.then(() => {
+      if (this.failure !== undefined) throw this.failure;
+    });
+  }
+
+  /** Resolves when a thread is idle (or every thread is gone). */
+  whenIdle(): Promise<void> {
+    return this.until(() => this.threads.every((t) => t.state === "gone") || this.hasIdle());
+  }
+
+  /** Whether a thread is idle. */
+  hasIdle(): boolean {
+    return this.threads.some((t) => t.state === "idle");
+  }
+
+  /** Hands `bytes` (one element of `region`'s head) to an idle thread; false when none is. */
+  offer(region: number, bytes: Uint8Array): boolean {
+    const h = this.threads.find((t) => t.state === "idle");
+    if (h === undefined) return false;
+    h.state = "busy";
+    h.regions.add(region);
+    h.worker.postMessage({ t: "element", region, bytes } satisfies ToThread);
+    return true;
+  }
+
+  /** Finishes a region on every thread that processed part of it, once all are idle. */
+  async finish(region: number): Promise<void> {
+    await this.until(() => this.threads.every((t) => t.state !== "busy"));
+    const involved = this.threads.filter((t) => t.regions.has(region) && t.state !== "gone");
+    await Promise.all(
+      involved.map(
+        (t) =>
+          new Promise<void>((resolve, reject) => {
+            t.finished = { region, resolve };
+            t.worker.postMessage({ t: "finish", region } satisfies ToThread);
+            this.until(() => t.finished === undefined || t.state === "gone").catch(reject);
+          }).finally(() => {
+            t.finished = undefined;
+            t.regions.delete(region);
+          }),
+      ),
+    );
+    await this.settled();
+    const lost = involved.find((t) => t.state === "gone");
+    if (lost !== undefined) throw this.failure ?? new SluiceError("INTERNAL", `direct-runner thread ${lost.index} stopped before finishing its work`, { hint: "" });
+  }
+
+  /** Stops every thread (at the end of the run, success or not). */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.threads.map(async (t) => {
+        if (t.state === "gone") return;
+        t.state = "gone";
+        t.worker.postMessage({ t: "stop" } satisfies ToThread);
+        const exited = new Promise<void>((r) => t.worker.once("exit", () => r()));
+        const timer = setTimeout(() => void t.worker.terminate(), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+/**
+ * A region's head in the main thread: takes the Reshuffle's elements, sends each to an idle
+ * thread or runs it here, delivers what the threads return, and finishes the region on every
+ * thread before its own operators finish.
+ */
+export class ParallelStage implements Receiver {
+  private remaining: number;
+  private seen = 0;
+  private offered = 0;
+  private ranHere = 0;
+  private readonly inputCoder: Coder<WindowedValue<unknown>>;
+  private exitOuts: Outputs[] = [];
+  private exitCoders: Coder<WindowedValue<unknown>>[] = [];
+  private combineOps: GroupOperator[][] = [];
+  private partialCoders: Coder<WindowedValue<[[unknown, unknown], [number, number]]>>[][] = [];
+
+  constructor(
+    readonly index: number,
+    private readonly region: Region,
+    /** The head's own operator: what runs an element in this thread. */
+    private readonly local: Receiver,
+    private readonly pool: ThreadPool,
+    private readonly metrics: Map<string, StepMetrics>,
+    private readonly nextEpoch: () => number,
+  ) {
+    this.remaining = region.head.inputs.size;
+    this.inputCoder = elementCoder(region.head.inputs.get("main")!);
+    pool.register(index, this);
+  }
+
+  /**
+   * Wires the exits once the plan is built: `outputs` of each exit collection and the operators
+   * of the region (whose receivers there are not exits), and the operator of every node.
+   */
+  wire(outputsOf: (p: PCollection<unknown>) => Outputs, memberOps: ReadonlySet<Receiver>, opOf: (n: TransformNode) => Receiver | undefined): void {
+    for (const exit of this.region.exits) {
+      const out = new Outputs();
+      for (const r of outputsOf(exit.pcoll).receivers) if (!memberOps.has(r)) out.receivers.push(r);
+      this.exitOuts.push(out);
+      this.exitCoders.push(elementCoder(exit.pcoll));
+      const combines = (exit.combines ?? []).map((n) => opOf(n));
+      this.combineOps.push(combines.map((op) => op as GroupOperator));
+      this.partialCoders.push((exit.combines ?? []).map((n) => partialCoder(exit.pcoll, (n.composite as { combineFn: AnyCombineFn }).combineFn)));
+    }
+  }
+
+  receive(value: unknown, meta: Meta): Pending {
+    if (this.pool.failure !== undefined) throw this.pool.failure;
+    // The first element runs here: threads start only once there is a second one to share.
+    if (++this.seen === 2 || THREADS_ONLY) this.pool.start();
+    if (THREADS_ONLY) {
+      this.seen = Math.max(this.seen, 2);
+      return this.pool.whenIdle().then(() => this.receiveShared(value, meta));
+    }
+    return this.receiveShared(value, meta);
+  }
+
+  private receiveShared(value: unknown, meta: Meta): Pending {
+    if (this.seen > 1 && this.pool.hasIdle()) {
+      const w = new ByteWriter(256);
+      this.inputCoder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, w, true);
+      if (this.pool.offer(this.index, w.finish())) {
+        this.offered++;
+        return undefined;
+      }
+    }
+    this.ranHere++;
+    if (!this.pool.delivering) return this.local.receive(value, meta);
+    // Deliveries from threads are running: this element waits behind them, so operators see one
+    // caller at a time.
+    return new Promise<void>((resolve, reject) => {
+      this.pool.enqueue(() => {
+        const p = this.local.receive(value, meta);
+        return p === undefined ? resolve() : p.then(resolve, (err: unknown) => (reject(err), Promise.reject(err)));
+      });
+    });
+  }
+
+  flush(epoch: number): Pending {
+    if (!this.pool.delivering) return this.local.flush(epoch);
+    return this.pool.settled().then(() => this.local.flush(epoch));
+  }
+
+  finishInput(): Pending {
+    if (--this.remaining > 0) return this.local.finishInput();
+    this.remaining = this.region.head.inputs.size;
+    if (this.seen < 2) return this.local.finishInput();
+    if (DEBUG) process.stderr.write(`sluice: region '${this.region.head.fullLabel}': ${this.ranHere} element(s) here, ${this.offered} on threads\n`);
+    return this.pool.finish(this.index).then(() => this.local.finishInput());
+  }
+
+  deliverBatch(exit: number, bytes: Uint8Array): Pending {
+    const out = this.exitOuts[exit]!;
+    const pending: Promise<void>[] = [];
+    const it = decodeAll(this.exitCoders[exit]!, bytes);
+    const next = (): Pending => {
+      for (let e = it.next(); !e.done; e = it.next()) {
+        out.emit(e.value.value, { timestamp: e.value.timestamp, windows: e.value.windows, pane: e.value.pane }, pending);
+        if (pending.length > 0) {
+          const wait = Promise.all(pending.splice(0));
+          return wait.then(next);
+        }
+      }
+      return out.flush(this.nextEpoch());
+    };
+    return next();
+  }
+
+  deliverPartials(exit: number, reader: number, bytes: Uint8Array): void {
+    const op = this.combineOps[exit]![reader]!;
+    for (const wv of decodeAll(this.partialCoders[exit]![reader]!, bytes)) {
+      const [[key, acc], [minTs, maxTs]] = wv.value;
+      op.mergePartial({ key, acc, minTs, maxTs, window: wv.windows[0]! });
+    }
+  }
+
+  mergeMetrics(metrics: readonly MetricsJSON[]): void {
+    for (const m of metrics) {
+      const mine = this.metrics.get(m.step);
+      if (mine === undefined) continue;
+      mine.committed.mergeFrom(m.committed as MetricsContainer);
+      mine.attempted.mergeFrom(m.attempted as MetricsContainer);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Region thread.
+
+/** A region's operators on a thread: elements go into `entry`; exits ship to the main thread. */
+export interface ThreadRegionPlan {
+  readonly entry: Outputs;
+  /** The coder the main thread encodes the region head's elements with. */
+  readonly inputCoder: Coder<WindowedValue<unknown>>;
+  readonly pardos: readonly { teardown(): Promise<void> }[];
+  readonly metrics: Map<string, StepMetrics>;
+  readonly flushShippers: () => void;
+}
+
+/** Where a thread's region plan sends what leaves the region. */
+export interface ThreadExits {
+  /** The receiver to add to `exit`'s collection in place of its readers outside the region. */
+  receiverFor(exit: number): Receiver;
+}
+
+/** Ships a collection's elements to the main thread in batches. */
+class ElementShipper implements Receiver {
+  private readonly batch: Batch;
+  constructor(
+    private readonly region: number,
+    private readonly exit: number,
+    pcoll: PCollection<unknown>,
+  ) {
+    this.batch = new Batch(elementCoder(pcoll));
+  }
+  receive(value: unknown, meta: Meta): Pending {
+    this.batch.add(value, meta);
+    if (this.batch.bytes >= 1 << 18) this.send();
+    return undefined;
+  }
+  send(): void {
+    if (this.batch.count === 0) return;
+    const bytes = this.batch.take();
+    parentPort!.postMessage({ t: "batch", region: this.region, exit: this.exit, bytes } satisfies FromThread, [bytes.buffer as ArrayBuffer]);
+  }
+  finishInput(): Pending {
+    this.send();
+    return undefined;
+  }
+  flush(): Pending {
+    return undefined;
+  }
+}
+
+/** A lifted combine's partial table on a thread, handed to the main thread at the region's end. */
+class PartialShipper implements Receiver {
+  private readonly coder: Coder<WindowedValue<[[unknown, unknown], [number, number]]>>;
+  constructor(
+    private readonly region: number,
+    private readonly exit: number,
+    private readonly reader: number,
+    private readonly group: GroupOperator,
+    pcoll: PCollection<unknown>,
+    fn: AnyCombineFn,
+  ) {
+    this.coder = partialCoder(pcoll, fn);
+  }
+  receive(value: unknown, meta: Meta): Pending {
+    return this.group.receive(value, meta);
+  }
+  finishInput(): Pending {
+    let w = new ByteWriter(1 << 16);
+    const send = (): void => {
+      const bytes = w.finish();
+      parentPort!.postMessage({ t: "partials", region: this.region, exit: this.exit, reader: this.reader, bytes } satisfies FromThread, [bytes.buffer as ArrayBuffer]);
+      w = new ByteWriter(1 << 16);
+    };
+    for (const g of this.group.partials()) {
+      this.coder.encode({ value: [[g.key, g.acc], [g.minTs, g.maxTs]], timestamp: g.minTs, windows: [g.window], pane: PANE_NO_FIRING }, w, true);
+      if (w.length >= 1 << 20) send();
+    }
+    if (w.length > 0) send();
+    return undefined;
+  }
+  flush(): Pending {
+    return undefined;
+  }
+}
+
+/** The receivers a thread's region plan sends its exits to. */
+export function threadExits(
+  regionIndex: number,
+  region: Region,
+  makeGroup: (combine: TransformNode) => GroupOperator,
+): { exits: ThreadExits; shippers: ElementShipper[] } {
+  const shippers: ElementShipper[] = [];
+  const receivers = region.exits.map((exit, i): Receiver => {
+    if (exit.combines === undefined) {
+      const s = new ElementShipper(regionIndex, i, exit.pcoll);
+      shippers.push(s);
+      return s;
+    }
+    const parts = exit.combines.map(
+      (n, j) => new PartialShipper(regionIndex, i, j, makeGroup(n), exit.pcoll, (n.composite as { combineFn: AnyCombineFn }).combineFn),
+    );
+    return parts.length === 1 ? parts[0]! : new FanOut(parts);
+  });
+  return { exits: { receiverFor: (i) => receivers[i]! }, shippers };
+}
+
+class FanOut implements Receiver {
+  constructor(private readonly to: readonly Receiver[]) {}
+  receive(value: unknown, meta: Meta): Pending {
+    for (const r of this.to) r.receive(value, meta);
+    return undefined;
+  }
+  finishInput(): Pending {
+    for (const r of this.to) r.finishInput();
+    return undefined;
+  }
+  flush(): Pending {
+    return undefined;
+  }
+}
+
+/**
+ * Serves the main thread from a region thread: builds each region's operators on first use
+ * (`build`), runs the elements it is sent and finishes regions when told. Never resolves; the
+ * main thread ends the thread.
+ */
+export async function serveThread(job: ThreadJob, fingerprint: string, build: (region: number) => ThreadRegionPlan): Promise<never> {
+  const port = parentPort!;
+  const muted = (globalThis as Record<symbol, unknown>)[MUTED_CONSOLE] as Record<string, unknown> | undefined;
+  if (muted !== undefined) Object.assign(console, muted);
+  const send = (m: FromThread): void => port.postMessage(m);
+  if (fingerprint !== job.fingerprint) {
+    send({ t: "refused", why: `the pipeline file ${job.source.file} builds another pipeline first, so threads cannot rebuild this one` });
+    return new Promise<never>(() => undefined);
+  }
+  const plans = new Map<number, ThreadRegionPlan>();
+  const planOf = (region: number): ThreadRegionPlan => {
+    let p = plans.get(region);
+    if (!p) plans.set(region, (p = build(region)));
+    return p;
+  };
+  (globalThis as Record<symbol, unknown>)[SERVING] = true;
+  let queue: Promise<void> = Promise.resolve();
+  let epoch = 0;
+  const failed = (err: unknown): void => {
+    const e = SluiceError.from(err);
+    send({ t: "failed", error: { ...e.toJSON(), ...(e.stack === undefined ? {} : { stack: e.stack }) } });
+  };
+  port.on("message", (m: ToThread) => {
+    queue = queue.then(async () => {
+      try {
+        if (m.t === "element") {
+          const plan = planOf(m.region);
+          const wv = plan.inputCoder.decode(new ByteReader(m.bytes), true);
+          const pending: Promise<void>[] = [];
+          plan.entry.emit(wv.value, { timestamp: wv.timestamp, windows: wv.windows, pane: wv.pane }, pending);
+          await Promise.all(pending);
+          plan.flushShippers();
+          send({ t: "idle", region: m.region });
+        } else if (m.t === "finish") {
+          const plan = planOf(m.region);
+          await plan.entry.flush(++epoch);
+          await plan.entry.finish();
+          const metrics = [...plan.metrics.values()].map((s) => ({ step: s.committed.step, committed: containerJSON(s.committed), attempted: containerJSON(s.attempted) }));
+          send({ t: "finished", region: m.region, metrics });
+        } else {
+          for (const p of plans.values()) for (const op of p.pardos) await op.teardown().catch(() => undefined);
+          process.exit(0);
+        }
+      } catch (err) {
+        failed(err);
+      }
+    });
+  });
+  send({ t: "ready" });
+  return new Promise<never>(() => undefined);
+}
+
+function containerJSON(c: MetricsContainer): ContainerJSON {
+  return { counters: c.counters, distributions: c.distributions, gauges: c.gauges };
+}
+
+/**
+ * The bootstrap a thread evaluates (CommonJS, no Sluice code of its own): the launch context,
+ * the loaders of the main thread's `sluice run`, a muted console, then the pipeline file; its
+ * DirectRunner.run (or Pipeline.run) finds DIRECT_THREAD and serves the main thread.
+ */
+const BOOTSTRAP = `
+const { workerData } = require("node:worker_threads");
+const { pathToFileURL } = require("node:url");
+(async () => {
+  const { source } = workerData;
+  globalThis[Symbol.for("sluice.launch")] = Object.freeze({ argv: Object.freeze([...source.argv]), file: source.file, ...(source.setup ? { threadSetup: source.setup } : {}) });
+  globalThis[Symbol.for("sluice.direct.thread")] = Object.freeze(workerData);
+  process.argv = [process.execPath, source.file, ...source.argv];
+  for (const spec of source.imports || []) {
+    // tsx's --import entry registers its loader on the main thread only; its API does it here.
+    const tsx = spec === "tsx" ? "tsx/" : /[\\/]tsx[\\/]dist[\\/]loader\.mjs$/.test(spec) ? spec.replace(/loader\.mjs$/, "") : undefined;
+    if (tsx === undefined) await import(spec);
+    else {
+      (await import(tsx === "tsx/" ? "tsx/esm/api" : tsx + "esm/api/index.mjs")).register();
+      (await import(tsx === "tsx/" ? "tsx/cjs/api" : tsx + "cjs/api/index.mjs")).register();
+    }
+  }
+  if (source.setup) await (await import(source.setup.url)).setupThread(source.setup.data);
+  const muted = {};
+  for (const k of ["log", "info", "warn", "error", "debug", "trace", "dir", "table"]) { muted[k] = console[k]; console[k] = () => {}; }
+  globalThis[Symbol.for("sluice.direct.console")] = muted;
+  try {
+    await import(pathToFileURL(source.file).href);
+    // run() may come later than the file's top level (after an await in a function it called).
+    const deadline = Date.now() + 30000;
+    while (!globalThis[Symbol.for("sluice.direct.serving")] && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!globalThis[Symbol.for("sluice.direct.serving")]) require("node:worker_threads").parentPort.postMessage({ t: "refused", why: "the pipeline file did not run its pipeline within 30 s of being imported on a thread" });
+  } catch (err) {
+    require("node:worker_threads").parentPort.postMessage({ t: "refused", why: "the pipeline file failed when a thread imported it: " + (err && err.message ? err.message : String(err)) });
+  }
+})();
+`;
