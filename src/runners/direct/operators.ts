@@ -697,21 +697,30 @@ export class ParDoOperator implements Receiver {
       return undefined;
     }
     // Async user code: later elements queue behind the one in flight, so process calls never overlap.
+    if (this.tail === undefined) {
+      // Nothing in flight (the common case): no closure per element.
+      const r = this.receiveNow(value, meta);
+      if (r !== undefined) this.track(r);
+      return r;
+    }
     return this.queue(() => this.receiveNow(value, meta));
+  }
+
+  /** Makes `r` the call in flight until it settles. */
+  private track(r: Promise<void>): void {
+    this.tail = r;
+    void r.then(
+      () => {
+        if (this.tail === r) this.tail = undefined;
+      },
+      () => undefined,
+    );
   }
 
   /** Runs `step` after the user call in flight, if any (calls never overlap); the tail clears once it settles. */
   private queue(step: () => Pending): Pending {
     const r = this.tail !== undefined ? this.tail.then(step) : step();
-    if (r !== undefined) {
-      this.tail = r;
-      void r.then(
-        () => {
-          if (this.tail === r) this.tail = undefined;
-        },
-        () => undefined,
-      );
-    }
+    if (r !== undefined) this.track(r);
     return r;
   }
 

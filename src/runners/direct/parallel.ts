@@ -187,6 +187,9 @@ type FromThread =
   | { readonly t: "finished"; readonly region: number; readonly metrics: readonly MetricsJSON[] }
   | { readonly t: "failed"; readonly error: SluiceErrorJSON & { stack?: string } };
 
+/** Elements a region's head holds back before it makes its producer wait. */
+const BACKLOG = 4;
+
 /** The coder of elements crossing threads into or out of `p`. */
 export function elementCoder(p: PCollection<unknown>): Coder<WindowedValue<unknown>> {
   return new WindowedValueCoder(p.coder, p.windowing.windowFn.windowCoder as Coder<BoundedWindow>);
@@ -245,6 +248,8 @@ interface ThreadHandle {
 
 /** What a region's stage in the main thread delivers thread results into. */
 interface StageTarget {
+  /** Offers waiting elements to idle threads (a thread's state changed). */
+  dispatch(): void;
   deliverBatch(exit: number, bytes: Uint8Array): Pending;
   deliverPartials(exit: number, reader: number, bytes: Uint8Array): void;
   mergeMetrics(metrics: readonly MetricsJSON[]): void;
@@ -325,10 +330,8 @@ export class ThreadPool {
         return;
       }
       case "idle":
-        this.enqueue(() => {
-          if (h.state === "busy") h.state = "idle";
-          this.wake();
-        });
+        if (h.state === "busy") h.state = "idle";
+        this.wake();
         return;
       case "finished": {
         const stage = this.stages.get(m.region)!;
@@ -352,6 +355,7 @@ export class ThreadPool {
 
   private wake(): void {
     for (const w of [...this.waiters]) w();
+    for (const stage of this.stages.values()) stage.dispatch();
   }
 
   /** Resolves when `done()` holds, checked whenever a thread's state changes. */
@@ -397,9 +401,9 @@ export class ThreadPool {
     });
   }
 
-  /** Resolves when a thread is idle (or every thread is gone). */
-  whenIdle(): Promise<void> {
-    return this.until(() => this.threads.every((t) => t.state === "gone") || this.hasIdle());
+  /** Whether some thread may still take work. */
+  alive(): boolean {
+    return this.threads.some((t) => t.state !== "gone");
   }
 
   /** Whether a thread is idle. */
@@ -465,6 +469,13 @@ export class ParallelStage implements Receiver {
   private seen = 0;
   private offered = 0;
   private ranHere = 0;
+  /** Elements that arrived and wait for a thread, or for this one. */
+  private readonly backlog: { value: unknown; meta: Meta }[] = [];
+  private localBusy = false;
+  private localFailure: SluiceError | undefined;
+  /** Producers waiting for the backlog to shrink, and waiters for it to empty. */
+  private readonly space: (() => void)[] = [];
+  private readonly drained: (() => void)[] = [];
   private readonly inputCoder: Coder<WindowedValue<unknown>>;
   private exitOuts: Outputs[] = [];
   private exitCoders: Coder<WindowedValue<unknown>>[] = [];
@@ -502,48 +513,98 @@ export class ParallelStage implements Receiver {
   }
 
   receive(value: unknown, meta: Meta): Pending {
-    if (this.pool.failure !== undefined) throw this.pool.failure;
+    this.check();
     // The first element runs here: threads start only once there is a second one to share.
     if (++this.seen === 2 || THREADS_ONLY) this.pool.start();
-    if (THREADS_ONLY) {
-      this.seen = Math.max(this.seen, 2);
-      return this.pool.whenIdle().then(() => this.receiveShared(value, meta));
-    }
-    return this.receiveShared(value, meta);
+    this.backlog.push({ value, meta });
+    this.dispatch();
+    // The producer goes on while a few elements wait, so an idle thread finds the next one.
+    if (this.backlog.length <= BACKLOG) return undefined;
+    return new Promise<void>((resolve) => this.space.push(resolve)).then(() => this.check());
   }
 
-  private receiveShared(value: unknown, meta: Meta): Pending {
-    if (this.seen > 1 && this.pool.hasIdle()) {
+  /** Throws what failed here or on a thread. */
+  private check(): void {
+    const f = this.localFailure ?? this.pool.failure;
+    if (f !== undefined) throw f;
+  }
+
+  /**
+   * Hands waiting elements to idle threads, and runs the next one here when this thread is free
+   * (never under SLUICE_DEBUG_THREADS=only, while a thread lives). Called on every arrival and
+   * whenever a thread goes idle.
+   */
+  dispatch(): void {
+    if (this.localFailure !== undefined || this.pool.failure !== undefined) {
+      // The run failed: nothing more starts; whoever waits sees the failure.
+      this.backlog.length = 0;
+      if (!this.localBusy) for (const w of this.drained.splice(0)) w();
+      for (const w of this.space.splice(0)) w();
+      return;
+    }
+    while (this.backlog.length > 0 && (this.seen > 1 || THREADS_ONLY) && this.pool.hasIdle()) {
+      const { value, meta } = this.backlog.shift()!;
       const w = new ByteWriter(256);
       this.inputCoder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, w, true);
-      if (this.pool.offer(this.index, w.finish())) {
-        this.offered++;
-        return undefined;
-      }
+      this.pool.offer(this.index, w.finish());
+      this.offered++;
     }
-    this.ranHere++;
-    if (!this.pool.delivering) return this.local.receive(value, meta);
-    // Deliveries from threads are running: this element waits behind them, so operators see one
-    // caller at a time.
-    return new Promise<void>((resolve, reject) => {
+    if (this.backlog.length > 0 && !this.localBusy && !(THREADS_ONLY && this.pool.alive())) {
+      const { value, meta } = this.backlog.shift()!;
+      this.localBusy = true;
+      this.ranHere++;
+      // In the delivery chain: operators see one caller at a time.
       this.pool.enqueue(() => {
-        const p = this.local.receive(value, meta);
-        return p === undefined ? resolve() : p.then(resolve, (err: unknown) => (reject(err), Promise.reject(err)));
+        const done = (): void => {
+          this.localBusy = false;
+          this.dispatch();
+        };
+        let p: Pending;
+        try {
+          p = this.local.receive(value, meta);
+        } catch (err) {
+          this.localFailure ??= SluiceError.from(err);
+          done();
+          throw err;
+        }
+        if (p === undefined) return done();
+        return p.then(done, (err: unknown) => {
+          this.localFailure ??= SluiceError.from(err);
+          done();
+          throw err;
+        });
       });
-    });
+    }
+    while (this.space.length > 0 && this.backlog.length <= BACKLOG) this.space.shift()!();
+    if (this.backlog.length === 0 && !this.localBusy) for (const w of this.drained.splice(0)) w();
+  }
+
+  /** Resolves when no element waits or runs here. */
+  private idleHere(): Promise<void> {
+    if (this.backlog.length === 0 && !this.localBusy) return Promise.resolve();
+    return new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
   flush(epoch: number): Pending {
-    if (!this.pool.delivering) return this.local.flush(epoch);
-    return this.pool.settled().then(() => this.local.flush(epoch));
+    return this.idleHere()
+      .then(() => this.pool.settled())
+      .then(() => {
+        this.check();
+        return this.local.flush(epoch);
+      });
   }
 
   finishInput(): Pending {
     if (--this.remaining > 0) return this.local.finishInput();
     this.remaining = this.region.head.inputs.size;
-    if (this.seen < 2) return this.local.finishInput();
-    if (DEBUG) process.stderr.write(`sluice: region '${this.region.head.fullLabel}': ${this.ranHere} element(s) here, ${this.offered} on threads\n`);
-    return this.pool.finish(this.index).then(() => this.local.finishInput());
+    return this.idleHere()
+      .then(() => this.pool.settled())
+      .then(async () => {
+        this.check();
+        if (DEBUG && this.seen > 1) process.stderr.write(`sluice: region '${this.region.head.fullLabel}': ${this.ranHere} element(s) here, ${this.offered} on threads\n`);
+        if (this.offered > 0) await this.pool.finish(this.index);
+        return this.local.finishInput();
+      });
   }
 
   deliverBatch(exit: number, bytes: Uint8Array): Pending {
