@@ -215,3 +215,32 @@ describe("streaming groupings at size", () => {
     expect(got).toEqual([`k ${n} @1000`]);
   });
 });
+
+describe("sessions under a trigger, on a bounded input", () => {
+  /** Count per key and session with `trigger` (undefined: the default trigger). */
+  async function sessionCounts(elements: { value: [string, number]; timestamp: number }[], trigger?: ReturnType<typeof AfterWatermark>): Promise<string[]> {
+    const got: string[] = [];
+    const p = Pipeline.create(PipelineOptions.create());
+    p.apply("Events", Create.timestamped(elements))
+      .apply("Window", WindowInto(Sessions(10_000), trigger === undefined ? {} : { trigger, accumulationMode: "DISCARDING" }))
+      .apply("Group", GroupByKey<string, number>())
+      .apply("Record", Map(([k, vs]: [string, Iterable<number>], c) => void got.push(`${k} [${(c.window as IntervalWindow).start},${(c.window as IntervalWindow).end}) ${[...vs].length}`)));
+    await p.run();
+    return got.sort();
+  }
+
+  it("counts an element once when its window equals a live session's (elements at the same time)", async () => {
+    const at = (ts: number): { value: [string, number]; timestamp: number } => ({ value: ["a", 1], timestamp: ts });
+    const elements = [at(0), at(0), at(1000), at(1000), at(1000)];
+    expect(await sessionCounts(elements, AfterWatermark())).toEqual(["a [0,11000) 5"]);
+  });
+
+  it("gives the default trigger's sessions for many keys, repeated timestamps and gaps", async () => {
+    let seed = 5;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const elements = Array.from({ length: 20_000 }, () => ({ value: [`k${rand(50)}`, 1] as [string, number], timestamp: rand(400) * 1000 }));
+    const want = await sessionCounts(elements);
+    expect(want.length).toBeGreaterThan(50);
+    expect(await sessionCounts(elements, AfterWatermark())).toEqual(want);
+  });
+});

@@ -49,6 +49,8 @@ export interface Clocked {
 
 interface Cell {
   readonly key: unknown;
+  /** The key's structural key. */
+  readonly sk: unknown;
   readonly window: BoundedWindow;
   readonly machine: TriggerMachine;
   /** Values a pane has not held yet. */
@@ -88,6 +90,8 @@ const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow"
 /** GroupByKey (and CombinePerKey) of an unbounded collection, or of a bounded one with a non-default trigger. */
 export class StreamingGroupOperator implements Receiver, Clocked {
   private readonly cells = new Map<string, Cell>();
+  /** Merging windowing: each key's live cells, the windows a new one may merge with. */
+  private readonly byKey = new Map<unknown, Set<Cell>>();
   /** Cells the current bundle touched: only their triggers are checked at its end. */
   private readonly touched = new Set<Cell>();
   private readonly fn;
@@ -120,41 +124,74 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     return `${this.fn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
   }
 
-  private newCell(key: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
-    return { key, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
+  private newCell(key: unknown, sk: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
+    return { key, sk, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
   }
 
   /**
    * Merging windows (Sessions): the element's window merges with the key's live windows it
    * overlaps. The merged window's cell takes their values and trigger states (TriggerMachine.merge)
    * and whether an on-time pane fired; its panes are numbered afresh, as a new window's are in Beam.
+   * The largest cell's value lists move into the merged cell (a session that grows by one element
+   * at a time costs O(1) per element, not a copy of all it holds).
    */
   private mergedWindow(key: unknown, sk: unknown, w: BoundedWindow): BoundedWindow {
-    const live = [...this.cells.values()].filter((c) => this.config.keyCoder.structuralKey(c.key) === sk);
-    const merges = this.fn.mergeWindows([...live.map((c) => c.window), w]);
+    const live = this.byKey.get(sk);
+    if (live === undefined || live.size === 0) return w;
+    const wk = this.fn.windowKey(w);
+    const windows = [...live].map((c) => c.window);
+    // A window equal to a live one is that window, not a second one to merge with it.
+    if (!windows.some((x) => this.fn.windowKey(x) === wk)) windows.push(w);
     let target = w;
-    for (const m of merges) {
-      const fromCells = m.from.map((fw) => this.cells.get(this.cellId(fw, sk))).filter((c): c is Cell => c !== undefined);
-      const includesNew = m.from.some((fw) => this.fn.windowKey(fw) === this.fn.windowKey(w));
+    for (const m of this.fn.mergeWindows(windows)) {
+      const fromCells = [...new Set(m.from.map((fw) => this.cells.get(this.cellId(fw, sk))).filter((c): c is Cell => c !== undefined))];
+      if (fromCells.length === 0) continue;
+      const includesNew = m.from.some((fw) => this.fn.windowKey(fw) === wk);
       const machines = fromCells.map((c) => c.machine);
-      if (includesNew && !fromCells.some((c) => this.fn.windowKey(c.window) === this.fn.windowKey(w))) {
+      if (includesNew && !fromCells.some((c) => this.fn.windowKey(c.window) === wk)) {
         machines.push(TriggerMachine.create(this.config.windowing.trigger));
       }
-      const merged = this.newCell(key, m.into, TriggerMachine.merge(machines, m.into, this.time()));
+      const size = (c: Cell): number => c.fresh.length + c.held.length;
+      const base = fromCells.reduce((a, c) => (size(c) > size(a) ? c : a));
+      const merged = this.newCell(key, sk, m.into, TriggerMachine.merge(machines, m.into, this.time()));
+      merged.fresh = base.fresh;
+      merged.freshTimestamps = base.freshTimestamps;
+      merged.held = base.held;
+      merged.heldTimestamps = base.heldTimestamps;
       for (const c of fromCells) {
-        append(merged.fresh, c.fresh);
-        append(merged.freshTimestamps, c.freshTimestamps);
-        append(merged.held, c.held);
-        append(merged.heldTimestamps, c.heldTimestamps);
+        if (c !== base) {
+          append(merged.fresh, c.fresh);
+          append(merged.freshTimestamps, c.freshTimestamps);
+          append(merged.held, c.held);
+          append(merged.heldTimestamps, c.heldTimestamps);
+        }
         merged.onTimeFired ||= c.onTimeFired;
         if (c.hold !== undefined && (merged.hold === undefined || c.hold < merged.hold)) merged.hold = c.hold;
-        this.cells.delete(this.cellId(c.window, sk));
+        this.dropCell(this.cellId(c.window, sk), c);
+        this.touched.delete(c);
       }
       this.touched.add(merged);
-      this.cells.set(this.cellId(m.into, sk), merged);
+      this.putCell(this.cellId(m.into, sk), merged);
       if (includesNew) target = m.into;
     }
     return target;
+  }
+
+  /** Adds a cell to the table (and, for merging windows, to its key's live cells). */
+  private putCell(id: string, cell: Cell): void {
+    this.cells.set(id, cell);
+    if (!this.fn.isMerging) return;
+    let live = this.byKey.get(cell.sk);
+    if (live === undefined) this.byKey.set(cell.sk, (live = new Set()));
+    live.add(cell);
+  }
+
+  private dropCell(id: string, cell: Cell): void {
+    this.cells.delete(id);
+    const live = this.byKey.get(cell.sk);
+    if (live === undefined) return;
+    live.delete(cell);
+    if (live.size === 0) this.byKey.delete(cell.sk);
   }
 
   private expired(w: BoundedWindow, watermark: Timestamp): boolean {
@@ -176,8 +213,8 @@ export class StreamingGroupOperator implements Receiver, Clocked {
       const id = this.cellId(w, sk);
       let cell = this.cells.get(id);
       if (cell === undefined) {
-        cell = this.newCell(value[0], w, TriggerMachine.create(this.config.windowing.trigger));
-        this.cells.set(id, cell);
+        cell = this.newCell(value[0], sk, w, TriggerMachine.create(this.config.windowing.trigger));
+        this.putCell(id, cell);
       }
       if (cell.machine.isFinished) {
         metrics.bundle.inc(CLOSED_KEY, 1);
@@ -199,7 +236,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     const due: Cell[] = [];
     for (const cell of this.touched) {
       // A cell merged away meanwhile is no longer in the table; its successor was touched too.
-      if (this.cells.get(this.cellId(cell.window, this.config.keyCoder.structuralKey(cell.key))) !== cell) continue;
+      if (this.cells.get(this.cellId(cell.window, cell.sk)) !== cell) continue;
       if (cell.machine.shouldFire(cell.window, this.time())) due.push(cell);
     }
     this.touched.clear();
@@ -228,7 +265,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
       if (this.expired(cell.window, time.watermark)) {
         // Closing: elements no pane has held yet get a last pane (Beam's FIRE_IF_NON_EMPTY).
         if (cell.fresh.length > 0 && !cell.machine.isFinished) await this.fire(cell, true);
-        this.cells.delete(id);
+        this.dropCell(id, cell);
       }
     }
     this.config.metrics.commit();
