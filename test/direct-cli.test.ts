@@ -135,3 +135,37 @@ await p.run();
     expect(windowed.code).toBe(0);
   });
 });
+
+describe("signals during a long synchronous drain", () => {
+  it("SIGTERM ends a run whose grouping is emitting a large table through synchronous DoFns", async () => {
+    const file = join(dir, "drain.ts");
+    await writeFile(
+      file,
+      `import { Create, GroupByKey, Map, Pipeline, WriteToText } from "sluice";
+const p = Pipeline.create();
+let first = true;
+p.apply("Create", Create.of(Array.from({ length: 100000 }, (_, i) => i)))
+  .apply("Key", Map((i: number): [number, number] => [i, i]))
+  .apply("Group", GroupByKey<number, number>())
+  .apply("Slow", Map(([k]: [number, Iterable<number>]) => {
+    if (first) { first = false; console.log("draining"); }
+    const until = Date.now() + 2; while (Date.now() < until) {} // 2 ms of synchronous work per group: 200 s in all
+    return String(k);
+  }))
+  .apply("Write", WriteToText("drained/out"));
+await p.run();
+`,
+    );
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [sluice, "run", file], { cwd: dir });
+    let out = "";
+    const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on("exit", (code, signal) => res(signal ?? code)));
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("draining")) child.kill("SIGTERM");
+    });
+    // Before the grouping yielded to the event loop per bundle, the signal waited for the whole drain.
+    expect(await exited).toBe("SIGTERM");
+    expect((await readdir(join(dir, "drained")).catch(() => [] as string[])).filter((n) => !n.startsWith("."))).toEqual([]);
+  }, 60_000);
+});

@@ -1235,6 +1235,7 @@ export class AssignWindowsOperator extends ForwardOperator {
 async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta }>, nextEpoch: () => number, bundleSize: number): Promise<void> {
   let n = 0;
   let pending: Promise<void>[] = [];
+  let turn = performance.now();
   for (const item of items) {
     out.emit(item.value, item.meta, pending);
     if (pending.length > 0) {
@@ -1242,12 +1243,17 @@ async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta 
       pending = [];
     }
     if (++n % bundleSize === 0) await out.flush(nextEpoch());
+    // A turn of the event loop every 50 ms or so: signals (Ctrl-C), timers and I/O are not held
+    // off while a large grouping drains through synchronous DoFns.
+    if ((n & 63) === 0 && performance.now() - turn > 50) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turn = performance.now();
+    }
   }
   await out.flush(nextEpoch());
   await out.finish();
 }
 
-/** One key's state in one window: its values, or its accumulator when combining. */
 /** One key's group of a lifted combine in one window, as partials() gives it. */
 export interface PartialGroup {
   readonly key: unknown;
@@ -1257,6 +1263,7 @@ export interface PartialGroup {
   readonly acc: unknown;
 }
 
+/** One key's state in one window: its values, or its accumulator when combining. */
 class Group {
   acc: unknown = undefined;
   constructor(

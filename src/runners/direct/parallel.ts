@@ -288,7 +288,7 @@ export class ThreadPool {
   }
 
   private spawn(index: number): ThreadHandle {
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.job, thread: index } satisfies ThreadJob, stdout: false, stderr: false });
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.job, thread: index } satisfies ThreadJob, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     const h: ThreadHandle = { worker, index, state: "starting", regions: new Set() };
     worker.on("message", (m: FromThread) => this.onMessage(h, m));
     worker.on("error", (err) => this.fail(SluiceError.from(err), h));
