@@ -5,6 +5,8 @@
  *              hand-written single-threaded Node baseline. Targets: ratio (direct/baseline
  *              throughput) >= 1.0 with the default workers and >= 0.8 with --direct_num_workers=1;
  *              peak RSS <= 1.5x the baseline's.
+ *   grouping   GroupByKey of ten times the direct runner's memory budget (one key, and 100k
+ *              keys): time, values/s, spilled MB, peak RSS over a fixed base.
  *   flink      wordcount, a Map-heavy and a GroupByKey-heavy job on one sluice cluster, by Sluice,
  *              Beam Python and (wordcount) Beam Java's WordCount: times, fixed costs, outputs
  *              checked equal; the harness coder's elements/s. Targets in bench/flink.ts.
@@ -148,7 +150,16 @@ async function nexmark(): Promise<void> {
   if (!verdict.targetsMet) process.exitCode = 1;
 }
 
-const benches: Record<string, () => Promise<void>> = { wordcount, flink, streaming, nexmark };
+
+async function grouping(): Promise<void> {
+  const { groupingBench } = await import("./grouping.js");
+  const result = await groupingBench(here);
+  await mkdir(join(here, "results"), { recursive: true });
+  await writeFile(join(here, "results", "grouping.json"), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify(result, null, 2));
+}
+
+const benches: Record<string, () => Promise<void>> = { wordcount, grouping, flink, streaming, nexmark };
 const names = process.argv.slice(2);
 if (names.length === 0 || names.some((n) => !(n in benches))) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join("|")}>`);

@@ -30,6 +30,8 @@ export interface StandardOptions {
   readonly parallelism: number | undefined;
   /** Direct runner: threads that run fused stages in parallel (default: the number of cores; 1: this thread only). */
   readonly directNumWorkers: number | undefined;
+  /** Direct runner: MB a run's groupings hold before they spill to disk (default: a quarter of the heap, at most 1024). */
+  readonly maxMemoryMb: number | undefined;
   /** Flink's maximum parallelism (the number of key groups). */
   readonly maxParallelism: number | undefined;
   /** Largest number of elements in one bundle. */
@@ -151,6 +153,7 @@ export const STANDARD_OPTIONS: readonly StandardOptionSpec[] = [
   str("jobName", "NAME", "a name for the job, shown by the runner", true),
   int("parallelism", 1, "Flink's default parallelism", true),
   int("directNumWorkers", 1, "direct runner: threads running stages in parallel (default: the cores)", true),
+  int("maxMemoryMb", 1, "direct runner: MB groupings hold before spilling to disk", true),
   int("maxParallelism", 1, "Flink's maximum parallelism (key groups)", false),
   int("maxBundleSize", 1, "largest number of elements in one bundle", true),
   int("maxBundleTimeMillis", 1, "longest time a bundle stays open, in ms", false),
@@ -222,6 +225,7 @@ const DEFAULTS: StandardOptions = Object.freeze({
   jobName: undefined,
   parallelism: undefined,
   directNumWorkers: undefined,
+  maxMemoryMb: undefined,
   maxParallelism: undefined,
   maxBundleSize: undefined,
   maxBundleTimeMillis: undefined,

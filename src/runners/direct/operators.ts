@@ -8,6 +8,7 @@ import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
+import { JsValueCoder } from "../../sdk/coders/js_value.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
 import type { StatefulSpec } from "../../sdk/graph.js";
 import type { TimeDomain } from "../../sdk/state.js";
@@ -20,6 +21,7 @@ import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, t
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type StateBackend, type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
 import { EXPIRY_TIMER_FAMILY, REMOTE_TIMERS } from "../../sdk/state.js";
+import { estimateBytes, type MemoryBudget, Spill, type SpillableGroup } from "./spill.js";
 import type { TriggerTime } from "./triggers.js";
 
 /** Everything about an element but its value. Shared between an input and its outputs when unchanged. */
@@ -1254,6 +1256,9 @@ async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta 
   await out.finish();
 }
 
+/** Bytes a grouping wrote to disk past the memory budget (`--max_memory_mb`). */
+const SPILLED_KEY = MetricsContainer.cellKey("sluice", "spilledBytes");
+
 /** One key's group of a lifted combine in one window, as partials() gives it. */
 export interface PartialGroup {
   readonly key: unknown;
@@ -1308,6 +1313,10 @@ export interface GroupConfig {
   readonly metrics: StepMetrics;
   /** Keys per Map of the per-key tables (tests lower it; default MAP_SHARD_LIMIT). */
   readonly shardLimit?: number;
+  /** The run's memory budget: past it, the tables spill to disk (spill.ts); none: all in memory. */
+  readonly budget?: MemoryBudget;
+  /** The input's value coder (for spilled values). */
+  readonly valueCoder?: Coder<unknown>;
 }
 
 /**
@@ -1332,6 +1341,10 @@ export class GroupOperator implements Receiver {
   /** Only EARLIEST and LATEST timestamp combiners need the input timestamps (it costs on the hot path). */
   private readonly trackTimestamps: boolean;
   private remaining: number;
+  /** Spilled runs, when the budget was exceeded; bytes held now by its estimate. */
+  private readonly spill: Spill | undefined;
+  private held = 0;
+  private readonly sample = { n: 0, avg: 0 };
 
   constructor(private readonly config: GroupConfig) {
     this.windowFn = config.windowing.windowFn;
@@ -1348,6 +1361,41 @@ export class GroupOperator implements Receiver {
     if (this.merging && config.combineFn) {
       throw new SluiceError("INTERNAL", `combiner lifting with merging windows is not supported (${config.step})`, { hint: "" });
     }
+    // Merging windows (sessions) keep their values in memory: they merge per key at the end.
+    if (config.budget !== undefined && !this.merging) {
+      const valueCoder = config.combineFn ? ((config.combineFn.accumulatorCoder ?? JsValueCoder) as Coder<unknown>) : (config.valueCoder ?? JsValueCoder);
+      this.spill = new Spill(config.budget, config.keyCoder, this.windowFn.windowCoder as Coder<BoundedWindow>, valueCoder, (w) => this.windowFn.windowKey(w));
+      this.spill.accumulators = config.combineFn !== undefined;
+    }
+  }
+
+  /** What the tables hold as spillable groups. */
+  private *tableGroups(): Generator<SpillableGroup> {
+    const all = this.windowed ? this.byWindow.values() : [this.single];
+    for (const groups of all) {
+      for (const g of groups.values()) yield { key: g.key, window: g.window, minTs: g.minTs, maxTs: g.maxTs, values: this.combineFn ? undefined : g.values, acc: g.acc };
+    }
+  }
+
+  /** Past the budget: the tables go to disk as one sorted run. */
+  private spillTables(): void {
+    const before = this.config.budget!.spilledBytes;
+    this.spill!.write(this.tableGroups());
+    this.config.metrics.committed.inc(SPILLED_KEY, this.config.budget!.spilledBytes - before);
+    this.config.metrics.attempted.inc(SPILLED_KEY, this.config.budget!.spilledBytes - before);
+    this.byWindow.clear();
+    this.single.clear();
+    this.config.budget!.release(this.held);
+    this.held = 0;
+    // What was spilled is garbage now; V8 would let the heap grow far past the budget before
+    // collecting it while the input keeps allocating.
+    collectGarbage();
+  }
+
+  /** Counts `bytes` more held; spills when the run's groupings passed the budget. */
+  private hold(bytes: number): void {
+    this.held += bytes;
+    if (this.config.budget!.add(bytes)) this.spillTables();
   }
 
   receive(value: unknown, meta: Meta): Pending {
@@ -1378,17 +1426,23 @@ export class GroupOperator implements Receiver {
           }
         }
         let g = groups.get(sk);
+        let bytes = 0;
         if (g === undefined) {
           g = new Group(key, w, ts, ts, combineFn ? NO_VALUES : []);
           groups.add(sk, g);
           if (combineFn) g.acc = combineFn.createAccumulator();
+          if (this.spill !== undefined) bytes = 96 + estimateBytes(key, this.keyCoder, this.sample);
         } else if (this.trackTimestamps) {
           if (ts < g.minTs) g.minTs = ts;
           if (ts > g.maxTs) g.maxTs = ts;
         }
         if (combineFn) g.acc = combineFn.addInput(g.acc, value[1]);
         else if (this.merging) g.values.push({ window: w, value: value[1], ts });
-        else g.values.push(value[1]);
+        else {
+          g.values.push(value[1]);
+          if (this.spill !== undefined) bytes += 8 + estimateBytes(value[1], this.config.valueCoder ?? JsValueCoder, this.sample);
+        }
+        if (bytes > 0) this.hold(bytes);
       }
     } catch (err) {
       // Only the CombineFn's calls can throw in this loop (the tables do not, at any size).
@@ -1450,10 +1504,21 @@ export class GroupOperator implements Receiver {
     }
   }
 
-  private extract(g: Group): unknown {
+  private mergeAccs(key: unknown, accs: unknown[]): unknown {
     const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
     try {
-      return this.combineFn!.extractOutput(g.acc);
+      return this.combineFn!.mergeAccumulators(accs);
+    } catch (err) {
+      throw userCodeError(this.step, "the CombineFn", err, { value: key });
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+  }
+
+  private extract(g: Group, acc: unknown = g.acc): unknown {
+    const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+    try {
+      return this.combineFn!.extractOutput(acc);
     } catch (err) {
       throw userCodeError(this.step, "the CombineFn", err, { value: g.key });
     } finally {
@@ -1463,6 +1528,26 @@ export class GroupOperator implements Receiver {
 
   private *results(): Generator<{ value: unknown; meta: Meta }> {
     const strategy = this.config.windowing;
+    if (this.spill?.spilled === true) {
+      try {
+        const combineFn = this.combineFn;
+        for (const m of this.spill.merge(this.tableGroups())) {
+          let value: unknown;
+          if (combineFn) {
+            const acc = m.accs.length === 1 ? m.accs[0] : this.mergeAccs(m.key, m.accs);
+            value = [m.key, this.extract(new Group(m.key, m.window, m.minTs, m.maxTs, NO_VALUES), acc)];
+          } else value = [m.key, m.values];
+          yield { value, meta: { timestamp: outputTimestamp(strategy, m.window, m.minTs, m.maxTs), windows: [m.window], pane: PANE_ON_TIME_ONLY } };
+        }
+      } finally {
+        this.byWindow.clear();
+        this.single.clear();
+        this.config.budget!.release(this.held);
+        this.held = 0;
+        this.spill.close();
+      }
+      return;
+    }
     const all = this.windowed ? this.byWindow.values() : [this.single];
     for (const groups of all) {
       for (const g of groups.values()) {

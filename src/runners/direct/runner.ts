@@ -25,6 +25,8 @@ import {
   elementCoder,
 } from "./parallel.js";
 import { pipelineFingerprint } from "../../sdk/pipeline.js";
+import { MemoryBudget } from "./spill.js";
+import { tmpdir } from "node:os";
 import { MetricResults, activeMetricsContainer } from "../../sdk/metrics.js";
 import type { Pipeline, PipelineResult, PipelineRunner } from "../../sdk/pipeline.js";
 import type { PCollection } from "../../sdk/pvalue.js";
@@ -405,6 +407,8 @@ export class DirectRunner implements PipelineRunner {
     }
     const stages: ParallelStage[] = [];
     const opOf = new Map<TransformNode, Receiver>();
+    // Batch groupings share one memory budget; past it they spill to disk (spill.ts).
+    const budget = thread === undefined ? new MemoryBudget((pipeline.options.maxMemoryMb ?? MemoryBudget.defaultLimitMb()) * 1048576, pipeline.options.tempLocation ?? tmpdir()) : undefined;
 
     // Every PCollection's consumers, by how many edges each receives.
     const outputsOf = new Map<PCollection<unknown>, Outputs>();
@@ -551,6 +555,7 @@ export class DirectRunner implements PipelineRunner {
           bundleSize,
           ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
           ...(this.options.mapShardLimit !== undefined ? { shardLimit: this.options.mapShardLimit } : {}),
+          ...(budget !== undefined ? { budget, valueCoder: input.coder.components[1] ?? input.coder } : {}),
           metrics: stepMetrics(node),
         });
         }

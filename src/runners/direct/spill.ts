@@ -1,0 +1,377 @@
+/**
+ * A memory budget for the direct runner's batch groupings (`--max_memory_mb`): a GroupByKey or
+ * lifted CombinePerKey whose tables grow past its share writes them to disk as a sorted *run*
+ * and starts again; at the end the runs and what is still in memory are merged by window and
+ * key. A group's values are then an iterable over their places in the runs (read in blocks, as
+ * often as the DoFn iterates them), so one key may hold many times the budget.
+ *
+ * A run file is a sequence of records in (window, key) order, each
+ *
+ *   u32 header length | header | values
+ *   header: sort key (window key, NUL, key's encoding: latin1), window, key (each length-
+ *           prefixed), min and max timestamps and the values' byte length (f64s)
+ *   values: blocks of u32 byte length | u32 count | that many values (the value coder, nested)
+ *
+ * Accumulators of a lifted combine are one value per record (the accumulator coder).
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getHeapStatistics } from "node:v8";
+import { ByteReader, ByteWriter, type Coder, encodedKey } from "../../sdk/coders/index.js";
+import type { Timestamp } from "../../sdk/time.js";
+import type { BoundedWindow } from "../../sdk/windowing/window.js";
+
+/** The budget shared by a run's groupings, in bytes (estimated from their values' sizes). */
+export class MemoryBudget {
+  private held = 0;
+  /** Bytes spilled so far (for metrics and the bench). */
+  spilledBytes = 0;
+  constructor(
+    readonly limitBytes: number,
+    readonly tempDir: string = tmpdir(),
+  ) {}
+  /** The default: a quarter of V8's heap limit, at most 1 GiB. */
+  static defaultLimitMb(): number {
+    return Math.min(1024, Math.floor(getHeapStatistics().heap_size_limit / 4 / 1048576));
+  }
+  add(n: number): boolean {
+    this.held += n;
+    return this.held > this.limitBytes;
+  }
+  release(n: number): void {
+    this.held -= n;
+  }
+}
+
+/** What a grouping keeps per key and window, as spilled and merged. */
+export interface SpillableGroup {
+  readonly key: unknown;
+  readonly window: BoundedWindow;
+  readonly minTs: Timestamp;
+  readonly maxTs: Timestamp;
+  /** The values (GroupByKey), or undefined with `acc` set (a lifted combine). */
+  readonly values: readonly unknown[] | undefined;
+  readonly acc: unknown;
+}
+
+/** A merged group: its values wherever they are. */
+export interface MergedGroup {
+  readonly key: unknown;
+  readonly window: BoundedWindow;
+  readonly minTs: Timestamp;
+  readonly maxTs: Timestamp;
+  /** GroupByKey: the values, re-iterable. */
+  readonly values: Iterable<unknown>;
+  /** Lifted combine: each part's accumulator. */
+  readonly accs: unknown[];
+}
+
+const BLOCK_BYTES = 1 << 18;
+
+/** Spill folders not removed yet: removed when the process exits, whatever became of the run. */
+const liveDirs = new Set<string>();
+let exitHooked = false;
+function removeLiveDirs(): void {
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  liveDirs.clear();
+}
+
+/** Where a part of a group's values is: in a run file, or (small parts) read already. */
+type Segment = { readonly run: Run; readonly at: number; readonly bytes: number } | { readonly data: Buffer };
+
+/** Parts up to this size are read with their header (the read-ahead has them) instead of again later. */
+const INLINE_BYTES = 1 << 16;
+
+class Run {
+  fd: number;
+  constructor(readonly path: string) {
+    this.fd = openSync(path, "w+");
+  }
+  read(at: number, n: number): Buffer {
+    const b = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const r = readSync(this.fd, b, got, n - got, at + got);
+      if (r === 0) throw new Error(`spill file ${this.path} ended early`);
+      got += r;
+    }
+    return b;
+  }
+}
+
+/** The values of one group, spread over runs and memory; each iteration reads them again. */
+class SpilledValues implements Iterable<unknown> {
+  constructor(
+    private readonly segments: readonly Segment[],
+    private readonly memory: readonly (readonly unknown[])[],
+    private readonly coder: Coder<unknown>,
+  ) {}
+  *[Symbol.iterator](): Iterator<unknown> {
+    for (const s of this.segments) {
+      const read = "data" in s ? (at: number, n: number): Buffer => s.data.subarray(at, at + n) : (at: number, n: number): Buffer => s.run.read(at, n);
+      let at = "data" in s ? 0 : s.at;
+      const end = "data" in s ? s.data.length : s.at + s.bytes;
+      while (at < end) {
+        const head = read(at, 8);
+        const len = head.readUInt32BE(0);
+        const count = head.readUInt32BE(4);
+        const block = read(at + 8, len);
+        const r = new ByteReader(new Uint8Array(block.buffer, block.byteOffset, block.length));
+        for (let i = 0; i < count; i++) yield this.coder.decode(r, true);
+        at += 8 + len;
+      }
+    }
+    for (const m of this.memory) yield* m;
+  }
+}
+
+/** Reads a run ahead in large pieces, for a cursor's many small header reads. */
+class ReadAhead {
+  private buf: Buffer = Buffer.alloc(0);
+  private start = 0;
+  constructor(
+    private readonly run: Run,
+    private readonly size: number,
+  ) {}
+  read(at: number, n: number): Buffer {
+    if (at < this.start || at + n > this.start + this.buf.length) {
+      this.start = at;
+      this.buf = this.run.read(at, Math.min(Math.max(n, 1 << 18), this.size - at));
+    }
+    return this.buf.subarray(at - this.start, at - this.start + n);
+  }
+}
+
+/** A read position in a run: its next record's header. */
+class Cursor {
+  private at = 0;
+  private readonly reader: ReadAhead;
+  head: { sortKey: string; window: BoundedWindow; key: unknown; minTs: number; maxTs: number; valuesAt: number; valuesBytes: number } | undefined;
+  constructor(
+    readonly run: Run,
+    private readonly size: number,
+    private readonly keyCoder: Coder<unknown>,
+    private readonly windowCoder: Coder<BoundedWindow>,
+  ) {
+    this.reader = new ReadAhead(run, size);
+    this.next();
+  }
+  /** A record's values, through the read-ahead (for small ones). */
+  readValues(at: number, n: number): Buffer {
+    return this.reader.read(at, n);
+  }
+
+  next(): void {
+    if (this.at >= this.size) {
+      this.head = undefined;
+      return;
+    }
+    const len = this.reader.read(this.at, 4).readUInt32BE(0);
+    const b = this.reader.read(this.at + 4, len);
+    const r = new ByteReader(new Uint8Array(b.buffer, b.byteOffset, b.length));
+    const sortKey = Buffer.from(r.bytes(r.varUint())).toString("latin1");
+    const window = this.windowCoder.decode(new ByteReader(r.bytes(r.varUint())), false);
+    const key = this.keyCoder.decode(new ByteReader(r.bytes(r.varUint())), false);
+    const nums = Buffer.from(r.bytes(24));
+    const valuesAt = this.at + 4 + len;
+    const valuesBytes = nums.readDoubleBE(16);
+    this.head = { sortKey, window, key, minTs: nums.readDoubleBE(0), maxTs: nums.readDoubleBE(8), valuesAt, valuesBytes };
+    this.at = valuesAt + valuesBytes;
+  }
+}
+
+/** The runs of one grouping. */
+export class Spill {
+  private readonly runs: { run: Run; size: number }[] = [];
+  private dir: string | undefined;
+
+  constructor(
+    private readonly budget: MemoryBudget,
+    private readonly keyCoder: Coder<unknown>,
+    private readonly windowCoder: Coder<BoundedWindow>,
+    /** The value coder (GroupByKey) or the accumulator coder (lifted combine). */
+    private readonly valueCoder: Coder<unknown>,
+    private readonly windowKey: (w: BoundedWindow) => string | number,
+  ) {}
+
+  get spilled(): boolean {
+    return this.runs.length > 0;
+  }
+
+  private sortKey(g: SpillableGroup): string {
+    return `${String(this.windowKey(g.window))}\u0000${encodedKey(this.keyCoder, g.key)}`;
+  }
+
+  /** Writes `groups` as one sorted run. */
+  write(groups: Iterable<SpillableGroup>): void {
+    if (this.dir === undefined) {
+      this.dir = mkdtempSync(join(this.budget.tempDir, "sluice-spill-"));
+      liveDirs.add(this.dir);
+      if (!exitHooked) {
+        exitHooked = true;
+        process.once("exit", removeLiveDirs);
+      }
+    }
+    const sorted = [...groups].map((g) => ({ k: this.sortKey(g), g })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    const run = new Run(join(this.dir, `run-${this.runs.length}`));
+    // Buffered writes at explicit offsets; a record's values length is patched into its header
+    // once they are written (in the buffer, or in the file if it was flushed meanwhile).
+    let pos = 0; // file offset of out's first byte
+    const out = new ByteWriter(1 << 21);
+    const flush = (): void => {
+      const bytes = out.view_();
+      let done = 0;
+      while (done < out.length) done += writeSync(run.fd, bytes, done, out.length - done, pos + done);
+      pos += out.length;
+      out.reset();
+    };
+    const u32 = Buffer.alloc(4);
+    const f64 = Buffer.alloc(8);
+    const header = new ByteWriter(256);
+    const part = new ByteWriter(64);
+    const block = new ByteWriter(BLOCK_BYTES + (1 << 16));
+    const lengthPrefixed = (c: Coder<unknown>, v: unknown): void => {
+      part.reset();
+      c.encode(v, part, false);
+      header.varUint(part.length);
+      header.bytes(part.view_().subarray(0, part.length));
+    };
+    for (const { k, g } of sorted) {
+      header.reset();
+      const kb = Buffer.from(k, "latin1");
+      header.varUint(kb.length);
+      header.bytes(kb);
+      lengthPrefixed(this.windowCoder as Coder<unknown>, g.window);
+      lengthPrefixed(this.keyCoder, g.key);
+      f64.writeDoubleBE(g.minTs, 0);
+      header.bytes(f64);
+      f64.writeDoubleBE(g.maxTs, 0);
+      header.bytes(f64);
+      f64.writeDoubleBE(0, 0); // the values' length, patched below
+      header.bytes(f64);
+      u32.writeUInt32BE(header.length, 0);
+      out.bytes(u32);
+      out.bytes(header.view_().subarray(0, header.length));
+      const lengthAt = pos + out.length - 8;
+      const valuesStart = pos + out.length;
+      let count = 0;
+      const endBlock = (): void => {
+        if (count === 0) return;
+        u32.writeUInt32BE(block.length, 0);
+        out.bytes(u32);
+        u32.writeUInt32BE(count, 0);
+        out.bytes(u32);
+        out.bytes(block.view_().subarray(0, block.length));
+        block.reset();
+        count = 0;
+        if (out.length >= 1 << 20) flush();
+      };
+      for (const v of g.values ?? [g.acc]) {
+        this.valueCoder.encode(v, block, true);
+        count++;
+        if (block.length >= BLOCK_BYTES) endBlock();
+      }
+      endBlock();
+      f64.writeDoubleBE(pos + out.length - valuesStart, 0);
+      if (lengthAt >= pos) out.view_().set(f64, lengthAt - pos);
+      else writeSync(run.fd, f64, 0, 8, lengthAt);
+      if (out.length >= 1 << 20) flush();
+    }
+    flush();
+    this.budget.spilledBytes += pos;
+    this.runs.push({ run, size: pos });
+  }
+
+  /**
+   * Every group, in (window, key) order: the runs' and `memory`'s (what the table still holds)
+   * merged. Values stay on disk until iterated.
+   */
+  *merge(memory: Iterable<SpillableGroup>): Generator<MergedGroup> {
+    const cursors = this.runs.map((r) => new Cursor(r.run, r.size, this.keyCoder, this.windowCoder));
+    const mem = [...memory].map((g) => ({ k: this.sortKey(g), g })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    let mi = 0;
+    for (;;) {
+      let least: string | undefined;
+      for (const c of cursors) if (c.head !== undefined && (least === undefined || c.head.sortKey < least)) least = c.head.sortKey;
+      const m = mi < mem.length ? mem[mi]! : undefined;
+      if (m !== undefined && (least === undefined || m.k < least)) least = m.k;
+      if (least === undefined) return;
+      let key: unknown;
+      let window: BoundedWindow | undefined;
+      let minTs = Infinity;
+      let maxTs = -Infinity;
+      const segments: Segment[] = [];
+      const accs: unknown[] = [];
+      const inMemory: (readonly unknown[])[] = [];
+      for (const c of cursors) {
+        const h = c.head;
+        if (h === undefined || h.sortKey !== least) continue;
+        key ??= h.key;
+        window ??= h.window;
+        minTs = Math.min(minTs, h.minTs);
+        maxTs = Math.max(maxTs, h.maxTs);
+        segments.push(h.valuesBytes <= INLINE_BYTES ? { data: Buffer.from(c.readValues(h.valuesAt, h.valuesBytes)) } : { run: c.run, at: h.valuesAt, bytes: h.valuesBytes });
+        c.next();
+      }
+      if (m !== undefined && m.k === least) {
+        key ??= m.g.key;
+        window ??= m.g.window;
+        minTs = Math.min(minTs, m.g.minTs);
+        maxTs = Math.max(maxTs, m.g.maxTs);
+        if (m.g.values !== undefined) inMemory.push(m.g.values);
+        else accs.push(m.g.acc);
+        mi++;
+      }
+      if (this.accumulators) {
+        const spilled: unknown[] = [];
+        for (const seg of segments) spilled.push(...new SpilledValues([seg], [], this.valueCoder));
+        yield { key, window: window!, minTs, maxTs, values: [], accs: [...spilled, ...accs] };
+      } else {
+        yield { key, window: window!, minTs, maxTs, values: new SpilledValues(segments, inMemory, this.valueCoder), accs };
+      }
+    }
+  }
+
+  /** Set by a lifted combine's grouping: records hold accumulators. */
+  accumulators = false;
+
+  /** Removes the runs (after the drain, or when the run fails). */
+  close(): void {
+    for (const r of this.runs) {
+      try {
+        closeSync(r.run.fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.runs.length = 0;
+    if (this.dir !== undefined) {
+      rmSync(this.dir, { recursive: true, force: true });
+      liveDirs.delete(this.dir);
+    }
+    this.dir = undefined;
+  }
+}
+
+/** A rough size in memory of a value a grouping holds, in bytes. */
+export function estimateBytes(v: unknown, coder: Coder<unknown>, sample: { n: number; avg: number }): number {
+  switch (typeof v) {
+    case "string":
+      return v.length + 24;
+    case "number":
+    case "boolean":
+    case "undefined":
+      return 16;
+    case "bigint":
+      return 32;
+    default:
+      // Objects: their encoded size, sampled (one in 32), times two for the heap's overhead.
+      if (sample.n++ % 32 === 0) {
+        const w = new ByteWriter(64);
+        coder.encode(v, w, true);
+        sample.avg = sample.avg === 0 ? w.length : sample.avg * 0.9 + w.length * 0.1;
+      }
+      return 2 * sample.avg + 32;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The direct runner's memory budget (`--max_memory_mb`, src/runners/direct/spill.ts): batch
+ * groupings past it spill sorted runs to disk and merge them at the end. The results are the same
+ * as in memory; a single key holding many times the budget is grouped, its values an iterable
+ * read from disk as often as the DoFn iterates it; nothing is left in the temporary folder.
+ */
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Count, Create, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, WindowInto, type PipelineResult } from "sluice";
+
+let temp: string;
+beforeAll(async () => {
+  temp = await mkdtemp(join(tmpdir(), "sluice-spill-test-"));
+});
+afterAll(async () => {
+  await rm(temp, { recursive: true, force: true });
+});
+
+const options = (budgetMb?: number): PipelineOptions =>
+  PipelineOptions.fromArgs([...(budgetMb === undefined ? [] : [`--max_memory_mb=${budgetMb}`]), `--temp_location=${temp}`]);
+
+const spilled = (r: PipelineResult): number => r.metrics.counter("spilledBytes") ?? 0;
+
+describe("groupings past the memory budget", () => {
+  it("groups one key holding ten times the budget, its values re-iterable", async () => {
+    const n = 200_000;
+    const line = (i: number): string => `value ${i} ${"x".repeat(40)}`; // ~55 bytes: ~11 MB in all for a 1 MB budget
+    const got: string[] = [];
+    const p = Pipeline.create(options(1));
+    p.apply("Create", Create.of(Array.from({ length: n }, (_, i) => i)))
+      .apply("Key", Map((i: number): [string, string] => [i % 1000 === 0 ? "small" : "big", line(i)]))
+      .apply("Group", GroupByKey<string, string>())
+      .apply("Check", Map(([k, vs]: [string, Iterable<string>]) => {
+        let count = 0;
+        let sum = 0;
+        for (const v of vs) {
+          count++;
+          sum += Number(v.split(" ")[1]);
+        }
+        let again = 0;
+        for (const _ of vs) again++;
+        got.push(`${k} ${count} ${again} ${sum}`);
+      }));
+    const r = await p.run();
+    const small = Array.from({ length: n / 1000 }, (_, j) => j * 1000);
+    const total = (n * (n - 1)) / 2;
+    const smallSum = small.reduce((a, b) => a + b, 0);
+    expect(got.sort()).toEqual([`big ${n - small.length} ${n - small.length} ${total - smallSum}`, `small ${small.length} ${small.length} ${smallSum}`]);
+    expect(spilled(r)).toBeGreaterThan(5 * 1048576);
+    expect(await readdir(temp)).toEqual([]);
+  }, 120_000);
+
+  it("gives the in-memory result for many keys in fixed windows, with EARLIEST timestamps", async () => {
+    const run = async (budget?: number): Promise<{ lines: string[]; spilled: number }> => {
+      const lines: string[] = [];
+      const p = Pipeline.create(options(budget));
+      p.apply("Create", Create.timestamped(Array.from({ length: 60_000 }, (_, i) => ({ value: [`k${(i * 7919) % 5000}`, i] as [string, number], timestamp: (i % 600) * 1000 }))))
+        .apply("Window", WindowInto(FixedWindows(60_000), { timestampCombiner: "EARLIEST" }))
+        .apply("Group", GroupByKey<string, number>())
+        .apply("Record", Map(([k, vs]: [string, Iterable<number>], c) => void lines.push(`${k} ${[...vs].sort((a, b) => a - b).join(",")} @${c.timestamp}`)));
+      const r = await p.run();
+      return { lines: lines.sort(), spilled: spilled(r) };
+    };
+    const [memory, disk] = [await run(), await run(1)];
+    expect(memory.spilled).toBe(0);
+    expect(disk.spilled).toBeGreaterThan(0);
+    expect(disk.lines).toEqual(memory.lines);
+  }, 120_000);
+
+  it("merges a lifted combine's spilled accumulators", async () => {
+    const counts: string[] = [];
+    const p = Pipeline.create(options(1));
+    p.apply("Create", Create.of(Array.from({ length: 150_000 }, (_, i) => `word${i % 40_000}`)))
+      .apply("Count", Count.perElement())
+      .apply("Record", Map(([w, n]: [string, number]) => void counts.push(`${w}:${n}`)));
+    const r = await p.run();
+    expect(counts.length).toBe(40_000);
+    const want = (i: number): number => (i < 150_000 % 40_000 ? 4 : 3);
+    expect(counts.every((c) => Number(c.split(":")[1]) === want(Number(c.slice(4, c.indexOf(":")))))).toBe(true);
+    expect(spilled(r)).toBeGreaterThan(0);
+  }, 120_000);
+});
