@@ -5,7 +5,7 @@
  */
 import { ByteReader, ByteWriter } from "./bytes.js";
 import type { Coder } from "./coder.js";
-import { millisToTimestamp, timestampToMillis, type Timestamp } from "../time.js";
+import { GLOBAL_WINDOW_MAX_TIMESTAMP, MAX_TIMESTAMP, MIN_TIMESTAMP, millisToTimestamp, timestampToMillis, type Timestamp } from "../time.js";
 import { corruptData, invalidValue } from "./errors.js";
 
 /** A Beam int64 as JS sees it: a number when it is a safe integer, otherwise a bigint. */
@@ -164,14 +164,36 @@ export function timestampWireMillis(ts: Timestamp): Int64 {
   return timestampToMillis(ts);
 }
 
+/**
+ * The wire words (sign-flipped high and low 32 bits) of Beam's timestamp bounds: not safe
+ * integers as doubles, so the general path takes BigInts, and every element in the global window
+ * carries one (its timestamp MIN_TIMESTAMP, or a window end).
+ */
+const BOUNDS: readonly { readonly ts: Timestamp; readonly hi: number; readonly lo: number }[] = [MIN_TIMESTAMP, MAX_TIMESTAMP, GLOBAL_WINDOW_MAX_TIMESTAMP].map((ts) => {
+  const u = BigInt.asUintN(64, timestampToMillis(ts)) ^ SIGN_BIT;
+  return { ts, hi: Number(u >> 32n) | 0, lo: Number(u & 0xffffffffn) | 0 };
+});
+const [MIN_WIRE, MAX_WIRE, GLOBAL_MAX_WIRE] = BOUNDS as [(typeof BOUNDS)[0], (typeof BOUNDS)[0], (typeof BOUNDS)[0]];
+
 /** Beam's InstantCoder / TimestampCoder: int64 millis, sign-flipped big-endian. */
 export function writeTimestamp(out: ByteWriter, ts: Timestamp): void {
+  const b = ts === MIN_TIMESTAMP ? MIN_WIRE : ts === GLOBAL_WINDOW_MAX_TIMESTAMP ? GLOBAL_MAX_WIRE : ts === MAX_TIMESTAMP ? MAX_WIRE : undefined;
+  if (b !== undefined) {
+    out.int32BE(b.hi);
+    out.int32BE(b.lo);
+    return;
+  }
   writeInt64Flipped(out, timestampWireMillis(ts));
 }
 
 export function readTimestamp(input: ByteReader): Timestamp {
-  const v = readInt64Flipped(input);
-  return typeof v === "number" ? v : millisToTimestamp(v);
+  const hi = input.int32BE() | 0;
+  const lo = input.int32BE() | 0;
+  for (const b of BOUNDS) if (hi === b.hi && lo === b.lo) return b.ts;
+  const h = hi ^ 0x80000000;
+  const l = lo >>> 0;
+  if (h >= -0x200000 && h < 0x200000) return h * TWO_32 + l;
+  return millisToTimestamp((BigInt(h) << 32n) | BigInt(l));
 }
 
 const textEncoder = new TextEncoder();
