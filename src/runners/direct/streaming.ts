@@ -26,7 +26,7 @@ import type { Coder } from "../../sdk/coders/coder.js";
 import { MetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
 import { MAX_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import { type AnyCombineFn, combineAll } from "../../sdk/transforms/combinefn.js";
-import type { BoundedWindow, PaneInfo } from "../../sdk/windowing/window.js";
+import { type BoundedWindow, IntervalWindow, type PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
 import { paneTiming, TriggerMachine, type TriggerTime } from "./triggers.js";
@@ -90,8 +90,8 @@ const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow"
 /** GroupByKey (and CombinePerKey) of an unbounded collection, or of a bounded one with a non-default trigger. */
 export class StreamingGroupOperator implements Receiver, Clocked {
   private readonly cells = new Map<string, Cell>();
-  /** Merging windowing: each key's live cells, the windows a new one may merge with. */
-  private readonly byKey = new Map<unknown, Set<Cell>>();
+  /** Merging windowing: each key's live cells (disjoint windows, by start), the ones a new window may merge with. */
+  private readonly byKey = new Map<unknown, Cell[]>();
   /** Cells the current bundle touched: only their triggers are checked at its end. */
   private readonly touched = new Set<Cell>();
   private readonly fn;
@@ -137,9 +137,24 @@ export class StreamingGroupOperator implements Receiver, Clocked {
    */
   private mergedWindow(key: unknown, sk: unknown, w: BoundedWindow): BoundedWindow {
     const live = this.byKey.get(sk);
-    if (live === undefined || live.size === 0) return w;
+    if (live === undefined || live.length === 0) return w;
     const wk = this.fn.windowKey(w);
-    const windows = [...live].map((c) => c.window);
+    // Only the key's windows that overlap the new one can merge with it; they are disjoint and
+    // sorted by start, so they are found by a binary search (a hot key has many sessions).
+    const windows: BoundedWindow[] = [];
+    if (w instanceof IntervalWindow) {
+      let lo = 0;
+      let hi = live.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((live[mid]!.window as IntervalWindow).end <= w.start) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < live.length && (live[i]!.window as IntervalWindow).start < w.end; i++) windows.push(live[i]!.window);
+    } else {
+      for (const c of live) windows.push(c.window);
+    }
+    if (windows.length === 0) return w;
     // A window equal to a live one is that window, not a second one to merge with it.
     if (!windows.some((x) => this.fn.windowKey(x) === wk)) windows.push(w);
     let target = w;
@@ -177,21 +192,37 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     return target;
   }
 
-  /** Adds a cell to the table (and, for merging windows, to its key's live cells). */
+  /** Adds a cell to the table (and, for merging windows, to its key's live cells, by start). */
   private putCell(id: string, cell: Cell): void {
     this.cells.set(id, cell);
     if (!this.fn.isMerging) return;
     let live = this.byKey.get(cell.sk);
-    if (live === undefined) this.byKey.set(cell.sk, (live = new Set()));
-    live.add(cell);
+    if (live === undefined) this.byKey.set(cell.sk, (live = []));
+    live.splice(this.position(live, cell), 0, cell);
   }
 
   private dropCell(id: string, cell: Cell): void {
     this.cells.delete(id);
     const live = this.byKey.get(cell.sk);
     if (live === undefined) return;
-    live.delete(cell);
-    if (live.size === 0) this.byKey.delete(cell.sk);
+    let i = this.position(live, cell);
+    if (live[i] !== cell) i = live.indexOf(cell);
+    if (i !== -1) live.splice(i, 1);
+    if (live.length === 0) this.byKey.delete(cell.sk);
+  }
+
+  /** Where `cell` goes in a key's live cells (ordered by window start). */
+  private position(live: readonly Cell[], cell: Cell): number {
+    const start = cell.window instanceof IntervalWindow ? cell.window.start : 0;
+    let lo = 0;
+    let hi = live.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const w = live[mid]!.window;
+      if ((w instanceof IntervalWindow ? w.start : 0) < start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private expired(w: BoundedWindow, watermark: Timestamp): boolean {
