@@ -62,12 +62,15 @@ async function javaClasspath(beamVersion: string, flinkMinor: string): Promise<s
     if (cp.split(":").every((j) => existsSync(j))) return cp;
   }
   await mkdir(dir, { recursive: true });
-  const dep = (g: string, a: string): string => `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${beamVersion}</version></dependency>`;
+  // The examples jar without its dependencies (its Kafka IO needs Confluent's repository, which is
+  // not Maven Central): WordCount needs only the SDK core, which the Flink runner brings.
+  const dep = (g: string, a: string, bare = false): string =>
+    `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${beamVersion}</version>${bare ? "<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>" : ""}</dependency>`;
   await writeFile(
     join(dir, "pom.xml"),
     `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
 <groupId>dev.sluice.bench</groupId><artifactId>beam-java-wordcount</artifactId><version>1</version>
-<dependencies>${dep("org.apache.beam", "beam-examples-java")}${dep("org.apache.beam", `beam-runners-flink-${flinkMinor}`)}</dependencies></project>\n`,
+<dependencies>${dep("org.apache.beam", "beam-examples-java", true)}${dep("org.apache.beam", `beam-runners-flink-${flinkMinor}`)}</dependencies></project>\n`,
   );
   console.log(`bench flink: resolving Beam Java ${beamVersion} examples and FlinkRunner (Maven, once)`);
   await run("mvn", ["-q", "-B", "dependency:build-classpath", `-Dmdep.outputFile=${cpFile}`], { cwd: dir, timeout: 900_000, maxBuffer: 64 << 20 });
