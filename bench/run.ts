@@ -16,6 +16,8 @@
  *              (SLUICE_BENCH_NEXMARK_EVENTS, default 1 M) on the direct runner and on Beam
  *              Python's DirectRunner (a managed venv), outputs checked equal: time and peak RSS.
  *              Targets per query: >= 10x faster than Beam Python, peak RSS no higher.
+ *   startup    a job's fixed cost phase by phase: examples/seed.ts and the seed's Python pipeline
+ *              on a sluice cluster, examples/seed.ts on Flink [local] and on the direct runner.
  */
 import { execFile } from "node:child_process";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -150,6 +152,11 @@ async function nexmark(): Promise<void> {
   if (!verdict.targetsMet) process.exitCode = 1;
 }
 
+async function startup(): Promise<void> {
+  const { startupBench, writeStartupResult } = await import("./startup.js");
+  const result = await writeStartupResult(await startupBench());
+  console.log(JSON.stringify(result, null, 2));
+}
 
 async function grouping(): Promise<void> {
   const { groupingBench } = await import("./grouping.js");
@@ -159,7 +166,7 @@ async function grouping(): Promise<void> {
   console.log(JSON.stringify(result, null, 2));
 }
 
-const benches: Record<string, () => Promise<void>> = { wordcount, grouping, flink, streaming, nexmark };
+const benches: Record<string, () => Promise<void>> = { wordcount, grouping, flink, streaming, nexmark, startup };
 const names = process.argv.slice(2);
 if (names.length === 0 || names.some((n) => !(n in benches))) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join("|")}>`);

@@ -7,7 +7,7 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { SluiceError } from "../internal/errors.js";
@@ -141,7 +141,7 @@ export async function resourceParams(home: string, confDir: string, kind: "JM" |
   return { jvm: jvm.split(/\s+/).filter(Boolean), dynamic: dynamic.split(/\s+/).filter(Boolean) };
 }
 
-function launch(home: string, confDir: string, javaOpts: string, params: ResourceParams, mainClass: string, extra: string[]): JvmLaunch {
+function launch(home: string, confDir: string, javaOpts: string, params: ResourceParams, mainClass: string, extra: string[], classpath: readonly string[]): JvmLaunch {
   return {
     command: "java",
     args: [
@@ -149,7 +149,8 @@ function launch(home: string, confDir: string, javaOpts: string, params: Resourc
       ...params.jvm,
       `-Dlog4j.configurationFile=file:${join(confDir, "log4j-console.properties")}`,
       "-cp",
-      join(home, "lib", "*"),
+      // Flink's own jars first: what the extra jars share with them is Flink's.
+      [join(home, "lib", "*"), ...classpath].join(delimiter),
       mainClass,
       "--configDir",
       confDir,
@@ -160,15 +161,18 @@ function launch(home: string, confDir: string, javaOpts: string, params: Resourc
   };
 }
 
-/** The JobManager (StandaloneSessionClusterEntrypoint). */
-export async function jobManagerLaunch(home: string, confDir: string): Promise<JvmLaunch> {
+/**
+ * The JobManager (StandaloneSessionClusterEntrypoint). `classpath`: jars after Flink's lib/, e.g.
+ * Beam's runner jars, so that jobs need not upload them (see `beamJarsForFlink`).
+ */
+export async function jobManagerLaunch(home: string, confDir: string, classpath: readonly string[] = []): Promise<JvmLaunch> {
   const params = await resourceParams(home, confDir, "JM");
-  return launch(home, confDir, defaultJavaOpts(home), params, "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint", ["--executionMode", "cluster"]);
+  return launch(home, confDir, defaultJavaOpts(home), params, "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint", ["--executionMode", "cluster"], classpath);
 }
 
 /** A TaskManager, named `resourceId` on the dashboard; every TaskManager uses the same memory sizes. */
-export function taskManagerLaunch(home: string, confDir: string, params: ResourceParams, resourceId: string): JvmLaunch {
-  return launch(home, confDir, defaultJavaOpts(home), params, "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", ["-D", `taskmanager.resource-id=${resourceId}`]);
+export function taskManagerLaunch(home: string, confDir: string, params: ResourceParams, resourceId: string, classpath: readonly string[] = []): JvmLaunch {
+  return launch(home, confDir, defaultJavaOpts(home), params, "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", ["-D", `taskmanager.resource-id=${resourceId}`], classpath);
 }
 
 /** Says which port is which, for errors from a call to the wrong one. */

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { SluiceError } from "../internal/errors.js";
 import { createClient } from "../model/grpc.js";
 import { FnApi, JobApi } from "../model/protos.js";
-import { flinkJobServerClasspath, JOB_SERVER_MAIN } from "../runners/portable/flink.js";
+import { beamJarsForFlink, flinkJobServerClasspath, JOB_SERVER_MAIN } from "../runners/portable/flink.js";
 import { projectRoot } from "../runners/portable/services.js";
 import { type ClusterPorts, PORT_NAMES } from "./defaults.js";
 import { type FlinkOverview, flinkRestCall, jobManagerLaunch, resourceParams, taskManagerLaunch, writeFlinkConf } from "./flink.js";
@@ -75,7 +75,8 @@ interface Component {
   exited: string | undefined;
 }
 
-const READY_POLL_MS = 300;
+/** Between readiness probes: cheap calls (a refused connection until the port opens), so `up` notices each component within 100 ms. */
+const READY_POLL_MS = 100;
 
 export class ClusterSupervisor {
   private readonly components: Component[] = [];
@@ -85,6 +86,8 @@ export class ClusterSupervisor {
   private pythonExecutable: string | undefined;
   private kafka: KafkaState | undefined;
   private tmParams: Awaited<ReturnType<typeof resourceParams>> | undefined;
+  /** Beam's runner jars on the JobManager's and TaskManagers' classpath: jobs upload none. */
+  private beamJars: string[] = [];
   private taskmanagers: number;
   private readonly startedAt = new Date().toISOString();
   private readonly bindHost: string;
@@ -111,7 +114,25 @@ export class ClusterSupervisor {
     }
     s.phase = "ready";
     s.save();
+    void s.warmUp();
     return s;
+  }
+
+  /**
+   * A small job through the job server, the JobManager and a TaskManager, in the background once
+   * the cluster is ready, so that the user's first job does not pay for cold JVMs (about 9 s of the
+   * seed's first job on 2 cores, against about 2.5 s warm; runners/portable/warmup.ts). Its
+   * outcome goes to the supervisor's log only: a failure here is not the cluster's.
+   */
+  private async warmUp(): Promise<void> {
+    const started = Date.now();
+    try {
+      const { warmUpJobServer, WARM_UP_JOB_NAME } = await import("../runners/portable/warmup.js");
+      await warmUpJobServer(`127.0.0.1:${this.o.ports.jobServer}`, join(this.o.stateDir, "warm-up"));
+      if (!this.stopping) this.o.log(`warmed up with a small job (${WARM_UP_JOB_NAME}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      if (!this.stopping) this.o.log(`the warm-up job failed (the cluster runs jobs regardless): ${(err as Error).message.split("\n")[0] ?? ""}`);
+    }
   }
 
   /** Resolves when the cluster has been stopped (by `down`, a signal or a fatal failure). */
@@ -157,6 +178,10 @@ export class ClusterSupervisor {
         hint: "Pin in versions.json the Flink release the job server artifact is built against (see the job server classpath in the tool cache, ~/.cache/sluice/tools/).",
       });
     }
+    // Beam's runner on Flink's classpath: the job server then uploads no jars with a job (it
+    // would otherwise send its whole classpath, ~160 MB, to the blob server each time, and each
+    // TaskManager would download it and load Beam's classes afresh for every job).
+    this.beamJars = beamJarsForFlink(classpath);
     this.checkAborted();
     if (o.python) {
       const sdk = await ensurePythonSdk(o.cacheDir, v.pythonSdk, o.log, o.signal);
@@ -178,7 +203,7 @@ export class ClusterSupervisor {
     });
 
     // JobManager.
-    const jm = await jobManagerLaunch(flink.home, confDir);
+    const jm = await jobManagerLaunch(flink.home, confDir, this.beamJars);
     await this.startComponent({
       name: "jobmanager",
       kind: "jobmanager",
@@ -207,6 +232,9 @@ export class ClusterSupervisor {
       launch: {
         command: "java",
         args: [
+          // Timestamps in its log, to line up with Flink's.
+          "-Dorg.slf4j.simpleLogger.showDateTime=true",
+          "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS",
           "-cp",
           classpath,
           JOB_SERVER_MAIN,
@@ -217,6 +245,8 @@ export class ClusterSupervisor {
           `--flink-master=127.0.0.1:${o.ports.flinkRest}`,
           `--artifacts-dir=${artifactsDir}`,
           "--clean-artifacts-per-job=true",
+          // The cluster has Beam's jars (above): jobs to it ship none (our driver's flag).
+          "--files-to-stage=none",
         ],
         env: process.env,
       },
@@ -305,7 +335,7 @@ export class ClusterSupervisor {
     const params = this.tmParams;
     if (!params) throw new SluiceError("INTERNAL", "TaskManager memory parameters not computed");
     const name = `taskmanager-${index}`;
-    const launch = taskManagerLaunch(this.flinkHome, join(this.o.stateDir, "conf"), params, name);
+    const launch = taskManagerLaunch(this.flinkHome, join(this.o.stateDir, "conf"), params, name, this.beamJars);
     await this.startComponent(
       {
         name,

@@ -117,6 +117,13 @@ export interface ProcessPoolOptions {
   readonly scratchRoot?: string;
   /** Called when the pool removed a scratch directory left by a pool that died (SIGKILL). */
   readonly onStaleScratch?: (dir: string) => void;
+  /**
+   * Keep one worker process started ahead of the next StartWorker, with Node up and Sluice loaded
+   * (`worker-main.js --sluice_standby`), so that a StartWorker only hands it its arguments
+   * (default: on with the real worker program, off with another `workerMain`, which may not
+   * speak the standby protocol).
+   */
+  readonly prestart?: boolean;
 }
 
 export interface ProcessPoolHandle extends WorkerPoolHandle {
@@ -127,6 +134,12 @@ export interface ProcessPoolHandle extends WorkerPoolHandle {
   /** The pool's scratch directory (workers' --semi_persist_dir go under it). */
   readonly scratchDir: string;
 }
+
+/**
+ * The flag that starts worker-main.js ahead of need (`prestart`): it loads Sluice, sends
+ * `{ type: "ready" }` and waits for `{ type: "start", args }` (its worker arguments) over IPC.
+ */
+export const STANDBY_FLAG = "--sluice_standby";
 
 /** Lines of a worker's stderr kept for its exit message. */
 const TAIL_LINES = 20;
@@ -330,6 +343,55 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
   const owner: ProcessIdentity = { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 };
   await writeFile(join(scratch, OWNER_FILE), `${JSON.stringify(owner)}\n`);
   let started = 0;
+  const prestart = options.prestart ?? options.workerMain === undefined;
+  /** The worker started ahead of need (prestart): Node and Sluice loaded, waiting for its arguments. */
+  let spare: { child: ChildProcess; ready: boolean; detach: () => void } | undefined;
+  const startSpare = (): void => {
+    if (!prestart || closing || spare !== undefined || workers.size + spawning.size >= maxWorkers || !existsSync(workerMain)) return;
+    const [command, argv] = withParentDeath(process.execPath, [workerMain, STANDBY_FLAG]);
+    let child: ChildProcess;
+    try {
+      child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe", "ipc"], env: options.env ?? process.env });
+    } catch {
+      return;
+    }
+    let tail = "";
+    const keep = (chunk: Buffer): void => {
+      tail = (tail + chunk.toString("utf8")).slice(-2000);
+    };
+    const onMessage = (m: unknown): void => {
+      if ((m as { type?: unknown } | null)?.type === "ready" && spare?.child === child) spare.ready = true;
+    };
+    const onGone = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (spare?.child !== child) return;
+      spare = undefined;
+      // Not restarted here (a worker program that cannot start would loop); the next StartWorker starts one.
+      if (!closing) log(`the standby worker (pid ${child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it was needed${tail.trim() ? `:\n${bounded(tail.trim(), TAIL_CHARS, "tail").replace(/^/gm, "  | ")}` : ""}`);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    child.on("message", onMessage);
+    child.once("exit", onGone);
+    child.once("error", () => onGone(null, null));
+    spare = {
+      child,
+      ready: false,
+      detach: () => {
+        child.stdout?.off("data", keep);
+        child.stderr?.off("data", keep);
+        child.off("message", onMessage);
+        child.off("exit", onGone);
+      },
+    };
+  };
+  /** The spare, if it is ready: taken (the caller sends it its arguments), and another one started. */
+  const takeSpare = (): ChildProcess | undefined => {
+    const s = spare;
+    if (s === undefined || !s.ready || !s.child.connected || s.child.exitCode !== null || s.child.signalCode !== null) return undefined;
+    spare = undefined;
+    s.detach();
+    return s.child;
+  };
 
   const onExit = (w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void => {
     if (workers.get(w.key) === w) workers.delete(w.key);
@@ -399,14 +461,22 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
       let child: ChildProcess;
       spawning.add(key);
       try {
-        // The IPC channel tells the worker when the pool is gone (it then exits); setpriv's
-        // pdeathsig kills it even when the pool is SIGKILLed and the worker is stuck.
-        const [command, argv] = withParentDeath(process.execPath, args);
-        child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe", "ipc"], env: options.env ?? process.env });
-        await new Promise<void>((resolve, reject) => {
-          child.once("spawn", resolve);
-          child.once("error", reject);
-        });
+        const ready = takeSpare();
+        if (ready !== undefined) {
+          // Started ahead (prestart): it only needs its arguments.
+          child = ready;
+          child.send({ type: "start", args: args.slice(1) });
+        } else {
+          // The IPC channel tells the worker when the pool is gone (it then exits); setpriv's
+          // pdeathsig kills it even when the pool is SIGKILLed and the worker is stuck.
+          const [command, argv] = withParentDeath(process.execPath, args);
+          const spawned = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe", "ipc"], env: options.env ?? process.env });
+          child = spawned;
+          await new Promise<void>((resolve, reject) => {
+            spawned.once("spawn", resolve);
+            spawned.once("error", reject);
+          });
+        }
       } catch (err) {
         const message = bounded(err instanceof Error ? err.message : String(err));
         log(`${who} could not be started: ${message}`);
@@ -422,6 +492,7 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
       }
       workers.set(key, w);
       log(`${who} started (pid ${child.pid}) for the runner at ${provision}`);
+      startSpare();
       return {};
     },
     async stopWorker(request) {
@@ -442,6 +513,7 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
     throw err;
   }
   where = address.address;
+  startSpare();
   return {
     address,
     maxWorkers,
@@ -449,7 +521,13 @@ export async function startProcessPool(options: ProcessPoolOptions = {}): Promis
     workerIds: () => [...workers.values()].map((w) => w.id),
     async close() {
       closing = true;
-      const stopping = Promise.all([...workers.values()].map((w) => w.stop(stopTimeoutMs)));
+      const standby = spare?.child;
+      spare = undefined;
+      standby?.kill("SIGTERM");
+      const stopping = Promise.all([
+        ...[...workers.values()].map((w) => w.stop(stopTimeoutMs)),
+        ...(standby && standby.exitCode === null && standby.signalCode === null ? [new Promise((r) => standby.once("exit", r))] : []),
+      ]);
       await Promise.all([stopping, server.close({ graceMs: 1000 })]);
       await rm(scratch, { recursive: true, force: true });
     },

@@ -35,6 +35,7 @@ import { LAUNCH_CONTEXT, type LaunchContext, PipelineOptions } from "../sdk/opti
 import { Pipeline } from "../sdk/pipeline.js";
 import { captureConsole, FnLogStream, type LogContext, type Severity } from "./logging.js";
 import { ARGV_OPTION, FINGERPRINT_OPTION, STAGED_PIPELINE_NAME } from "./shipped.js";
+import { STANDBY_FLAG } from "./pool.js";
 import { grpcFnTransport } from "./transport.js";
 import { bounded, FnWorker, MAX_INSTRUCTION_ERROR_CHARS } from "./worker.js";
 
@@ -516,7 +517,40 @@ function shutdown(reason: string): void {
   setTimeout(() => void exit(0), 3000).unref();
 }
 
+/**
+ * `--sluice_standby` (STANDBY_FLAG): a worker a pool started ahead of the next StartWorker
+ * (`prestart`). It loads Sluice as the shipped pipeline file will (`sluice`, this package), tells
+ * the pool it is ready, and waits for the worker arguments over the IPC channel; it leaves when
+ * the pool does.
+ */
+async function standby(): Promise<string[]> {
+  if (!process.connected) {
+    process.stderr.write(`sluice worker: ${STANDBY_FLAG} is for workers a worker pool starts (it sends the arguments over IPC)\n`);
+    process.exit(2);
+  }
+  const gone = (): void => process.exit(0);
+  process.once("disconnect", gone);
+  const args = new Promise<string[]>((resolve) => {
+    const onMessage = (m: unknown): void => {
+      const start = m as { type?: unknown; args?: unknown } | null;
+      if (start?.type !== "start" || !Array.isArray(start.args) || !start.args.every((a) => typeof a === "string")) return;
+      process.off("message", onMessage);
+      resolve(start.args as string[]);
+    };
+    process.on("message", onMessage);
+  });
+  // What `import "sluice"` in the shipped file resolves to (this package's own entry, by its
+  // name): loaded now. A variable, so that the compiler does not look for the package's types.
+  const entry = "sluice";
+  await import(entry);
+  process.send?.({ type: "ready" });
+  const given = await args;
+  process.off("disconnect", gone);
+  return given;
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === STANDBY_FLAG) process.argv = [...process.argv.slice(0, 2), ...(await standby())];
   let args: WorkerArgs;
   try {
     args = parseArgs(process.argv.slice(2));

@@ -83,7 +83,9 @@ async function flinkRunner(options: PipelineOptions): Promise<PipelineRunner> {
         // Before paying for a job server: what Flink's streaming mode would get wrong.
         if (options.streaming || pipeline.pcollections.some((pc) => !pc.isBounded)) refuseFlinkStreamingGaps(pipeline);
         const log = (m: string): void => void process.stderr.write(`${m}\n`);
+        const started = Date.now();
         const server = await startFlinkJobServer({ ...(options.flinkMaster ? { flinkMaster: options.flinkMaster } : {}), log });
+        log(`sluice: started Beam's Flink job server for this run (Flink ${options.flinkMaster ?? "[local]"}) in ${Date.now() - started} ms`);
         try {
           return await new PortableRunner(server.endpoint, { serviceLabel: `the Flink job server (started at ${server.endpoint})` }).run(pipeline);
         } finally {

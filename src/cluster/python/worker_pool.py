@@ -6,11 +6,14 @@ cluster: it binds --host (127.0.0.1 unless the cluster is exposed) where Beam's 
 every interface; it keys workers by worker id *and* runner control endpoint, because each
 TaskManager numbers its workers from "1-1" (two TaskManagers, or a restarted one, send the same
 id); and workers inherit this process's stdout/stderr (the pool's log) instead of a pipe nobody
-reads. Each worker is Beam's SdkHarness in a child process of this interpreter.
+reads. Each worker is Beam's SdkHarness in a child process of this interpreter; one such process
+is kept started ahead of the next StartWorker, with Beam's harness already imported (most of a
+worker's start), waiting on its stdin for the worker id and control endpoint.
 SIGTERM stops the server and its workers.
 """
 
 import argparse
+import json
 import logging
 import signal
 import subprocess
@@ -25,10 +28,38 @@ from apache_beam.utils import thread_pool_executor
 _LOG = logging.getLogger("sluice.python_pool")
 
 
+# A worker: Beam's harness imported first, then its id and control endpoint read from stdin (one
+# JSON line; end of input, e.g. the pool gone, and it leaves).
+_WORKER = """
+import json, sys
+from apache_beam.runners.worker.sdk_worker import SdkHarness
+line = sys.stdin.readline()
+if not line:
+  sys.exit(0)
+args = json.loads(line)
+SdkHarness(args["control"], worker_id=args["id"], state_cache_size=0, data_buffer_time_limit_ms=-1).run()
+"""
+
+
 class WorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
   def __init__(self):
     self._lock = threading.Lock()
     self._workers = {}  # (worker id, control endpoint) -> Popen
+    self._spare = None  # the worker process started ahead, waiting for its arguments
+    self._closed = False
+
+  def _start_process(self):
+    return subprocess.Popen([sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, close_fds=True)
+
+  def start_spare(self):
+    with self._lock:
+      if self._closed or (self._spare is not None and self._spare.poll() is None):
+        return
+      try:
+        self._spare = self._start_process()
+      except OSError as e:
+        self._spare = None
+        _LOG.warning("cannot start a standby Python SDK worker: %s", e)
 
   def StartWorker(self, request, context):
     key = (request.worker_id, request.control_endpoint.url)
@@ -36,16 +67,21 @@ class WorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
       running = self._workers.get(key)
       if running is not None and running.poll() is None:
         return beam_fn_api_pb2.StartWorkerResponse()  # a repeated request
-      program = (
-          "from apache_beam.runners.worker.sdk_worker import SdkHarness; "
-          f"SdkHarness({request.control_endpoint.url!r}, worker_id={request.worker_id!r}, "
-          "state_cache_size=0, data_buffer_time_limit_ms=-1).run()")
+      worker, self._spare = self._spare, None
+      if worker is None or worker.poll() is not None:
+        try:
+          worker = self._start_process()
+        except OSError as e:
+          return beam_fn_api_pb2.StartWorkerResponse(error=f"cannot start a Python SDK worker: {e}")
       try:
-        worker = subprocess.Popen([sys.executable, "-c", program], close_fds=True)
+        worker.stdin.write((json.dumps({"id": request.worker_id, "control": request.control_endpoint.url}) + "\n").encode())
+        worker.stdin.close()
       except OSError as e:
+        _stop(worker)
         return beam_fn_api_pb2.StartWorkerResponse(error=f"cannot start a Python SDK worker: {e}")
       self._workers[key] = worker
     _LOG.info("worker %s started (pid %d) for the runner at %s", request.worker_id, worker.pid, request.control_endpoint.url)
+    self.start_spare()
     return beam_fn_api_pb2.StartWorkerResponse()
 
   def StopWorker(self, request, context):
@@ -60,8 +96,10 @@ class WorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
 
   def stop_all(self):
     with self._lock:
-      workers = list(self._workers.values())
+      self._closed = True
+      workers = list(self._workers.values()) + ([self._spare] if self._spare is not None else [])
       self._workers.clear()
+      self._spare = None
     for worker in workers:
       _stop(worker)
 
@@ -97,6 +135,7 @@ def main() -> int:
   pool = WorkerPool()
   beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(pool, server)
   server.start()
+  pool.start_spare()
   print(f"python worker pool: listening on {args.host}:{port}", flush=True)
 
   stop = threading.Event()

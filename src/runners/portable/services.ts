@@ -57,7 +57,15 @@ export async function startService(
   command: string,
   args: readonly string[],
   port: number,
-  options: { readonly readyTimeoutMs?: number; readonly env?: NodeJS.ProcessEnv; readonly hint: string },
+  options: {
+    readonly readyTimeoutMs?: number;
+    readonly env?: NodeJS.ProcessEnv;
+    readonly hint: string;
+    /** How long `stop()` waits after SIGTERM before SIGKILL (default 5 s). */
+    readonly stopGraceMs?: number;
+    /** Called once the service has stopped: whether it exited by itself after SIGTERM, or was killed. */
+    readonly onStopped?: (how: "stopped" | "killed" | "gone") => void;
+  },
 ): Promise<LocalService> {
   let log = "";
   const { child, identity } = spawnOwned(command, args, { env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
@@ -81,10 +89,11 @@ export async function startService(
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   while (!(await portOpen(port))) {
     if (exited !== undefined) {
+      options.onStopped?.("gone");
       throw new SluiceError("UNAVAILABLE", `${component} exited (${exited}) before it was ready${tail()}`, { hint: options.hint });
     }
     if (Date.now() > deadline) {
-      await stopGroup(identity, 0);
+      options.onStopped?.(await stopGroup(identity, 0));
       throw new SluiceError("DEADLINE_EXCEEDED", `${component} did not open port ${port} within ${options.readyTimeoutMs ?? 60_000} ms${tail()}`, {
         hint: options.hint,
       });
@@ -94,8 +103,9 @@ export async function startService(
   return {
     endpoint: `127.0.0.1:${port}`,
     async stop() {
-      await stopGroup(identity, 5000);
+      const how = await stopGroup(identity, options.stopGraceMs ?? 5000);
       await exit;
+      options.onStopped?.(how);
     },
   };
 }
