@@ -92,7 +92,7 @@ p.apply("Create", Create.of([50_000_000]))
   .apply("Group everything", GroupByKey<string, number>());
 await p.run();
 `,
-      [],
+      ["--max_memory_mb=4096"], // a budget past the heap: the heap guard is what stops it
       ["--max-old-space-size=256"],
     );
     expect(r.signal).toBeNull(); // V8's out-of-memory abort is SIGABRT
@@ -101,6 +101,27 @@ await p.run();
     expect(r.stderr).toContain("--max-old-space-size");
     expect(r.stderr).not.toContain("JavaScript heap out of memory");
   });
+
+  it("groups more keys than the heap holds within the default memory budget, spilling to disk", async () => {
+    const r = await runPipeline(
+      "spill.ts",
+      `import { Create, FlatMap, GroupByKey, Map, Pipeline } from "sluice";
+let groups = 0;
+const p = Pipeline.create();
+p.apply("Create", Create.of([1_500_000]))
+  .apply("Keys", FlatMap(function* (n: number) { for (let i = 0; i < n; i++) yield [\`key \${i}\`, i] as [string, number]; }))
+  .apply("Group everything", GroupByKey<string, number>())
+  .apply("Count", Map(() => void groups++));
+const r = await p.run();
+console.log(\`groups \${groups}, spilled \${(r.metrics.counter("spilledBytes") ?? 0) > 0}\`);
+`,
+      [],
+      ["--max-old-space-size=128"], // 1.5 M groups take about 450 MB of heap in memory
+    );
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("groups 1500000, spilled true");
+  }, 120_000);
 
   it("writes an element exploding into millions of lines without listener-leak warnings", async () => {
     const n = 2_000_000;

@@ -50,8 +50,8 @@ export interface SpillableGroup {
   readonly window: BoundedWindow;
   readonly minTs: Timestamp;
   readonly maxTs: Timestamp;
-  /** The values (GroupByKey), or undefined with `acc` set (a lifted combine). */
-  readonly values: readonly unknown[] | undefined;
+  /** The values (GroupByKey; ignored for a lifted combine, whose `acc` is its state). */
+  readonly values: readonly unknown[];
   readonly acc: unknown;
 }
 
@@ -267,7 +267,7 @@ export class Spill {
         count = 0;
         if (out.length >= 1 << 20) flush();
       };
-      for (const v of g.values ?? [g.acc]) {
+      for (const v of this.accumulators ? [g.acc] : g.values) {
         this.valueCoder.encode(v, block, true);
         count++;
         if (block.length >= BLOCK_BYTES) endBlock();
@@ -319,8 +319,8 @@ export class Spill {
         window ??= m.g.window;
         minTs = Math.min(minTs, m.g.minTs);
         maxTs = Math.max(maxTs, m.g.maxTs);
-        if (m.g.values !== undefined) inMemory.push(m.g.values);
-        else accs.push(m.g.acc);
+        if (this.accumulators) accs.push(m.g.acc);
+        else inMemory.push(m.g.values);
         mi++;
       }
       if (this.accumulators) {
