@@ -188,8 +188,17 @@ async function seedOnCluster(env: NodeJS.ProcessEnv, work: string, poolLog: stri
   const pool = logSince(poolLog, from);
   const ready = [...pool.matchAll(/rebuilt pipeline \S+ \(\d+ steps\) in (\d+) ms/g)].map((m) => Number(m[1]));
   return {
-    client_s: secs(submitted! - run.start),
+    ...jobPhases(run, submitted, done, f),
     bundle_ms: Number(match(run, /bundled .* \(\d+ KB, (\d+) ms\)/)?.[1] ?? NaN) || null,
+    workers_started: (pool.match(/sluice worker-pool: worker \S+ started \(pid/g) ?? []).length,
+    worker_ready_ms: median(ready),
+  };
+}
+
+/** The phases every cluster job has: client, job server, Flink, DONE, exit. */
+function jobPhases(run: Parameters<typeof at>[0], submitted: number | undefined, done: number | undefined, f: Awaited<ReturnType<typeof flinkTimes>>): Phases {
+  return {
+    client_s: secs(submitted! - run.start),
     jobserver_submit_s: secs(f && submitted !== undefined ? f.initializing - submitted : undefined),
     flink_schedule_s: secs(f ? f.firstDeploying - f.initializing : undefined),
     task_deploy_s: secs(f?.longestDeploy),
@@ -197,8 +206,6 @@ async function seedOnCluster(env: NodeJS.ProcessEnv, work: string, poolLog: stri
     done_detect_s: secs(f && done !== undefined ? done - f.finished : undefined),
     exit_s: secs(done !== undefined ? run.end - done : undefined),
     total_s: secs(run.end - run.start),
-    workers_started: (pool.match(/sluice worker-pool: worker \S+ started \(pid/g) ?? []).length,
-    worker_ready_ms: median(ready),
   };
 }
 
@@ -229,17 +236,7 @@ async function pythonOnCluster(python: string, env: NodeJS.ProcessEnv, work: str
   const done = at(run, /Job state changed to DONE/);
   const f = await flinkTimes(run.start, jobName);
   const pool = logSince(poolLog, from);
-  return {
-    client_s: secs(submitted! - run.start),
-    jobserver_submit_s: secs(f && submitted !== undefined ? f.initializing - submitted : undefined),
-    flink_schedule_s: secs(f ? f.firstDeploying - f.initializing : undefined),
-    task_deploy_s: secs(f?.longestDeploy),
-    flink_run_s: secs(f ? f.finished - f.firstDeploying : undefined),
-    done_detect_s: secs(f && done !== undefined ? done - f.finished : undefined),
-    exit_s: secs(done !== undefined ? run.end - done : undefined),
-    total_s: secs(run.end - run.start),
-    workers_started: (pool.match(/worker \S+ started \(pid/g) ?? []).length,
-  };
+  return { ...jobPhases(run, submitted, done, f), workers_started: (pool.match(/worker \S+ started \(pid/g) ?? []).length };
 }
 
 /** examples/seed.ts with --runner=flink and no cluster: a job server with Flink [local] for the run. */

@@ -147,7 +147,7 @@ interface Plan {
   /** The threads sharing the plan's regions (parallel.ts), when there are any. */
   readonly pool: ThreadPool | undefined;
   /** On a region thread: the collection the region's elements enter at, and its exits' shippers. */
-  readonly thread?: { readonly entry: Outputs; readonly flushShippers: () => void };
+  readonly thread?: { readonly entry: Outputs; readonly inputCoder: ThreadRegionPlan["inputCoder"]; readonly flushShippers: () => void };
 }
 
 /** What plan() builds on a region thread: that region's operators only. */
@@ -245,10 +245,9 @@ export class DirectRunner implements PipelineRunner {
   private serve(pipeline: Pipeline, job: ThreadJob): Promise<never> {
     return serveThread(job, pipelineFingerprint(pipeline), (region): ThreadRegionPlan => {
       const plan = this.plan(pipeline, { region });
-      const regions = this.regionsOf(pipeline);
       return {
         entry: plan.thread!.entry,
-        inputCoder: elementCoder(regions[region]!.head.inputs.get("main")!),
+        inputCoder: plan.thread!.inputCoder,
         pardos: plan.pardos,
         metrics: plan.metrics,
         flushShippers: plan.thread!.flushShippers,
@@ -270,8 +269,7 @@ export class DirectRunner implements PipelineRunner {
   }
 
   /** The regions threads may share (none in streaming runs: their clocks are this thread's). */
-  private regionsOf(pipeline: Pipeline): Region[] {
-    const leaves = this.leavesOf(pipeline);
+  private regionsOf(pipeline: Pipeline, leaves: readonly TransformNode[]): Region[] {
     const streaming = pipeline.options.streaming || leaves.some((n) => n.primitive?.kind === "test_stream" || [...n.outputs.values()].some((p) => !p.isBounded));
     if (streaming) return [];
     return findRegions(leaves, (n) => {
@@ -391,7 +389,7 @@ export class DirectRunner implements PipelineRunner {
     const nextEpoch = (): number => ++this.epoch;
     const leaves = this.leavesOf(pipeline);
     // Regions threads share (parallel.ts): on a region thread, only that region is built.
-    const regions = this.regionsOf(pipeline);
+    const regions = this.regionsOf(pipeline, leaves);
     const threadRegion = thread === undefined ? undefined : regions[thread.region];
     if (thread !== undefined && threadRegion === undefined) {
       throw new SluiceError("INTERNAL", `the rebuilt pipeline has no region ${thread.region}`, { hint: "This is a bug in the direct runner; please report it." });
@@ -632,6 +630,6 @@ export class DirectRunner implements PipelineRunner {
     const { exits, shippers } = threadExits(thread!.region, threadRegion, makeGroup);
     threadRegion.exits.forEach((exit, i) => outputs(exit.pcoll).receivers.push(exits.receiverFor(i)));
     const entry = outputs(threadRegion.head.inputs.get("main")!);
-    return { ...base, thread: { entry, flushShippers: () => shippers.forEach((s) => s.send()) } };
+    return { ...base, thread: { entry, inputCoder: elementCoder(threadRegion.head.inputs.get("main")!), flushShippers: () => shippers.forEach((s) => s.send()) } };
   }
 }
