@@ -96,7 +96,19 @@ describe("the direct runner on several threads", () => {
     const r = await run(["--import", "tsx", fixture, "--mode=count", `--input=${input}`, `--output=${out}`, "--direct_num_workers=2"]);
     expect(r.code, r.stderr).toBe(0);
     expect(onThreads(r.stderr), r.stderr).toBeGreaterThan(0);
+    expect(r.stderr).toContain(`direct threads import ${fixture} bundled`);
     expect(await lines(out)).toEqual(await lines(join(dir, "count-1", "out")));
+  }, 120_000);
+
+  it("threads import the pipeline file bundled, with no loader, and its import.meta.url is still its own", async () => {
+    const [one, two] = await Promise.all([sluiceRun("where", join(dir, "where-1", "out"), 1), sluiceRun("where", join(dir, "where-2", "out"), 2)]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.stderr).toContain(`direct threads import ${fixture} bundled`);
+    expect(onThreads(two.stderr), two.stderr).toBeGreaterThan(0);
+    const [a, b] = await Promise.all([lines(join(dir, "where-1", "out")), lines(join(dir, "where-2", "out"))]);
+    expect(new Set(a.map((l) => l.split(" ")[0]))).toEqual(new Set(["threads-pipeline.ts"]));
+    expect(b).toEqual(a);
   }, 120_000);
 
   it("fails the run when a DoFn throws on a thread, naming the transform and element, and writes nothing", async () => {
@@ -106,6 +118,8 @@ describe("the direct runner on several threads", () => {
     expect(r.stderr).toContain("Explode");
     expect(r.stderr).toContain("the boom line");
     expect(r.stderr).toContain('"boom"');
+    // The user's stack, from the thread, names the pipeline file's line.
+    expect(r.stderr).toMatch(/threads-pipeline\.ts:\d+:\d+/);
     expect((await readdir(dirname(out)).catch(() => [])).filter((n) => !n.startsWith("."))).toEqual([]);
   }, 120_000);
 

@@ -18,10 +18,14 @@
  * another one first, or throws), the run carries on with the threads that could, or in this
  * thread alone, and says so once.
  */
-import { availableParallelism } from "node:os";
-import { pathToFileURL } from "node:url";
+import { writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parentPort, Worker } from "node:worker_threads";
-import { SluiceError, type SluiceErrorJSON } from "../../internal/errors.js";
+import { bundlePipeline } from "../../internal/bundle.js";
+import { describeError, SluiceError, type SluiceErrorJSON } from "../../internal/errors.js";
+import { makeScratchDir, removeScratchDir } from "../../internal/scratch.js";
 import { ByteReader, ByteWriter, DoubleCoder, JsValueCoder, KvCoder, WindowedValueCoder, type Coder } from "../../sdk/coders/index.js";
 import type { TransformNode } from "../../sdk/graph.js";
 import type { MetricsContainer } from "../../sdk/metrics.js";
@@ -132,6 +136,42 @@ export interface PipelineSource {
   readonly setup?: { readonly url: string; readonly data: unknown };
   /** The main thread's `--import` preloads (tsx, say), which an eval'd thread does not inherit. */
   readonly imports?: readonly string[];
+  /**
+   * The file bundled (threadBundle): what a thread imports instead of `file`, with no loader
+   * (no `setup`, no tsx among `imports`).
+   */
+  readonly bundle?: string;
+}
+
+/** The package entry of this copy of Sluice, which the pipeline's `import "sluice"` resolved to. */
+const OWN_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../index.ts" : "../../index.js", import.meta.url));
+
+/**
+ * The pipeline file bundled for threads (internal/bundle.ts, packages by path): a thread then
+ * imports one JavaScript module and the package files the main thread loaded, with no TypeScript
+ * loader of its own (tsx starts a hooks thread per thread: about 0.4 s and 35 MB each). Undefined,
+ * and threads load the file as the main thread did, when that cannot hold: a package file that is
+ * TypeScript (Sluice itself, run from source), an import esbuild cannot follow (a computed
+ * `import()` or `require`), or a file esbuild cannot bundle.
+ */
+async function threadBundle(source: PipelineSource, log: (line: string) => void): Promise<{ readonly dir: string; readonly file: string } | undefined> {
+  const dir = makeScratchDir(tmpdir(), "sluice-threads-");
+  const file = join(dir, "pipeline.mjs");
+  try {
+    const b = await bundlePipeline(source.file, { purpose: "the direct runner's threads", packages: "by-path", sluiceEntry: OWN_ENTRY, outfile: file });
+    const why =
+      b.typescriptImports.length > 0 ? `it imports TypeScript package files (${b.typescriptImports[0]})` : b.unfollowedImports > 0 ? "it has imports esbuild cannot follow (computed import() or require)" : undefined;
+    if (why === undefined) {
+      writeFileSync(file, b.code);
+      if (DEBUG) log(`sluice: direct threads import ${source.file} bundled (${b.ms} ms)`);
+      return { dir, file };
+    }
+    if (DEBUG) log(`sluice: direct threads load ${source.file} with its loaders: ${why}`);
+  } catch (err) {
+    if (DEBUG) log(`sluice: direct threads load ${source.file} with its loaders: ${describeError(err)}`);
+  }
+  removeScratchDir(dir);
+  return undefined;
 }
 
 /**
@@ -185,7 +225,7 @@ type FromThread =
   | { readonly t: "partials"; readonly region: number; readonly exit: number; readonly reader: number; readonly bytes: Uint8Array }
   | { readonly t: "idle"; readonly region: number }
   | { readonly t: "finished"; readonly region: number; readonly metrics: readonly MetricsJSON[] }
-  | { readonly t: "failed"; readonly error: SluiceErrorJSON & { stack?: string } };
+  | { readonly t: "failed"; readonly error: SluiceErrorJSON & { stack?: string; causeStack?: string } };
 
 /** Elements a region's head holds back before it makes its producer wait. */
 const BACKLOG = 4;
@@ -203,7 +243,12 @@ export function partialCoder(input: PCollection<unknown>, fn: AnyCombineFn): Cod
 }
 
 function errorOf(e: Extract<FromThread, { t: "failed" }>["error"]): SluiceError {
-  const err = new SluiceError(e.code, e.message, e.hint === undefined ? {} : { hint: e.hint });
+  let cause: Error | undefined;
+  if (e.causeStack !== undefined) {
+    cause = new Error(e.cause ?? "");
+    cause.stack = e.causeStack;
+  }
+  const err = new SluiceError(e.code, e.message, { ...(e.hint === undefined ? {} : { hint: e.hint }), ...(cause === undefined ? {} : { cause }) });
   if (e.stack !== undefined) err.stack = e.stack;
   return err;
 }
@@ -244,6 +289,8 @@ interface ThreadHandle {
   readonly regions: Set<number>;
   /** Resolves on the thread's `finished` for a region. */
   finished?: { region: number; resolve: () => void } | undefined;
+  /** Whether it imports the bundle (PipelineSource.bundle). */
+  readonly bundled: boolean;
 }
 
 /** What a region's stage in the main thread delivers thread results into. */
@@ -269,27 +316,45 @@ export class ThreadPool {
   private readonly waiters = new Set<() => void>();
   private told = false;
   private startedAt = 0;
+  /** Set while the pipeline file is bundled, before the threads start. */
+  private launching = false;
+  private stopped = false;
+  /** The bundle threads import (threadBundle), until one of them cannot. */
+  private bundle: { readonly dir: string; readonly file: string } | undefined;
+  /** The bundle, made as the pool is (before the run's first element), ready by the time threads start. */
+  private readonly bundling: Promise<{ readonly dir: string; readonly file: string } | undefined>;
 
   constructor(
     private readonly size: number,
     private readonly job: Omit<ThreadJob, "thread">,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.bundling = threadBundle(job.source, log);
+  }
 
   register(region: number, stage: StageTarget): void {
     this.stages.set(region, stage);
   }
 
-  /** Starts the threads (once). */
+  /** Starts the threads (once), after bundling the pipeline file for them. */
   start(): void {
-    if (this.threads.length > 0) return;
+    if (this.launching || this.threads.length > 0 || this.stopped) return;
+    this.launching = true;
     this.startedAt = Date.now();
-    for (let i = 0; i < this.size; i++) this.threads.push(this.spawn(i));
+    void this.bundling.then((bundle) => {
+      this.launching = false;
+      if (!this.stopped) {
+        this.bundle = bundle;
+        for (let i = 0; i < this.size; i++) this.threads.push(this.spawn(i));
+      }
+      this.wake();
+    });
   }
 
   private spawn(index: number): ThreadHandle {
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.job, thread: index } satisfies ThreadJob, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    const h: ThreadHandle = { worker, index, state: "starting", regions: new Set() };
+    const source: PipelineSource = this.bundle === undefined ? this.job.source : { ...this.job.source, bundle: this.bundle.file };
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.job, source, thread: index } satisfies ThreadJob, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    const h: ThreadHandle = { worker, index, state: "starting", regions: new Set(), bundled: source.bundle !== undefined };
     worker.on("message", (m: FromThread) => this.onMessage(h, m));
     worker.on("error", (err) => this.fail(SluiceError.from(err), h));
     worker.on("exit", (code) => {
@@ -313,6 +378,15 @@ export class ThreadPool {
       case "refused":
         h.state = "gone";
         void h.worker.terminate();
+        if (h.bundled && !this.stopped) {
+          // The bundle differs from the file somewhere (the file reads its own source, say):
+          // this and later threads load the file as the main thread did.
+          if (DEBUG) this.log(`sluice: direct thread ${h.index} could not run the bundle (${m.why}); threads load the file with its loaders`);
+          if (this.bundle !== undefined) removeScratchDir(this.bundle.dir);
+          this.bundle = undefined;
+          this.threads[this.threads.indexOf(h)] = this.spawn(h.index);
+          return;
+        }
         if (!this.told) {
           this.told = true;
           this.log(`sluice: the direct runner goes on with fewer threads: ${m.why} (--direct_num_workers=1 runs on one thread from the start)`);
@@ -403,7 +477,7 @@ export class ThreadPool {
 
   /** Whether some thread may still take work. */
   alive(): boolean {
-    return this.threads.some((t) => t.state !== "gone");
+    return this.launching || this.threads.some((t) => t.state !== "gone");
   }
 
   /** Whether a thread is idle. */
@@ -445,6 +519,7 @@ export class ThreadPool {
 
   /** Stops every thread (at the end of the run, success or not). */
   async stop(): Promise<void> {
+    this.stopped = true;
     await Promise.all(
       this.threads.map(async (t) => {
         if (t.state === "gone") return;
@@ -456,6 +531,9 @@ export class ThreadPool {
         clearTimeout(timer);
       }),
     );
+    const bundle = await this.bundling;
+    if (bundle !== undefined) removeScratchDir(bundle.dir);
+    this.bundle = undefined;
   }
 }
 
@@ -786,7 +864,9 @@ export async function serveThread(job: ThreadJob, fingerprint: string, build: (r
   let epoch = 0;
   const failed = (err: unknown): void => {
     const e = SluiceError.from(err);
-    send({ t: "failed", error: { ...e.toJSON(), ...(e.stack === undefined ? {} : { stack: e.stack }) } });
+    // The user's error, with its stack (the CLI prints it): in this thread's terms, source-mapped.
+    const causeStack = e.cause instanceof Error ? e.cause.stack : undefined;
+    send({ t: "failed", error: { ...e.toJSON(), ...(e.stack === undefined ? {} : { stack: e.stack }), ...(causeStack === undefined ? {} : { causeStack }) } });
   };
   port.on("message", (m: ToThread) => {
     queue = queue.then(async () => {
@@ -835,21 +915,24 @@ const { pathToFileURL } = require("node:url");
   globalThis[Symbol.for("sluice.launch")] = Object.freeze({ argv: Object.freeze([...source.argv]), file: source.file, ...(source.setup ? { threadSetup: source.setup } : {}) });
   globalThis[Symbol.for("sluice.direct.thread")] = Object.freeze(workerData);
   process.argv = [process.execPath, source.file, ...source.argv];
+  // A bundle is JavaScript: it needs no loader, and its inline source map names the user's files.
+  const bundled = typeof source.bundle === "string";
+  if (bundled) process.setSourceMapsEnabled(true);
   for (const spec of source.imports || []) {
     // tsx's --import entry registers its loader on the main thread only; its API does it here.
     const tsx = spec === "tsx" ? "tsx/" : /[\\/]tsx[\\/]dist[\\/]loader\.mjs$/.test(spec) ? spec.replace(/loader\.mjs$/, "") : undefined;
     if (tsx === undefined) await import(spec);
-    else {
+    else if (!bundled) {
       (await import(tsx === "tsx/" ? "tsx/esm/api" : tsx + "esm/api/index.mjs")).register();
       (await import(tsx === "tsx/" ? "tsx/cjs/api" : tsx + "cjs/api/index.mjs")).register();
     }
   }
-  if (source.setup) await (await import(source.setup.url)).setupThread(source.setup.data);
+  if (source.setup && !bundled) await (await import(source.setup.url)).setupThread(source.setup.data);
   const muted = {};
   for (const k of ["log", "info", "warn", "error", "debug", "trace", "dir", "table"]) { muted[k] = console[k]; console[k] = () => {}; }
   globalThis[Symbol.for("sluice.direct.console")] = muted;
   try {
-    await import(pathToFileURL(source.file).href);
+    await import(pathToFileURL(bundled ? source.bundle : source.file).href);
     // run() may come later than the file's top level (after an await in a function it called).
     const deadline = Date.now() + 30000;
     while (!globalThis[Symbol.for("sluice.direct.serving")] && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -14,13 +14,14 @@
  *
  * Accumulators of a lifted combine are one value per record (the accumulator coder).
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getHeapStatistics } from "node:v8";
 import { ByteReader, ByteWriter, type Coder, encodedKey } from "../../sdk/coders/index.js";
 import type { Timestamp } from "../../sdk/time.js";
 import type { BoundedWindow } from "../../sdk/windowing/window.js";
+import { makeScratchDir, removeScratchDir } from "../../internal/scratch.js";
 
 /** The budget shared by a run's groupings, in bytes (estimated from their values' sizes). */
 export class MemoryBudget {
@@ -68,14 +69,6 @@ export interface MergedGroup {
 }
 
 const BLOCK_BYTES = 1 << 18;
-
-/** Spill folders not removed yet: removed when the process exits, whatever became of the run. */
-const liveDirs = new Set<string>();
-let exitHooked = false;
-function removeLiveDirs(): void {
-  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
-  liveDirs.clear();
-}
 
 /** Where a part of a group's values is: in a run file, or (small parts) read already. */
 type Segment = { readonly run: Run; readonly at: number; readonly bytes: number } | { readonly data: Buffer };
@@ -206,12 +199,7 @@ export class Spill {
   /** Writes `groups` as one sorted run. */
   write(groups: Iterable<SpillableGroup>): void {
     if (this.dir === undefined) {
-      this.dir = mkdtempSync(join(this.budget.tempDir, "sluice-spill-"));
-      liveDirs.add(this.dir);
-      if (!exitHooked) {
-        exitHooked = true;
-        process.once("exit", removeLiveDirs);
-      }
+      this.dir = makeScratchDir(this.budget.tempDir, "sluice-spill-");
     }
     const sorted = [...groups].map((g) => ({ k: this.sortKey(g), g })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
     const run = new Run(join(this.dir, `run-${this.runs.length}`));
@@ -346,10 +334,7 @@ export class Spill {
       }
     }
     this.runs.length = 0;
-    if (this.dir !== undefined) {
-      rmSync(this.dir, { recursive: true, force: true });
-      liveDirs.delete(this.dir);
-    }
+    if (this.dir !== undefined) removeScratchDir(this.dir);
     this.dir = undefined;
   }
 }
