@@ -4,9 +4,15 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.apache.beam.model.jobmanagement.v1.JobApi;
+import org.apache.beam.model.jobmanagement.v1.JobServiceGrpc;
 import org.apache.beam.model.pipeline.v1.Endpoints.ApiServiceDescriptor;
 import org.apache.beam.model.pipeline.v1.RunnerApi;
 import org.apache.beam.runners.flink.FlinkJobInvoker;
@@ -27,8 +33,15 @@ import org.apache.beam.sdk.util.construction.resources.PipelineResources;
 import org.apache.beam.vendor.grpc.v1p60p1.com.google.protobuf.Struct;
 import org.apache.beam.vendor.guava.v32_1_2_jre.com.google.common.util.concurrent.ListeningExecutorService;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.BindableService;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.Metadata;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.Server;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ServerCall;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ServerCallHandler;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ServerInterceptor;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ServerInterceptors;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.Status;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.netty.NettyServerBuilder;
 
 /**
@@ -46,6 +59,9 @@ import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.netty.NettyServerBuilder;
  * (the default: what Beam does) or {@code --files-to-stage=none}, for a Flink cluster whose
  * JobManager and TaskManagers already have this job server's Beam jars on their classpath (a
  * {@code sluice cluster}).
+ *
+ * <p>It also ends a job's state streams before its message streams report the job's end (see
+ * {@link TerminalOrder}).
  */
 public final class BoundFlinkJobServer extends JobServerDriver {
   private BoundFlinkJobServer(FlinkJobServerDriver.FlinkServerConfiguration configuration, ServerFactory factory, Invoker invoker) {
@@ -154,6 +170,7 @@ public final class BoundFlinkJobServer extends JobServerDriver {
   /** Creates gRPC servers listening on one host only. */
   static final class BoundServerFactory extends ServerFactory {
     private final String host;
+    private final TerminalOrder terminalOrder = new TerminalOrder();
 
     BoundServerFactory(String host) {
       this.host = host;
@@ -178,16 +195,183 @@ public final class BoundFlinkJobServer extends JobServerDriver {
       return host.equals("0.0.0.0") || host.equals("::") ? "localhost" : host;
     }
 
-    private static Server start(List<BindableService> services, InetSocketAddress address) throws IOException {
+    private Server start(List<BindableService> services, InetSocketAddress address) throws IOException {
       NettyServerBuilder builder =
           NettyServerBuilder.forAddress(address)
               .maxInboundMessageSize(Integer.MAX_VALUE)
               .permitKeepAliveWithoutCalls(true)
               .permitKeepAliveTime(20, TimeUnit.SECONDS);
       for (BindableService service : services) {
-        builder.addService(ServerInterceptors.intercept(service, GrpcContextHeaderAccessorProvider.interceptor()));
+        builder.addService(ServerInterceptors.intercept(service, GrpcContextHeaderAccessorProvider.interceptor(), terminalOrder));
       }
       return builder.build().start();
+    }
+  }
+
+  /**
+   * Ends a job's state streams before its message streams report the job's terminal state.
+   *
+   * <p>Beam's Python SDK watches both streams of a job (PortableRunner.wait_until_finish): it
+   * stops reading the state stream at the terminal state, waits for its message stream to end,
+   * and the program exits. Beam's job service ends a job's streams in the order they were
+   * registered on the server, which two concurrent calls do not fix. When the message stream ends
+   * first, the state stream's end (its trailers) can still be in flight as the interpreter shuts
+   * down: grpcio's channel thread, handling it, is stopped by the shutdown while it holds the
+   * channel's lock, and the final garbage collection, cancelling the still-open call, waits for
+   * that lock for ever (grpcio 1.65 with Beam 2.62: the seed's Python pipeline printed DONE and
+   * hung, about one run in thirty on a cluster just started). Holding a message stream's terminal
+   * state, and what follows it, until the job's open state streams have closed (at most
+   * HOLD_MILLIS) makes the state stream's end arrive first, on the same connection, so the client
+   * has handled it before its message stream ends. Other calls pass through untouched.
+   */
+  static final class TerminalOrder implements ServerInterceptor {
+    /** The longest a message stream's end waits (state streams end in the same state change). */
+    private static final long HOLD_MILLIS = 2000;
+    private static final String STATE_STREAM = JobServiceGrpc.getGetStateStreamMethod().getFullMethodName();
+    private static final String MESSAGE_STREAM = JobServiceGrpc.getGetMessageStreamMethod().getFullMethodName();
+    /** Open state streams per job id, and the held message streams to release when they reach 0. */
+    private final Map<String, Integer> openStateStreams = new HashMap<>();
+    private final Map<String, List<Runnable>> waiting = new HashMap<>();
+    private final ScheduledExecutorService timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "sluice-terminal-order");
+              t.setDaemon(true);
+              return t;
+            });
+
+    @Override
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+      String method = call.getMethodDescriptor().getFullMethodName();
+      if (method.equals(STATE_STREAM)) return stateStream(call, headers, next);
+      if (method.equals(MESSAGE_STREAM)) return messageStream(call, headers, next);
+      return next.startCall(call, headers);
+    }
+
+    private <ReqT, RespT> ServerCall.Listener<ReqT> stateStream(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+      String[] job = new String[1];
+      boolean[] ended = new boolean[1];
+      Runnable end =
+          () -> {
+            String id;
+            synchronized (ended) {
+              if (ended[0] || job[0] == null) return;
+              ended[0] = true;
+              id = job[0];
+            }
+            stateStreamEnded(id);
+          };
+      ServerCall<ReqT, RespT> watched =
+          new SimpleForwardingServerCall<ReqT, RespT>(call) {
+            @Override
+            public void close(Status status, Metadata trailers) {
+              super.close(status, trailers);
+              end.run();
+            }
+          };
+      return new SimpleForwardingServerCallListener<ReqT>(next.startCall(watched, headers)) {
+        @Override
+        public void onMessage(ReqT message) {
+          // The request comes before Beam's handler runs (on half-close): counted before it can end.
+          if (message instanceof JobApi.GetJobStateRequest) {
+            String id = ((JobApi.GetJobStateRequest) message).getJobId();
+            synchronized (ended) {
+              job[0] = id;
+            }
+            stateStreamOpened(id);
+          }
+          super.onMessage(message);
+        }
+
+        @Override
+        public void onCancel() {
+          end.run();
+          super.onCancel();
+        }
+      };
+    }
+
+    private <ReqT, RespT> ServerCall.Listener<ReqT> messageStream(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+      HeldCall<ReqT, RespT> held = new HeldCall<>(call);
+      return new SimpleForwardingServerCallListener<ReqT>(next.startCall(held, headers)) {
+        @Override
+        public void onMessage(ReqT message) {
+          if (message instanceof JobApi.JobMessagesRequest) held.jobId = ((JobApi.JobMessagesRequest) message).getJobId();
+          super.onMessage(message);
+        }
+      };
+    }
+
+    private synchronized void stateStreamOpened(String jobId) {
+      openStateStreams.merge(jobId, 1, Integer::sum);
+    }
+
+    private void stateStreamEnded(String jobId) {
+      List<Runnable> release = null;
+      synchronized (this) {
+        Integer left = openStateStreams.merge(jobId, -1, Integer::sum);
+        if (left == null || left <= 0) {
+          openStateStreams.remove(jobId);
+          release = waiting.remove(jobId);
+        }
+      }
+      if (release != null) for (Runnable r : release) r.run();
+    }
+
+    /** False when no state stream of the job is open; otherwise `release` runs once they have closed, or after HOLD_MILLIS. */
+    private boolean holdUntilStateStreamsEnd(String jobId, Runnable release) {
+      synchronized (this) {
+        if (openStateStreams.getOrDefault(jobId, 0) <= 0) return false;
+        waiting.computeIfAbsent(jobId, k -> new ArrayList<>()).add(release);
+      }
+      timer.schedule(release, HOLD_MILLIS, TimeUnit.MILLISECONDS);
+      return true;
+    }
+
+    /** A message stream whose terminal state, and whatever follows it, waits for the job's state streams to end. */
+    private final class HeldCall<ReqT, RespT> extends SimpleForwardingServerCall<ReqT, RespT> {
+      volatile String jobId;
+      /** Calls held back, in order; null when not holding. */
+      private List<Runnable> held;
+      private boolean released;
+
+      HeldCall(ServerCall<ReqT, RespT> call) {
+        super(call);
+      }
+
+      @Override
+      public synchronized void sendMessage(RespT message) {
+        if (held != null) {
+          held.add(() -> super.sendMessage(message));
+          return;
+        }
+        if (!released && jobId != null && isTerminalState(message) && holdUntilStateStreamsEnd(jobId, this::release)) {
+          held = new ArrayList<>();
+          held.add(() -> super.sendMessage(message));
+          return;
+        }
+        super.sendMessage(message);
+      }
+
+      @Override
+      public synchronized void close(Status status, Metadata trailers) {
+        if (held != null) held.add(() -> super.close(status, trailers));
+        else super.close(status, trailers);
+      }
+
+      private synchronized void release() {
+        if (held == null) return;
+        List<Runnable> calls = held;
+        held = null;
+        released = true;
+        for (Runnable c : calls) c.run();
+      }
+    }
+
+    private static boolean isTerminalState(Object message) {
+      return message instanceof JobApi.JobMessagesResponse
+          && ((JobApi.JobMessagesResponse) message).hasStateResponse()
+          && JobInvocation.isTerminated(((JobApi.JobMessagesResponse) message).getStateResponse().getState());
     }
   }
 }
