@@ -190,7 +190,8 @@ describe("sluice cluster", () => {
     args[args.indexOf("--output") + 1] = out;
     expect(args).toContain("--environment_config=localhost:50000");
     expect(args).toContain("--job_endpoint=localhost:8099");
-    await run(st.pythonExecutable as string, [join(dir, "simple_example.py"), ...args], { cwd: dir, timeout: 300_000 });
+    // On a timeout, SIGABRT makes Python's faulthandler print every thread's stack into the failure.
+    await run(st.pythonExecutable as string, [join(dir, "simple_example.py"), ...args], { cwd: dir, timeout: 300_000, killSignal: "SIGABRT", env: { ...process.env, PYTHONFAULTHANDLER: "1" } });
     expect(await outputLines(out)).toEqual(["be", "be", "not", "or", "to", "to"]);
     const jobs = await flink<{ jobs: { name: string; state: string }[] }>("/jobs/overview");
     const name = args.find((a) => a.startsWith("--job_name="))?.split("=")[1] ?? "";
