@@ -48,11 +48,12 @@ export interface Clocked {
 }
 
 interface Cell {
-  readonly key: unknown;
+  /** Key, window and trigger change when a session grows in place (extendSession). */
+  key: unknown;
   /** The key's structural key. */
   readonly sk: unknown;
-  readonly window: BoundedWindow;
-  readonly machine: TriggerMachine;
+  window: BoundedWindow;
+  machine: TriggerMachine;
   /** Values a pane has not held yet. */
   fresh: unknown[];
   /** Values earlier panes held (kept only when accumulating). */
@@ -85,6 +86,7 @@ function append<T>(to: T[], from: readonly T[]): void {
 }
 
 const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
+const SESSIONS_URN = "beam:window_fn:session_windows:v1";
 const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow");
 
 /** GroupByKey (and CombinePerKey) of an unbounded collection, or of a bounded one with a non-default trigger. */
@@ -151,6 +153,8 @@ export class StreamingGroupOperator implements Receiver, Clocked {
         else hi = mid;
       }
       for (let i = lo; i < live.length && (live[i]!.window as IntervalWindow).start < w.end; i++) windows.push(live[i]!.window);
+      // The common case, a session growing by an element: done in place.
+      if (windows.length === 1 && this.fn.urn === SESSIONS_URN) return this.extendSession(live[lo]!, key, sk, w);
     } else {
       for (const c of live) windows.push(c.window);
     }
@@ -190,6 +194,28 @@ export class StreamingGroupOperator implements Receiver, Clocked {
       if (includesNew) target = m.into;
     }
     return target;
+  }
+
+  /**
+   * Sessions: the element's window `w` overlaps one live session, `c`. What the general merge
+   * does (a merged cell for the span, with the two trigger states merged, its panes numbered
+   * afresh, the values moved), done to `c` itself: no new cell, no copies. Its place among the
+   * key's live cells holds (the span overlaps no other of them).
+   */
+  private extendSession(c: Cell, key: unknown, sk: unknown, w: IntervalWindow): BoundedWindow {
+    const cw = c.window as IntervalWindow;
+    if (cw.start === w.start && cw.end === w.end) return w;
+    const into = cw.span(w);
+    this.cells.delete(this.cellId(cw, sk));
+    c.machine = TriggerMachine.merge([c.machine, TriggerMachine.create(this.config.windowing.trigger)], into, this.time());
+    c.key = key;
+    c.window = into;
+    c.panes = 0;
+    c.onTimePanes = 0;
+    this.cells.set(this.cellId(into, sk), c);
+    this.touched.delete(c);
+    this.touched.add(c);
+    return into;
   }
 
   /** Adds a cell to the table (and, for merging windows, to its key's live cells, by start). */
