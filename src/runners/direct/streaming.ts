@@ -50,6 +50,8 @@ export interface Clocked {
 interface Cell {
   /** Key, window and trigger change when a session grows in place (extendSession). */
   key: unknown;
+  /** Its id in the table (cellId), set as it is put there. */
+  id: string;
   /** The key's structural key. */
   readonly sk: unknown;
   window: BoundedWindow;
@@ -96,6 +98,8 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   private readonly byKey = new Map<unknown, Cell[]>();
   /** Cells the current bundle touched: only their triggers are checked at its end. */
   private readonly touched = new Set<Cell>();
+  /** The cell extendSession just grew, for receive to take without looking it up. */
+  private extended: Cell | undefined;
   private readonly fn;
   private remaining: number;
 
@@ -127,7 +131,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   }
 
   private newCell(key: unknown, sk: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
-    return { key, sk, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
+    return { key, id: "", sk, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
   }
 
   /**
@@ -206,20 +210,23 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     const cw = c.window as IntervalWindow;
     if (cw.start === w.start && cw.end === w.end) return w;
     const into = cw.span(w);
-    this.cells.delete(this.cellId(cw, sk));
+    this.cells.delete(c.id);
     c.machine = TriggerMachine.merge([c.machine, TriggerMachine.create(this.config.windowing.trigger)], into, this.time());
     c.key = key;
     c.window = into;
     c.panes = 0;
     c.onTimePanes = 0;
-    this.cells.set(this.cellId(into, sk), c);
-    this.touched.delete(c);
+    c.id = this.cellId(into, sk);
+    this.cells.set(c.id, c);
+    // Touched already or not, once (moving it to the end would only reorder its pane among this bundle's).
     this.touched.add(c);
+    this.extended = c;
     return into;
   }
 
   /** Adds a cell to the table (and, for merging windows, to its key's live cells, by start). */
   private putCell(id: string, cell: Cell): void {
+    cell.id = id;
     this.cells.set(id, cell);
     if (!this.fn.isMerging) return;
     let live = this.byKey.get(cell.sk);
@@ -267,11 +274,16 @@ export class StreamingGroupOperator implements Receiver, Clocked {
         continue;
       }
       const w = this.fn.isMerging ? this.mergedWindow(value[0], sk, assigned) : assigned;
-      const id = this.cellId(w, sk);
-      let cell = this.cells.get(id);
+      // A session grown in place is the cell (no id to build and look up again).
+      let cell = this.extended !== undefined && this.extended.window === w ? this.extended : undefined;
+      this.extended = undefined;
       if (cell === undefined) {
-        cell = this.newCell(value[0], sk, w, TriggerMachine.create(this.config.windowing.trigger));
-        this.putCell(id, cell);
+        const id = this.cellId(w, sk);
+        cell = this.cells.get(id);
+        if (cell === undefined) {
+          cell = this.newCell(value[0], sk, w, TriggerMachine.create(this.config.windowing.trigger));
+          this.putCell(id, cell);
+        }
       }
       if (cell.machine.isFinished) {
         metrics.bundle.inc(CLOSED_KEY, 1);

@@ -545,10 +545,10 @@ export class TriggerMachine {
     if (!first) {
       throw new SluiceError("INVALID_ARGUMENT", "TriggerMachine.merge needs at least one machine", { hint: "Pass the machines of the windows being merged." });
     }
-    const shape = describeTrigger(first.trigger);
     for (const m of machines) {
-      if (m.trigger !== first.trigger && describeTrigger(m.trigger) !== shape) {
-        throw new SluiceError("INVALID_ARGUMENT", `cannot merge trigger machines of ${shape} and ${describeTrigger(m.trigger)}`, {
+      // The same trigger object is the common case (one grouping's): no description to build.
+      if (m.trigger !== first.trigger && describeTrigger(m.trigger) !== describeTrigger(first.trigger)) {
+        throw new SluiceError("INVALID_ARGUMENT", `cannot merge trigger machines of ${describeTrigger(first.trigger)} and ${describeTrigger(m.trigger)}`, {
           hint: "Merge only the machines of one grouping, which all run the windowing strategy's trigger.",
         });
       }
