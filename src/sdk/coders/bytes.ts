@@ -9,12 +9,16 @@ const textDecoder = new TextDecoder("utf-8", { fatal: false });
 
 export class ByteWriter {
   private buf: Uint8Array;
-  private view: DataView;
+  /** For fixed-width numbers, made on first use (most encodings need none: a DataView costs an allocation). */
+  private dv: DataView | undefined;
   private pos = 0;
 
   constructor(initialCapacity = 256) {
     this.buf = new Uint8Array(initialCapacity);
-    this.view = new DataView(this.buf.buffer);
+  }
+
+  private get view(): DataView {
+    return (this.dv ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
 
   get length(): number {
@@ -29,7 +33,7 @@ export class ByteWriter {
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.dv = undefined;
   }
 
   byte(b: number): void {
@@ -142,7 +146,8 @@ export class ByteWriter {
 }
 
 export class ByteReader {
-  private readonly view: DataView;
+  /** For fixed-width numbers, made on first use (see ByteWriter). */
+  private dv: DataView | undefined;
   pos: number;
 
   constructor(
@@ -150,8 +155,11 @@ export class ByteReader {
     start = 0,
     readonly end = buf.length,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = start;
+  }
+
+  private get view(): DataView {
+    return (this.dv ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
 
   get remaining(): number {

@@ -33,13 +33,34 @@ export interface Coder<T> {
 /** The element type a coder encodes. */
 export type CoderType<C> = C extends Coder<infer T> ? T : never;
 
-const scratch = new ByteWriter(1024);
+/**
+ * One writer for this thread's encodeToBytes and encodedKey calls (a ByteWriter costs an
+ * allocation of its own), or a new one when a coder calls them from inside its encode.
+ */
+let scratch = new ByteWriter(1024);
+let scratchBusy = false;
+
+/** Ends a use of the scratch writer; one a large value grew is not kept. */
+function releaseScratch(): void {
+  scratchBusy = false;
+  if (scratch.length > 1 << 20) scratch = new ByteWriter(1024);
+}
 
 /** Encodes `value` in the outer context (or nested, if asked) to a fresh byte array. */
 export function encodeToBytes<T>(coder: Coder<T>, value: T, nested = false): Uint8Array {
-  const out = new ByteWriter();
-  coder.encode(value, out, nested);
-  return out.finish();
+  if (scratchBusy) {
+    const out = new ByteWriter();
+    coder.encode(value, out, nested);
+    return out.finish();
+  }
+  scratchBusy = true;
+  scratch.reset();
+  try {
+    coder.encode(value, scratch, nested);
+    return scratch.finish();
+  } finally {
+    releaseScratch();
+  }
 }
 
 /** Decodes bytes written by `encodeToBytes`; fails if bytes are left over. */
@@ -54,7 +75,17 @@ export function decodeFromBytes<T>(coder: Coder<T>, bytes: Uint8Array, nested = 
 
 /** The encoding of `value` as a latin1 string: a cheap, exact Map key for encoded bytes. */
 export function encodedKey<T>(coder: Coder<T>, value: T): string {
-  scratch.reset();
-  coder.encode(value, scratch, true);
-  return Buffer.from(scratch.view_().buffer, 0, scratch.length).toString("latin1");
+  const own = !scratchBusy;
+  const out = own ? scratch : new ByteWriter();
+  if (own) {
+    scratchBusy = true;
+    scratch.reset();
+  }
+  try {
+    coder.encode(value, out, true);
+    const bytes = out.view_();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+  } finally {
+    if (own) releaseScratch();
+  }
 }

@@ -481,3 +481,31 @@ describe("registry", () => {
     expect(coderToString(custom as Coder<unknown>)).toBe("test:coder:upper:v1(StringUtf8Coder)");
   });
 });
+
+describe("encodeToBytes's shared writer", () => {
+  it("gives independent results, also for a coder that encodes with encodeToBytes inside its encode", () => {
+    // Its inner value goes through encodeToBytes while the outer call is writing.
+    const wrapping: Coder<string> = {
+      ...StringUtf8Coder,
+      encode(v: string, out: ByteWriter, nested: boolean) {
+        BytesCoder.encode(encodeToBytes(StringUtf8Coder, v.toUpperCase()), out, nested);
+      },
+      decode(input: ByteReader, nested: boolean) {
+        return decodeFromBytes(StringUtf8Coder, BytesCoder.decode(input, nested)).toLowerCase();
+      },
+    } as Coder<string>;
+    const a = encodeToBytes(new KvCoder(wrapping, StringUtf8Coder), ["abc", "def"]);
+    const b = encodeToBytes(new KvCoder(wrapping, StringUtf8Coder), ["xyz", "uvw"]);
+    expect(decodeFromBytes(new KvCoder(wrapping, StringUtf8Coder), a)).toEqual(["abc", "def"]);
+    expect(decodeFromBytes(new KvCoder(wrapping, StringUtf8Coder), b)).toEqual(["xyz", "uvw"]);
+    expect(hex(a)).toBe(hex(encodeToBytes(new KvCoder(BytesCoder, StringUtf8Coder), [new TextEncoder().encode("ABC"), "def"])));
+  });
+
+  it("still works after a value larger than it keeps, and after a coder threw", () => {
+    const big = "x".repeat(3 << 20);
+    expect(decodeFromBytes(StringUtf8Coder, encodeToBytes(StringUtf8Coder, big))).toBe(big);
+    const throwing = { ...StringUtf8Coder, encode() { throw new Error("no"); } } as unknown as Coder<string>;
+    expect(() => encodeToBytes(throwing, "a")).toThrow("no");
+    expect(hex(encodeToBytes(StringUtf8Coder, "ab"))).toBe("6162");
+  });
+});
