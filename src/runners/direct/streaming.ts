@@ -50,8 +50,8 @@ export interface Clocked {
 interface Cell {
   /** Key, window and trigger change when a session grows in place (extendSession). */
   key: unknown;
-  /** Its id in the table (cellId), set as it is put there. */
-  id: string;
+  /** Its id in the table, set as it is put there: cellId, or for merging windows a number of its own (the window changes as it grows). */
+  id: string | number;
   /** The key's structural key. */
   readonly sk: unknown;
   window: BoundedWindow;
@@ -93,7 +93,9 @@ const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow"
 
 /** GroupByKey (and CombinePerKey) of an unbounded collection, or of a bounded one with a non-default trigger. */
 export class StreamingGroupOperator implements Receiver, Clocked {
-  private readonly cells = new Map<string, Cell>();
+  private readonly cells = new Map<string | number, Cell>();
+  /** The next id of a merging window's cell. */
+  private nextCellId = 0;
   /** Merging windowing: each key's live cells (disjoint windows, by start), the ones a new window may merge with. */
   private readonly byKey = new Map<unknown, Cell[]>();
   /** Cells the current bundle touched: only their triggers are checked at its end. */
@@ -129,6 +131,23 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   private cellId(window: BoundedWindow, sk: unknown): string {
     return `${this.fn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
   }
+  /** The cell of `window` and key: by id, or for merging windows among the key's live cells (by start). */
+  private findCell(window: BoundedWindow, sk: unknown): Cell | undefined {
+    if (!this.fn.isMerging) return this.cells.get(this.cellId(window, sk));
+    const live = this.byKey.get(sk);
+    if (live === undefined) return undefined;
+    if (window instanceof IntervalWindow) {
+      for (let i = this.positionOf(live, window.start); i < live.length; i++) {
+        const w = live[i]!.window as IntervalWindow;
+        if (w.start !== window.start) break;
+        if (w.end === window.end) return live[i];
+      }
+      return undefined;
+    }
+    const key = this.fn.windowKey(window);
+    return live.find((c) => this.fn.windowKey(c.window) === key);
+  }
+
 
   private newCell(key: unknown, sk: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
     return { key, id: "", sk, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
@@ -167,7 +186,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     if (!windows.some((x) => this.fn.windowKey(x) === wk)) windows.push(w);
     let target = w;
     for (const m of this.fn.mergeWindows(windows)) {
-      const fromCells = [...new Set(m.from.map((fw) => this.cells.get(this.cellId(fw, sk))).filter((c): c is Cell => c !== undefined))];
+      const fromCells = [...new Set(m.from.map((fw) => this.findCell(fw, sk)).filter((c): c is Cell => c !== undefined))];
       if (fromCells.length === 0) continue;
       const includesNew = m.from.some((fw) => this.fn.windowKey(fw) === wk);
       const machines = fromCells.map((c) => c.machine);
@@ -190,11 +209,11 @@ export class StreamingGroupOperator implements Receiver, Clocked {
         }
         merged.onTimeFired ||= c.onTimeFired;
         if (c.hold !== undefined && (merged.hold === undefined || c.hold < merged.hold)) merged.hold = c.hold;
-        this.dropCell(this.cellId(c.window, sk), c);
+        this.dropCell(c.id, c);
         this.touched.delete(c);
       }
       this.touched.add(merged);
-      this.putCell(this.cellId(m.into, sk), merged);
+      this.putCell(this.nextCellId++, merged);
       if (includesNew) target = m.into;
     }
     return target;
@@ -210,14 +229,11 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     const cw = c.window as IntervalWindow;
     if (cw.start === w.start && cw.end === w.end) return w;
     const into = cw.span(w);
-    this.cells.delete(c.id);
     c.machine = TriggerMachine.merge([c.machine, TriggerMachine.create(this.config.windowing.trigger)], into, this.time());
     c.key = key;
     c.window = into;
     c.panes = 0;
     c.onTimePanes = 0;
-    c.id = this.cellId(into, sk);
-    this.cells.set(c.id, c);
     // Touched already or not, once (moving it to the end would only reorder its pane among this bundle's).
     this.touched.add(c);
     this.extended = c;
@@ -225,7 +241,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   }
 
   /** Adds a cell to the table (and, for merging windows, to its key's live cells, by start). */
-  private putCell(id: string, cell: Cell): void {
+  private putCell(id: string | number, cell: Cell): void {
     cell.id = id;
     this.cells.set(id, cell);
     if (!this.fn.isMerging) return;
@@ -234,7 +250,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     live.splice(this.position(live, cell), 0, cell);
   }
 
-  private dropCell(id: string, cell: Cell): void {
+  private dropCell(id: string | number, cell: Cell): void {
     this.cells.delete(id);
     const live = this.byKey.get(cell.sk);
     if (live === undefined) return;
@@ -246,7 +262,11 @@ export class StreamingGroupOperator implements Receiver, Clocked {
 
   /** Where `cell` goes in a key's live cells (ordered by window start). */
   private position(live: readonly Cell[], cell: Cell): number {
-    const start = cell.window instanceof IntervalWindow ? cell.window.start : 0;
+    return this.positionOf(live, cell.window instanceof IntervalWindow ? cell.window.start : 0);
+  }
+
+  /** The first of a key's live cells starting at or after `start`. */
+  private positionOf(live: readonly Cell[], start: Timestamp): number {
     let lo = 0;
     let hi = live.length;
     while (lo < hi) {
@@ -278,11 +298,10 @@ export class StreamingGroupOperator implements Receiver, Clocked {
       let cell = this.extended !== undefined && this.extended.window === w ? this.extended : undefined;
       this.extended = undefined;
       if (cell === undefined) {
-        const id = this.cellId(w, sk);
-        cell = this.cells.get(id);
+        cell = this.findCell(w, sk);
         if (cell === undefined) {
           cell = this.newCell(value[0], sk, w, TriggerMachine.create(this.config.windowing.trigger));
-          this.putCell(id, cell);
+          this.putCell(this.fn.isMerging ? this.nextCellId++ : this.cellId(w, sk), cell);
         }
       }
       if (cell.machine.isFinished) {
@@ -305,7 +324,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     const due: Cell[] = [];
     for (const cell of this.touched) {
       // A cell merged away meanwhile is no longer in the table; its successor was touched too.
-      if (this.cells.get(this.cellId(cell.window, cell.sk)) !== cell) continue;
+      if (this.cells.get(cell.id) !== cell) continue;
       if (cell.machine.shouldFire(cell.window, this.time())) due.push(cell);
     }
     this.touched.clear();
