@@ -88,8 +88,8 @@ function append<T>(to: T[], from: readonly T[]): void {
 }
 
 const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
-const SESSIONS_URN = "beam:window_fn:session_windows:v1";
 const CLOSED_KEY = MetricsContainer.cellKey("sluice", "droppedDueToClosedWindow");
+const SESSIONS_URN = "beam:window_fn:session_windows:v1";
 
 /** GroupByKey (and CombinePerKey) of an unbounded collection, or of a bounded one with a non-default trigger. */
 export class StreamingGroupOperator implements Receiver, Clocked {
@@ -131,6 +131,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   private cellId(window: BoundedWindow, sk: unknown): string {
     return `${this.fn.windowKey(window)}\u0000${typeof sk === "string" ? sk : String(sk)}`;
   }
+
   /** The cell of `window` and key: by id, or for merging windows among the key's live cells (by start). */
   private findCell(window: BoundedWindow, sk: unknown): Cell | undefined {
     if (!this.fn.isMerging) return this.cells.get(this.cellId(window, sk));
@@ -147,7 +148,6 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     const key = this.fn.windowKey(window);
     return live.find((c) => this.fn.windowKey(c.window) === key);
   }
-
 
   private newCell(key: unknown, sk: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
     return { key, id: "", sk, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
