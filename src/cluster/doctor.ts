@@ -6,9 +6,9 @@
  * for every problem), so tests can feed them any facts.
  */
 import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { constants, existsSync, statSync } from "node:fs";
 import { access, statfs } from "node:fs/promises";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { cachedClasspath, flinkJobServerDir } from "../runners/portable/flink.js";
 import { prismInstalled, prismPath } from "../runners/portable/prism.js";
 import { projectRoot } from "../runners/portable/services.js";
@@ -17,6 +17,7 @@ import { cacheDir, stateDir, toolDir } from "../internal/dirs.js";
 import { describeHolder, portHolders, type PortHolder } from "./ports.js";
 import { cachedKafkaClasspath, DEFAULT_KAFKA_PORTS, KAFKA_PORT_FLAGS, KAFKA_PORT_NAMES, kafkaToolDir, type KafkaPorts } from "./kafka.js";
 import { liveCluster } from "./state.js";
+import { findOnPath } from "../internal/process.js";
 import { readStackVersions, versionProblems, type StackVersions } from "./versions.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -503,22 +504,6 @@ export async function probeCommand(command: string, args: readonly string[], env
   });
 }
 
-/** The first executable `name` on env's PATH. */
-export function findOnPath(name: string, env: Env = process.env): string | undefined {
-  for (const dir of (env["PATH"] ?? "").split(delimiter)) {
-    if (dir === "") continue;
-    const candidate = join(dir, name);
-    try {
-      if (statSync(candidate).isFile()) {
-        accessSync(candidate, constants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** versions.json read without the consistency check (that is checkVersions's job). */
 function readVersions(file: string): DoctorFacts["versions"] {

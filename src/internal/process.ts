@@ -7,7 +7,8 @@
  * the pid.
  */
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from "node:child_process";
-import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { delimiter, join } from "node:path";
 
 export interface ProcessIdentity {
   readonly pid: number;
@@ -161,4 +162,21 @@ function safeKill(pid: number, signal: NodeJS.Signals): void {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The first executable `name` on env's PATH. */
+export function findOnPath(name: string, env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+  for (const dir of (env["PATH"] ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, name);
+    try {
+      if (statSync(candidate).isFile()) {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

@@ -12,7 +12,7 @@ import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import { toolDir } from "../../internal/dirs.js";
 import { SluiceError } from "../../internal/errors.js";
-import { processStartTime } from "../../internal/process.js";
+import { findOnPath, processStartTime } from "../../internal/process.js";
 import { freePort, type LocalService, projectRoot, startService } from "./services.js";
 
 const run = promisify(execFile);
@@ -167,7 +167,7 @@ const ARCHIVE_STOP_GRACE_MS = 120_000;
  */
 function classDataSharing(dir: string, classpath: string, log: (m: string) => void): ClassDataPlan {
   const none: ClassDataPlan = { flags: [], stopGraceMs: 5000, onStopped: () => undefined };
-  const java = (process.env["PATH"] ?? "").split(delimiter).map((d) => join(d, "java")).find((f) => existsSync(f));
+  const java = findOnPath("java");
   if (java === undefined) return none;
   const key = createHash("sha256");
   try {
