@@ -134,3 +134,46 @@ describe("syntax and import errors name the user's file:line:col", () => {
     expect(r.stderr).toContain(`${join(tmp, "throws-on-load.ts")}:3:`);
   });
 });
+
+describe("how the file is loaded", () => {
+  it("bundled, with no TypeScript loader: its import.meta.url, argv and stack lines are its own", async () => {
+    files({
+      "own-helper.ts": `export const helperUrl: string = import.meta.url;
+export function where(): string { return new Error("here").stack!.split("\\n")[1]!.trim(); }
+`,
+      "own.ts": `import { Create, Pipeline } from "sluice";
+import { helperUrl, where } from "./own-helper.ts";
+console.log(JSON.stringify({ url: import.meta.url, helperUrl, argv1: process.argv[1], where: where() }));
+const p = Pipeline.create();
+p.apply(Create.of([1]));
+await p.run();
+`,
+    });
+    const r = await runNode([BIN, "run", "--verbose", "own.ts"], { cwd: tmp });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/own\.ts bundled in \d+ ms/);
+    const seen = JSON.parse(r.stdout) as { url: string; helperUrl: string; argv1: string; where: string };
+    expect(seen.url).toBe(`file://${join(tmp, "own.ts")}`);
+    expect(seen.helperUrl).toBe(`file://${join(tmp, "own-helper.ts")}`);
+    expect(seen.argv1).toBe(join(tmp, "own.ts"));
+    expect(seen.where).toContain(`${join(tmp, "own-helper.ts")}:2:`);
+  });
+
+  it("with the TypeScript loader when a bundle would differ (a computed import), and runs the same", async () => {
+    files({
+      "computed-helper.ts": `export const answer: number = 42;\n`,
+      "computed.ts": `import { Create, Pipeline } from "sluice";
+const name = ["./computed", "helper.ts"].join("-");
+const { answer } = (await import(name)) as { answer: number };
+console.log(String(answer));
+const p = Pipeline.create();
+p.apply(Create.of([1]));
+await p.run();
+`,
+    });
+    const r = await runNode([BIN, "run", "--verbose", "computed.ts"], { cwd: tmp });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("42\n");
+    expect(r.stderr).toContain("computed.ts with the TypeScript loader: it has imports esbuild cannot follow");
+  });
+});

@@ -33,10 +33,25 @@ export interface Command {
   /** One line for the command list. */
   readonly summary: string;
   /** The full help text (`sluice help <name>`, `sluice <name> --help`). */
-  help(ctx: CliContext): string;
+  help(ctx: CliContext): string | Promise<string>;
   /**
    * Runs the command with the arguments after its name. Resolves to the exit code, or undefined
    * to let the process exit by itself once its work drains (a pipeline still running).
    */
   run(args: readonly string[], ctx: CliContext): Promise<number | undefined>;
+}
+
+/** What the command list shows of a command. */
+export type CommandInfo = Pick<Command, "name" | "synopsis" | "summary">;
+
+/**
+ * The command `info` names, its module loaded when it runs or shows its help: `sluice run` then
+ * does not load the cluster's modules (gRPC and Beam's protocol types, about 20 MB).
+ */
+export function lazyCommand(info: CommandInfo, load: () => Promise<Command>): Command {
+  return {
+    ...info,
+    help: async (ctx) => (await load()).help(ctx),
+    run: async (args, ctx) => (await load()).run(args, ctx),
+  };
 }

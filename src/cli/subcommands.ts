@@ -17,7 +17,7 @@ export function commandGroup(spec: Omit<Command, "run"> & { readonly subcommands
     async run(args, ctx) {
       const [sub, ...rest] = args;
       if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
-        (sub === undefined ? ctx.err : ctx.out)(spec.help(ctx));
+        (sub === undefined ? ctx.err : ctx.out)(await spec.help(ctx));
         return sub === undefined ? EXIT.USAGE : EXIT.OK;
       }
       const fn = subcommands[sub];

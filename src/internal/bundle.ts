@@ -11,11 +11,14 @@
  *   thread loaded, and needs no TypeScript loader of its own (unless one of those files is
  *   TypeScript: `typescriptImports` says so).
  */
+import { realpathSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isBuiltin } from "node:module";
-import { dirname, extname } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, extname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describeError, SluiceError } from "./errors.js";
+import { makeScratchDir, removeScratchDir } from "./scratch.js";
 
 export interface BundleOptions {
   /** What the bundle is for, in errors: "the workers", "the direct runner's threads". */
@@ -26,6 +29,8 @@ export interface BundleOptions {
   readonly sluiceEntry?: string;
   /** The bundle's virtual path (its folder anchors the source map); default `<entry's folder>/pipeline.mjs`. */
   readonly outfile?: string;
+  /** The tsconfig.json to compile with (default: esbuild finds the one nearest each file). */
+  readonly tsconfig?: string;
 }
 
 export interface Bundle {
@@ -35,6 +40,18 @@ export interface Bundle {
   readonly typescriptImports: readonly string[];
   /** Computed `import()`s and `require`s esbuild left as they are (they resolve from the bundle's folder). */
   readonly unfollowedImports: number;
+  /**
+   * The user's files (outside node_modules) that use what would differ in a bundle: CommonJS's
+   * `__dirname`/`__filename` without declaring them, or `import.meta` other than `.url`,
+   * `.filename` and `.dirname` (`import.meta.resolve` would resolve from the bundle's folder).
+   */
+  readonly locationDependent: readonly string[];
+  /**
+   * With "by-path" and `sluiceEntry`: another copy of `sluice` that the pipeline's folder resolves
+   * to. Packages the bundle imports would load that copy, where the pipeline's own imports (and
+   * `sluice run`'s resolve hook) use `sluiceEntry`.
+   */
+  readonly otherSluice?: string;
   /** How long bundling took, in ms. */
   readonly ms: number;
 }
@@ -58,8 +75,10 @@ export async function bundlePipeline(entry: string, options: BundleOptions): Pro
   }
   const byPath = options.packages === "by-path";
   const typescriptImports = new Set<string>();
-  const plugins: import("esbuild").Plugin[] = [ownLocation()];
-  if (byPath) plugins.unshift(packagesByPath(options.sluiceEntry, typescriptImports));
+  const locationDependent = new Set<string>();
+  const otherSluice: { path?: string } = {};
+  const plugins: import("esbuild").Plugin[] = [ownLocation(locationDependent)];
+  if (byPath) plugins.unshift(packagesByPath(options.sluiceEntry, typescriptImports, otherSluice));
   // Output paths are virtual (nothing is written); the directory anchors the source map's paths.
   const outfile = options.outfile ?? `${dirname(entry)}/pipeline.mjs`;
   let result: import("esbuild").BuildResult<{ write: false; metafile: false }>;
@@ -75,6 +94,7 @@ export async function bundlePipeline(entry: string, options: BundleOptions): Pro
       // A worker resolves `sluice` to its own copy, so the pipeline shares its classes.
       ...(byPath ? {} : { external: ["sluice", "sluice/*"] }),
       plugins,
+      ...(options.tsconfig === undefined ? {} : { tsconfig: options.tsconfig }),
       sourcemap: "external",
       sourcesContent: true,
       // Bundled CommonJS modules that require() Node builtins need a real `require` in ESM:
@@ -108,7 +128,7 @@ export async function bundlePipeline(entry: string, options: BundleOptions): Pro
   }
   // esbuild leaves an import() or require() of a computed name as it is, without a warning.
   const unfollowedImports = (code.text.match(/\bimport\(\s*(?!["'`])/g)?.length ?? 0) + (code.text.match(/\b__require\(\s*(?!["'`])/g)?.length ?? 0);
-  return { code: withInlineSourceMap(code.text, map?.text, dirname(outfile)), typescriptImports: [...typescriptImports], unfollowedImports, ms: Date.now() - started };
+  return { code: withInlineSourceMap(code.text, map?.text, dirname(outfile)), typescriptImports: [...typescriptImports], unfollowedImports, locationDependent: [...locationDependent], ...(otherSluice.path === undefined ? {} : { otherSluice: otherSluice.path }), ms: Date.now() - started };
 }
 
 /**
@@ -116,13 +136,16 @@ export async function bundlePipeline(entry: string, options: BundleOptions): Pro
  * become constants declared at its start (on its first line, so the source map's lines hold), in
  * the files that mention them outside node_modules; the other files load as esbuild would.
  */
-function ownLocation(): import("esbuild").Plugin {
+function ownLocation(locationDependent: Set<string>): import("esbuild").Plugin {
   return {
     name: "sluice-own-location",
     setup(build) {
       build.onLoad({ filter: /\.(?:[cm]?[jt]s|[jt]sx)$/ }, async (args) => {
         if (args.namespace !== "file" || /[\\/]node_modules[\\/]/.test(args.path)) return undefined;
         const text = await readFile(args.path, "utf8");
+        if (/\bimport\.meta\.(?!(?:url|filename|dirname)\b)/.test(text) || (/\b__(?:dirname|filename)\b/.test(text) && !/\b(?:const|let|var|function)\s+__(?:dirname|filename)\b/.test(text))) {
+          locationDependent.add(args.path);
+        }
         if (!/\bimport\.meta\.(?:url|filename|dirname)\b/.test(text)) return undefined;
         const values = { url: pathToFileURL(args.path).href, filename: args.path, dirname: dirname(args.path) };
         const declared = (Object.keys(values) as (keyof typeof values)[]).map((k) => `const __sluice_import_meta_${k} = ${JSON.stringify(values[k])};`).join(" ");
@@ -137,14 +160,20 @@ function ownLocation(): import("esbuild").Plugin {
 }
 
 /** Leaves every package import as an import of the file esbuild resolves it to (`sluice` to `sluiceEntry` when given). */
-function packagesByPath(sluiceEntry: string | undefined, typescriptImports: Set<string>): import("esbuild").Plugin {
+function packagesByPath(sluiceEntry: string | undefined, typescriptImports: Set<string>, otherSluice: { path?: string }): import("esbuild").Plugin {
   return {
     name: "sluice-packages-by-path",
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
         if ((args.pluginData as { [RESOLVING]?: boolean } | undefined)?.[RESOLVING]) return undefined;
         if (isBuiltin(args.path)) return { path: args.path, external: true };
-        if (sluiceEntry !== undefined && args.path === "sluice") return { path: sluiceEntry, external: true };
+        if (sluiceEntry !== undefined && args.path === "sluice") {
+          if (otherSluice.path === undefined) {
+            const own = await build.resolve("sluice", { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { [RESOLVING]: true } });
+            if (own.errors.length === 0 && own.path !== "" && realpathSync(own.path) !== realpathSync(sluiceEntry)) otherSluice.path = own.path;
+          }
+          return { path: sluiceEntry, external: true };
+        }
         const resolveDir = sluiceEntry !== undefined && args.path.startsWith("sluice/") ? dirname(sluiceEntry) : args.resolveDir;
         const r = await build.resolve(args.path, { kind: args.kind, resolveDir, importer: args.importer, pluginData: { [RESOLVING]: true } });
         if (r.errors.length > 0 || r.path === "" || r.external) return undefined;
@@ -168,4 +197,47 @@ function withInlineSourceMap(code: string, mapText: string | undefined, sourceDi
   delete map.sourceRoot;
   const encoded = Buffer.from(JSON.stringify(map), "utf8").toString("base64");
   return `${body}//# sourceMappingURL=data:application/json;base64,${encoded}\n`;
+}
+
+/** A by-path bundle written to a scratch folder (removed with removeScratchDir, or at exit). */
+export interface ScratchBundle {
+  readonly dir: string;
+  readonly file: string;
+  readonly ms: number;
+}
+
+/**
+ * The pipeline file bundled with its packages by path (`sluice` as `sluiceEntry`) into a new
+ * scratch folder: JavaScript that needs no TypeScript loader, for `sluice run`'s main thread and
+ * the direct runner's threads. When the bundle would not behave as the file does, or cannot be
+ * made, it is `{ why }` instead, and the file is loaded with its loaders: a package file that is
+ * TypeScript (Sluice itself run from source), an import esbuild cannot follow (a computed
+ * `import()` or `require`), a file whose behaviour depends on where it is (`locationDependent`),
+ * or a file esbuild cannot bundle (the loaders then report its errors as they do).
+ */
+export async function scratchBundle(entry: string, options: { readonly purpose: string; readonly sluiceEntry: string; readonly tsconfig?: string }): Promise<ScratchBundle | { readonly why: string }> {
+  const dir = makeScratchDir(tmpdir(), "sluice-bundle-");
+  const file = join(dir, "pipeline.mjs");
+  try {
+    const b = await bundlePipeline(entry, { purpose: options.purpose, packages: "by-path", sluiceEntry: options.sluiceEntry, outfile: file, ...(options.tsconfig === undefined ? {} : { tsconfig: options.tsconfig }) });
+    const why =
+      b.typescriptImports.length > 0
+        ? `it imports TypeScript package files (${b.typescriptImports[0]})`
+        : b.unfollowedImports > 0
+          ? "it has imports esbuild cannot follow (computed import() or require)"
+          : b.locationDependent.length > 0
+            ? `${b.locationDependent[0]} uses __dirname, __filename or import.meta beyond .url, .filename and .dirname`
+            : b.otherSluice !== undefined
+              ? `another copy of sluice is installed beside it (${b.otherSluice}), which its packages would load`
+              : undefined;
+    if (why === undefined) {
+      writeFileSync(file, b.code);
+      return { dir, file, ms: b.ms };
+    }
+    removeScratchDir(dir);
+    return { why };
+  } catch (err) {
+    removeScratchDir(dir);
+    return { why: describeError(err) };
+  }
 }

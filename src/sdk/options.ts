@@ -193,6 +193,12 @@ export interface LaunchContext {
    * threads): its `setupThread(data)` export is called with `data`.
    */
   readonly threadSetup?: { readonly url: string; readonly data: unknown };
+  /**
+   * The pipeline file bundled (internal/bundle.ts, packages by path), when that is what `sluice
+   * run` imported: a new thread imports it too, with no loader (threadSetup is for the threads
+   * that cannot).
+   */
+  readonly bundle?: string;
 }
 
 /** The launch context `sluice run` stored, or undefined when the program was not launched by it. */

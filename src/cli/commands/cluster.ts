@@ -20,6 +20,7 @@ import { ClusterSupervisor, lastLines, logTail } from "../../cluster/supervisor.
 import { flinkMinor, stackVersions } from "../../cluster/versions.js";
 import { projectRoot } from "../../runners/portable/services.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
+import { CLUSTER_INFO } from "./info.js";
 import { formatError } from "../report.js";
 import { type FlagSpec, type ParsedArgs, parseCommandArgs } from "../args.js";
 import { commandGroup, usageError } from "../subcommands.js";
@@ -508,9 +509,7 @@ async function emit(kind: "compose" | "k8s", args: readonly string[], ctx: CliCo
 }
 
 export const clusterCommand: Command = commandGroup({
-  name: "cluster",
-  synopsis: "up|down|status|logs|scale|compose|k8s [options]",
-  summary: "run the seed's Flink + Beam stack on this machine (no Docker), or write it out for Compose or Kubernetes",
+  ...CLUSTER_INFO,
   help: clusterHelp,
   subcommands: {
     up,

@@ -28,7 +28,7 @@ export const helpCommand: Command = {
       ctx.err(formatError(unknownCommand(name, ctx), ctx.verbose));
       return EXIT.USAGE;
     }
-    ctx.out(command.help(ctx));
+    ctx.out(await command.help(ctx));
     return EXIT.OK;
   },
 };

@@ -22,6 +22,7 @@ import {
 } from "../../cluster/jobs.js";
 import { stateDir } from "../../internal/dirs.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
+import { JOBS_INFO } from "./info.js";
 import { type ParsedArgs, parseCommandArgs } from "../args.js";
 import { commandGroup, usageError } from "../subcommands.js";
 
@@ -263,9 +264,7 @@ async function stop(args: readonly string[], ctx: CliContext): Promise<number> {
 }
 
 export const jobsCommand: Command = commandGroup({
-  name: "jobs",
-  synopsis: "list|show <id>|cancel <id>|stop <id> --savepoint <dir> [options]",
-  summary: "the cluster's jobs as the Beam job server and Flink see them: list, show progress, cancel, stop with a savepoint",
+  ...JOBS_INFO,
   help: jobsHelp,
   subcommands: { list, show, cancel, stop },
 });

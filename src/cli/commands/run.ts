@@ -1,8 +1,8 @@
 /**
  * `sluice run <file> [pipeline flags…]`: runs a pipeline file. TypeScript runs without a build
- * step (tsx's loader, registered programmatically); `import "sluice"` in the file resolves to this
- * package (resolve-hook.ts). The file sees `process.argv = [node, file, ...flags]`, and
- * `PipelineOptions.fromLaunch()` parses the flags.
+ * step: the file is bundled (loaders.ts, runBundle), or else loaded with tsx's loader; `import
+ * "sluice"` in the file resolves to this package either way. The file sees `process.argv = [node,
+ * file, ...flags]`, and `PipelineOptions.fromLaunch()` parses the flags.
  */
 
 import { stat } from "node:fs/promises";
@@ -19,7 +19,7 @@ import { ENTRY_URL, PACKAGE_ROOT_URL } from "../paths.js";
 /** The folder of the package entry (dist/), whose modules a pipeline imports through `sluice`. */
 const ENTRY_DIR_URL = new URL("./", ENTRY_URL);
 import { flushAndExit, formatError, isInternalFrame } from "../report.js";
-import { installLoaders, loaderData, LOADERS_URL } from "../loaders.js";
+import { installBundleLoader, installLoaders, loaderData, LOADERS_URL, runBundle } from "../loaders.js";
 
 /** File extensions `sluice run` accepts. */
 const EXTENSIONS: readonly string[] = [".ts", ".mts", ".js", ".mjs"];
@@ -172,8 +172,10 @@ async function runFile(
   process.once("SIGTERM", onSignal);
 
   const loaders = loaderData(tsconfig, ctx.cwd);
+  const bundle = await runBundle(abs, loaders, ctx);
   try {
-    await installLoaders(loaders);
+    if (bundle === undefined) await installLoaders(loaders);
+    else installBundleLoader();
   } catch (err) {
     const failure = new SluiceError("INTERNAL", `could not set up the TypeScript loader: ${describeError(err)}`, {
       cause: err,
@@ -184,7 +186,12 @@ async function runFile(
   }
 
   process.argv = [process.execPath, abs, ...pipelineArgs];
-  const launch: LaunchContext = { argv: Object.freeze([...pipelineArgs]), file: abs, threadSetup: Object.freeze({ url: LOADERS_URL, data: loaders }) };
+  const launch: LaunchContext = {
+    argv: Object.freeze([...pipelineArgs]),
+    file: abs,
+    threadSetup: Object.freeze({ url: LOADERS_URL, data: loaders }),
+    ...(bundle === undefined ? {} : { bundle: bundle.file }),
+  };
   (globalThis as Record<symbol, unknown>)[LAUNCH_CONTEXT] = Object.freeze(launch);
 
   const unrun = trackUnrunPipelines();
@@ -196,7 +203,7 @@ async function runFile(
   });
 
   try {
-    await import(pathToFileURL(abs).href);
+    await import(pathToFileURL(bundle?.file ?? abs).href);
   } catch (err) {
     failed = true;
     ctx.err(formatError(await loadFailure(err, abs, display, ctx.cwd), ctx.verbose));

@@ -9,12 +9,13 @@
 import { DEFAULT_WORKER_CONNECT_TIMEOUT_MS, defaultMaxWorkers, isLoopbackHost, startProcessPool } from "../../harness/pool.js";
 import { argsError, parseCommandArgs } from "../args.js";
 import { EXIT, type CliContext, type Command } from "../command.js";
+import { WORKER_POOL_INFO } from "./info.js";
 import { formatError } from "../report.js";
 
 /** The port Beam's Python worker pool uses by default. */
 const DEFAULT_PORT = 50000;
 
-const SYNOPSIS = "[--port N] [--host ADDRESS] [--max-workers N] [--worker-connect-timeout SECONDS]";
+const SYNOPSIS = WORKER_POOL_INFO.synopsis;
 
 interface PoolFlags {
   help: boolean;
@@ -27,9 +28,7 @@ interface PoolFlags {
 }
 
 export const workerPoolCommand: Command = {
-  name: "worker-pool",
-  synopsis: SYNOPSIS,
-  summary: "serve SDK workers to runners (EXTERNAL environments)",
+  ...WORKER_POOL_INFO,
   help: workerPoolHelp,
   async run(args, ctx) {
     let flags: PoolFlags;

@@ -18,14 +18,12 @@
  * another one first, or throws), the run carries on with the threads that could, or in this
  * thread alone, and says so once.
  */
-import { writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parentPort, Worker } from "node:worker_threads";
-import { bundlePipeline } from "../../internal/bundle.js";
-import { describeError, SluiceError, type SluiceErrorJSON } from "../../internal/errors.js";
-import { makeScratchDir, removeScratchDir } from "../../internal/scratch.js";
+import { scratchBundle } from "../../internal/bundle.js";
+import { SluiceError, type SluiceErrorJSON } from "../../internal/errors.js";
+import { removeScratchDir } from "../../internal/scratch.js";
 import { ByteReader, ByteWriter, DoubleCoder, JsValueCoder, KvCoder, WindowedValueCoder, type Coder } from "../../sdk/coders/index.js";
 import type { TransformNode } from "../../sdk/graph.js";
 import type { MetricsContainer } from "../../sdk/metrics.js";
@@ -147,31 +145,24 @@ export interface PipelineSource {
 const OWN_ENTRY = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../index.ts" : "../../index.js", import.meta.url));
 
 /**
- * The pipeline file bundled for threads (internal/bundle.ts, packages by path): a thread then
- * imports one JavaScript module and the package files the main thread loaded, with no TypeScript
- * loader of its own (tsx starts a hooks thread per thread: about 0.4 s and 35 MB each). Undefined,
- * and threads load the file as the main thread did, when that cannot hold: a package file that is
- * TypeScript (Sluice itself, run from source), an import esbuild cannot follow (a computed
- * `import()` or `require`), or a file esbuild cannot bundle.
+ * The bundle threads import (internal/bundle.ts, packages by path): one JavaScript module and the
+ * package files the main thread loaded, with no TypeScript loader of its own (tsx starts a hooks
+ * thread per thread: about 0.4 s and 35 MB each). `sluice run`'s own, when the main thread
+ * imported one (owned by the CLI); else one made here; undefined, and threads load the file as the
+ * main thread did, when a bundle would not behave as the file does (scratchBundle).
  */
-async function threadBundle(source: PipelineSource, log: (line: string) => void): Promise<{ readonly dir: string; readonly file: string } | undefined> {
-  const dir = makeScratchDir(tmpdir(), "sluice-threads-");
-  const file = join(dir, "pipeline.mjs");
-  try {
-    const b = await bundlePipeline(source.file, { purpose: "the direct runner's threads", packages: "by-path", sluiceEntry: OWN_ENTRY, outfile: file });
-    const why =
-      b.typescriptImports.length > 0 ? `it imports TypeScript package files (${b.typescriptImports[0]})` : b.unfollowedImports > 0 ? "it has imports esbuild cannot follow (computed import() or require)" : undefined;
-    if (why === undefined) {
-      writeFileSync(file, b.code);
-      if (DEBUG) log(`sluice: direct threads import ${source.file} bundled (${b.ms} ms)`);
-      return { dir, file };
-    }
-    if (DEBUG) log(`sluice: direct threads load ${source.file} with its loaders: ${why}`);
-  } catch (err) {
-    if (DEBUG) log(`sluice: direct threads load ${source.file} with its loaders: ${describeError(err)}`);
+async function threadBundle(source: PipelineSource, log: (line: string) => void): Promise<{ readonly dir?: string; readonly file: string } | undefined> {
+  if (source.bundle !== undefined) {
+    if (DEBUG) log(`sluice: direct threads import ${source.file} bundled (sluice run's bundle)`);
+    return { file: source.bundle };
   }
-  removeScratchDir(dir);
-  return undefined;
+  const b = await scratchBundle(source.file, { purpose: "the direct runner's threads", sluiceEntry: OWN_ENTRY });
+  if ("why" in b) {
+    if (DEBUG) log(`sluice: direct threads load ${source.file} with its loaders: ${b.why}`);
+    return undefined;
+  }
+  if (DEBUG) log(`sluice: direct threads import ${source.file} bundled (${b.ms} ms)`);
+  return b;
 }
 
 /**
@@ -182,7 +173,12 @@ async function threadBundle(source: PipelineSource, log: (line: string) => void)
 export function pipelineSource(callStack: string): PipelineSource | undefined {
   const launch = getLaunchContext();
   if (launch?.file !== undefined) {
-    return { file: launch.file, argv: launch.argv, ...(launch.threadSetup === undefined ? {} : { setup: launch.threadSetup }) };
+    return {
+      file: launch.file,
+      argv: launch.argv,
+      ...(launch.threadSetup === undefined ? {} : { setup: launch.threadSetup }),
+      ...(launch.bundle === undefined ? {} : { bundle: launch.bundle }),
+    };
   }
   const main = process.argv[1];
   if (main === undefined || main === "" || process.argv0 === "node" && process.execArgv.includes("-e")) return undefined;
@@ -320,9 +316,9 @@ export class ThreadPool {
   private launching = false;
   private stopped = false;
   /** The bundle threads import (threadBundle), until one of them cannot. */
-  private bundle: { readonly dir: string; readonly file: string } | undefined;
+  private bundle: { readonly dir?: string; readonly file: string } | undefined;
   /** The bundle, made as the pool is (before the run's first element), ready by the time threads start. */
-  private readonly bundling: Promise<{ readonly dir: string; readonly file: string } | undefined>;
+  private readonly bundling: Promise<{ readonly dir?: string; readonly file: string } | undefined>;
 
   constructor(
     private readonly size: number,
@@ -352,7 +348,8 @@ export class ThreadPool {
   }
 
   private spawn(index: number): ThreadHandle {
-    const source: PipelineSource = this.bundle === undefined ? this.job.source : { ...this.job.source, bundle: this.bundle.file };
+    const { bundle: _, ...unbundled } = this.job.source;
+    const source: PipelineSource = this.bundle === undefined ? unbundled : { ...unbundled, bundle: this.bundle.file };
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.job, source, thread: index } satisfies ThreadJob, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     const h: ThreadHandle = { worker, index, state: "starting", regions: new Set(), bundled: source.bundle !== undefined };
     worker.on("message", (m: FromThread) => this.onMessage(h, m));
@@ -382,7 +379,7 @@ export class ThreadPool {
           // The bundle differs from the file somewhere (the file reads its own source, say):
           // this and later threads load the file as the main thread did.
           if (DEBUG) this.log(`sluice: direct thread ${h.index} could not run the bundle (${m.why}); threads load the file with its loaders`);
-          if (this.bundle !== undefined) removeScratchDir(this.bundle.dir);
+          if (this.bundle?.dir !== undefined) removeScratchDir(this.bundle.dir);
           this.bundle = undefined;
           this.threads[this.threads.indexOf(h)] = this.spawn(h.index);
           return;
@@ -532,7 +529,7 @@ export class ThreadPool {
       }),
     );
     const bundle = await this.bundling;
-    if (bundle !== undefined) removeScratchDir(bundle.dir);
+    if (bundle?.dir !== undefined) removeScratchDir(bundle.dir);
     this.bundle = undefined;
   }
 }
