@@ -262,7 +262,7 @@ class Batch {
     return this.w.length;
   }
   take(): Uint8Array {
-    const out = this.w.finish();
+    const out = this.w.finishOwned();
     this.w = new ByteWriter(1 << 16);
     this.count = 0;
     return out;
@@ -621,7 +621,7 @@ export class ParallelStage implements Receiver {
       const { value, meta } = this.backlog.shift()!;
       const w = new ByteWriter(256);
       this.inputCoder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, w, true);
-      this.pool.offer(this.index, w.finish());
+      this.pool.offer(this.index, w.finishOwned());
       this.offered++;
     }
     if (this.backlog.length > 0 && !this.localBusy && !(THREADS_ONLY && this.pool.alive())) {
@@ -784,7 +784,7 @@ class PartialShipper implements Receiver {
   finishInput(): Pending {
     let w = new ByteWriter(1 << 16);
     const send = (): void => {
-      const bytes = w.finish();
+      const bytes = w.finishOwned();
       parentPort!.postMessage({ t: "partials", region: this.region, exit: this.exit, reader: this.reader, bytes } satisfies FromThread, [bytes.buffer as ArrayBuffer]);
       w = new ByteWriter(1 << 16);
     };

@@ -37,7 +37,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, readdirSync, statSync, type WriteStream } from "node:fs";
-import { rename } from "node:fs/promises";
+import { open, rename } from "node:fs/promises";
 import { isUtf8, constants as bufferConstants } from "node:buffer";
 import { basename, dirname, isAbsolute, join, posix as posixPath, relative, resolve, sep } from "node:path";
 import { createGunzip } from "node:zlib";
@@ -217,6 +217,46 @@ async function headerEnd(path: string, lines: number): Promise<number> {
   return at;
 }
 
+/**
+ * A file's bytes from `start`, in chunks of up to 1 MiB. Two buffers take turns: the next chunk
+ * is read while the caller works on this one, which stays valid until the one after is asked
+ * for. (A read stream's new 1 MiB buffer per chunk is garbage the GC collects late, as external
+ * memory: some 20 MB of a run's peak.)
+ */
+async function* fileChunks(path: string, start: number): AsyncGenerator<Buffer> {
+  const file = await open(path, "r");
+  const buffers = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)] as const;
+  let at = start;
+  const readInto = (buf: Buffer): Promise<Buffer> =>
+    file.read(buf, 0, buf.length, at).then(({ bytesRead }) => {
+      at += bytesRead;
+      return buf.subarray(0, bytesRead);
+    });
+  let next: Promise<Buffer> | undefined;
+  try {
+    next = readInto(buffers[0]);
+    for (let turn = 1; ; turn ^= 1) {
+      const chunk = await next;
+      next = undefined;
+      if (chunk.length === 0) return;
+      next = readInto(buffers[turn]!);
+      yield chunk;
+    }
+  } finally {
+    // A read still in flight (the caller stopped early) finishes before the file closes.
+    if (next !== undefined) await next.catch(() => undefined);
+    await file.close();
+  }
+}
+
+/** A gzip file's decompressed bytes, in the chunks gunzip yields. */
+function gunzipped(path: string): AsyncIterable<Buffer> {
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const out = raw.pipe(createGunzip());
+  raw.on("error", (err) => out.destroy(err));
+  return out;
+}
+
 /** Streams the lines of one file, or of one range of it, in the dialect above. */
 export class ReadLinesFn implements DoFn<string | FileRange, string> {
   constructor(
@@ -245,9 +285,7 @@ export class ReadLinesFn implements DoFn<string | FileRange, string> {
     // and end with the line holding byte end - 1 (the next range starts after its newline).
     let skipping = start > 0;
     let offset = start > 0 ? start - 1 : 0; // file offset of the next chunk's first byte
-    const raw = createReadStream(path, { highWaterMark: 1 << 20, start: offset });
-    const source = gzip ? raw.pipe(createGunzip()) : raw;
-    raw.on("error", (err) => source.destroy(err));
+    const source = gzip ? gunzipped(path) : fileChunks(path, offset);
     // Bytes of the line being read that came in earlier chunks: joined once, at its end.
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -352,7 +390,8 @@ export class ReadLinesFn implements DoFn<string | FileRange, string> {
           pos = last + 1;
         }
         if (pos < chunk.length) {
-          pending.push(chunk.subarray(pos));
+          // A copy: the chunk's memory is read into again.
+          pending.push(Buffer.from(chunk.subarray(pos)));
           pendingBytes += chunk.length - pos;
           // One spare byte: a \r before the coming \n is not part of the line.
           if (pendingBytes > limit + 1) throw tooLong(pendingBytes);
@@ -626,7 +665,11 @@ export class ShardWriter {
     header: string | undefined,
     append = false,
   ) {
-    this.stream = createWriteStream(path, append ? { flags: "a" } : undefined);
+    // Lines are written 64 KiB at a time. With the default 16 KiB high-water mark every write
+    // waits for the disk, and the pipeline waits with it; 4 MiB keeps the writes in flight while
+    // lines are made (Nexmark q0, 1 M events on one thread: 6.0 s -> 3.5 s). The memory is used
+    // only while the disk lags behind.
+    this.stream = createWriteStream(path, { highWaterMark: 1 << 22, ...(append ? { flags: "a" } : {}) });
     this.stream.on("error", (err) => {
       this.failure ??= err;
     });
