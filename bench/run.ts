@@ -2,7 +2,7 @@
  * `npm run bench -- <name>`: runs a benchmark and writes bench/results/<name>.json.
  *
  *   wordcount  ~100 MB Zipf corpus: the direct runner (its default workers, and one) vs a
- *              hand-written single-threaded Node baseline. Targets: ratio (direct/baseline
+ *              hand-written single-threaded Node baseline, each run by `sluice run`. Targets: ratio (direct/baseline
  *              throughput) >= 1.0 with the default workers and >= 0.8 with --direct_num_workers=1;
  *              peak RSS <= 1.5x the baseline's.
  *   grouping   GroupByKey of ten times the direct runner's memory budget (one key, and 100k
@@ -36,8 +36,9 @@ interface ChildResult {
   peakRssMb: number;
 }
 
+/** Runs a child script as a user runs a pipeline file, by `sluice run` (the built CLI); the baseline too, so both load alike. */
 async function child(script: string, args: string[]): Promise<ChildResult> {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", join(here, script), ...args], {
+  const { stdout } = await run(process.execPath, [join(root, "bin", "sluice.js"), "run", join(here, script), ...args], {
     cwd: root,
     maxBuffer: 1 << 20,
   });

@@ -72,6 +72,16 @@ await p.run();
     const ran = await run("ran.ts");
     expect(ran.code).toBe(0);
     expect(ran.stderr).toBe("");
+    files({
+      "ran-on-runner.ts": `import { Create, DirectRunner, Pipeline } from "sluice";
+const p = Pipeline.create();
+p.apply("Only", Create.of(["a"]));
+await new DirectRunner().run(p);
+`,
+    });
+    const onRunner = await run("ran-on-runner.ts");
+    expect(onRunner.code).toBe(0);
+    expect(onRunner.stderr).toBe("");
   });
 
   it("says nothing more when the file failed before run()", async () => {

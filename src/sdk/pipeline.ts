@@ -137,9 +137,14 @@ export class Pipeline {
     return runner.run(this);
   }
 
-  /** Whether run() was called. */
+  /** Whether run() was called, or a runner was given the pipeline (`new DirectRunner().run(p)`). */
   get hasRun(): boolean {
     return this.ran;
+  }
+
+  /** @internal A runner's run() records that it was given the pipeline (see hasRun). */
+  markRun(): void {
+    this.ran = true;
   }
 
   /** @internal Fails construction with a SluiceError. */

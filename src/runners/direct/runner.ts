@@ -162,6 +162,7 @@ export class DirectRunner implements PipelineRunner {
   constructor(private readonly options: DirectRunnerOptions = {}) {}
 
   async run(pipeline: Pipeline): Promise<PipelineResult> {
+    pipeline.markRun();
     const thread = (globalThis as Record<symbol, ThreadJob | undefined>)[DIRECT_THREAD];
     if (thread !== undefined) return this.serve(pipeline, thread);
     const started = Date.now();

@@ -127,6 +127,7 @@ export class PortableRunner implements PipelineRunner {
   }
 
   async run(pipeline: Pipeline): Promise<PipelineResult> {
+    pipeline.markRun();
     const started = Date.now();
     const opts = pipeline.options;
     const fallback = opts.environmentType === undefined ? this.options.defaultEnvironment : undefined;
