@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Count, Create, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, WindowInto, type PipelineResult } from "sluice";
+import { AsSingleton, Count, Create, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Sum, WindowInto, type PipelineResult } from "sluice";
 
 let temp: string;
 beforeAll(async () => {
@@ -80,5 +80,35 @@ describe("groupings past the memory budget", () => {
     const want = (i: number): number => (i < 150_000 % 40_000 ? 4 : 3);
     expect(counts.every((c) => Number(c.split(":")[1]) === want(Number(c.slice(4, c.indexOf(":")))))).toBe(true);
     expect(spilled(r)).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe("main input held for side inputs, past the memory budget", () => {
+  it("spills it and processes every element in arrival order once the side input is complete", async () => {
+    const n = 200_000;
+    const run = async (budget?: number): Promise<{ lines: string[]; spilled: number }> => {
+      const lines: string[] = [];
+      const p = Pipeline.create(options(budget));
+      // The side input is computed from the same elements, so the main input waits for all of them.
+      const numbers = p.apply("Create", Create.of(Array.from({ length: n }, (_, i) => i)));
+      const total = numbers.apply("Sum", Sum.globally());
+      numbers
+        .apply("Pad", Map((i: number) => ({ i, text: `value ${i} ${"x".repeat(40)}` })))
+        .apply(
+          "Share",
+          Map((e: { i: number; text: string }, c) => void lines.push(`${e.i} ${e.text.length} ${(e.i / (c.sideInputs as { total: number }).total).toFixed(12)}`), {
+            sideInputs: { total: AsSingleton(total) },
+          }),
+        );
+      const r = await p.run();
+      return { lines, spilled: spilled(r) };
+    };
+    const [memory, disk] = [await run(), await run(1)];
+    expect(memory.spilled).toBe(0);
+    expect(disk.spilled).toBeGreaterThan(5 * 1048576);
+    expect(disk.lines.length).toBe(n);
+    // Arrival order kept, and the same elements as in memory.
+    expect(disk.lines).toEqual(memory.lines);
+    expect(await readdir(temp)).toEqual([]);
   }, 120_000);
 });

@@ -17,11 +17,11 @@ import { MetricsContainer, callUserCode, runWithAsyncMetricsContainer, setCurren
 import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
-import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo } from "../../sdk/windowing/window.js";
+import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo, type WindowedValue } from "../../sdk/windowing/window.js";
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type StateBackend, type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
 import { EXPIRY_TIMER_FAMILY, REMOTE_TIMERS } from "../../sdk/state.js";
-import { estimateBytes, type MemoryBudget, Spill, type SpillableGroup } from "./spill.js";
+import { estimateBytes, type MemoryBudget, Spill, type SpillableGroup, SpillableQueue } from "./spill.js";
 import type { TriggerTime } from "./triggers.js";
 
 /** Everything about an element but its value. Shared between an input and its outputs when unchanged. */
@@ -454,6 +454,11 @@ export interface ParDoConfig {
   readonly windowedInput?: boolean;
   /** Tracks async user code for progress reports and stall detection (the direct runner's). */
   readonly monitor?: RunMonitor;
+  /**
+   * The run's memory budget and the main input's element coder: main input held while the side
+   * inputs are incomplete spills to disk past the budget. None: it is held in memory.
+   */
+  readonly waitSpill?: { readonly budget: MemoryBudget; readonly coder: Coder<WindowedValue<unknown>> };
   /** A stateful DoFn: its declarations and its input's windowing (state is per key and window). */
   readonly stateful?: {
     readonly spec: StatefulSpec;
@@ -470,6 +475,29 @@ export interface ParDoConfig {
 }
 
 const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
+
+/** Main input held until the side inputs are complete: in memory, or within a budget (SpillableQueue). */
+interface WaitingElements {
+  push(e: WindowedValue<unknown>): void;
+  /** Every element in arrival order; the holder is empty after. */
+  drain(): Generator<WindowedValue<unknown>>;
+  close(): void;
+}
+
+class HeldElements implements WaitingElements {
+  private held: WindowedValue<unknown>[] = [];
+  push(e: WindowedValue<unknown>): void {
+    this.held.push(e);
+  }
+  *drain(): Generator<WindowedValue<unknown>> {
+    const held = this.held;
+    this.held = [];
+    yield* held;
+  }
+  close(): void {
+    this.held = [];
+  }
+}
 
 
 /** How many first calls of a process not declared async run with async context (see invokeProcess). */
@@ -494,8 +522,8 @@ export class ParDoOperator implements Receiver {
   private inBundle = false;
   private lastFlush = -1;
   private tail: Promise<void> | undefined;
-  /** Elements waiting for side inputs. */
-  private blocked: { value: unknown; meta: Meta }[] | undefined;
+  /** Elements waiting for side inputs (within the memory budget: see ParDoConfig.waitSpill). */
+  private blocked: WaitingElements | undefined;
   /** Whether a side input is of an unbounded collection: main input waits per window. */
   private readonly streamingSides: boolean;
   /** Elements waiting for their windows of such side inputs (they hold the output watermark). */
@@ -532,7 +560,7 @@ export class ParDoOperator implements Receiver {
       // Side inputs of unbounded collections: main input waits per window (see receive).
       for (const s of this.sides) s.collector.onReady(() => this.releaseWaiting());
     } else if (this.sides.some((s) => !s.collector.ready)) {
-      this.blocked = [];
+      this.blocked = config.waitSpill === undefined ? new HeldElements() : new SpillableQueue(config.waitSpill.budget, config.waitSpill.coder);
       for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
     }
     this.prefetching = this.sides.some((s) => s.collector.prefetch !== undefined);
@@ -691,7 +719,13 @@ export class ParDoOperator implements Receiver {
 
   receive(value: unknown, meta: Meta): Pending {
     if (this.blocked) {
-      this.blocked.push({ value, meta });
+      const budget = this.config.waitSpill?.budget;
+      const before = budget?.spilledBytes ?? 0;
+      this.blocked.push({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane });
+      if (budget !== undefined && budget.spilledBytes !== before) {
+        this.metrics.committed.inc(SPILLED_KEY, budget.spilledBytes - before);
+        this.metrics.attempted.inc(SPILLED_KEY, budget.spilledBytes - before);
+      }
       return undefined;
     }
     if (this.streamingSides && (this.waiting.length > 0 || !this.sidesReadyFor(meta))) {
@@ -1095,13 +1129,17 @@ export class ParDoOperator implements Receiver {
 
   private sideInputReady(): Pending {
     if (!this.sides.every((s) => s.collector.ready) || this.blocked === undefined) return undefined;
-    const waiting = this.blocked;
+    const waiting = this.blocked.drain();
     this.blocked = undefined;
-    return sequence([
-      ...waiting.map((e) => () => this.receive(e.value, e.meta)),
-      () => this.flush(-1),
-      () => (this.inputDone ? this.finishNow() : undefined),
-    ]);
+    const release = (): Pending => {
+      for (let e = waiting.next(); !e.done; e = waiting.next()) {
+        const wv = e.value;
+        const p = this.receive(wv.value, { timestamp: wv.timestamp, windows: wv.windows, pane: wv.pane });
+        if (p !== undefined) return p.then(release);
+      }
+      return undefined;
+    };
+    return sequence([release, () => this.flush(-1), () => (this.inputDone ? this.finishNow() : undefined)]);
   }
 
   flush(epoch: number): Pending {
@@ -1185,6 +1223,8 @@ export class ParDoOperator implements Receiver {
   /** Called once at the end of the run, successful or not. */
   async teardown(): Promise<void> {
     if (this.inBundle) this.metrics.abandon();
+    // Elements still held (the run failed first): their spill file goes.
+    this.blocked?.close();
     if (!this.setUp || !this.fn.teardown) return;
     this.setUp = false;
     await this.call("teardown", () => this.fn.teardown!());

@@ -406,7 +406,8 @@ export class DirectRunner implements PipelineRunner {
     }
     const stages: ParallelStage[] = [];
     const opOf = new Map<TransformNode, Receiver>();
-    // Batch groupings share one memory budget; past it they spill to disk (spill.ts).
+    // Batch groupings, and main input held for side inputs, share one memory budget; past it
+    // they spill to disk (spill.ts).
     const budget = thread === undefined ? new MemoryBudget((pipeline.options.maxMemoryMb ?? MemoryBudget.defaultLimitMb()) * 1048576, pipeline.options.tempLocation ?? tmpdir()) : undefined;
 
     // Every PCollection's consumers, by how many edges each receives.
@@ -502,6 +503,8 @@ export class DirectRunner implements PipelineRunner {
           metrics: stepMetrics(node),
           windowedInput: ins.some((p) => p.windowing.windowFn.urn !== "beam:window_fn:global_windows:v1"),
           monitor,
+          // Main input held for side inputs spills past the budget (one input: one element coder).
+          ...(budget !== undefined && sides.length > 0 && ins.length === 1 ? { waitSpill: { budget, coder: elementCoder(ins[0]!) } } : {}),
           ...(spec.stateful
             ? { stateful: { spec: spec.stateful, windowing: ins[0]!.windowing, ...(wallClock ? { wallClock: () => Date.now() } : {}) } }
             : {}),
