@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AsSingleton, Count, Create, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Sum, WindowInto, type PipelineResult } from "sluice";
+import { AsSingleton, Count, Create, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Sessions, Sum, WindowInto, type PipelineResult } from "sluice";
 
 let temp: string;
 beforeAll(async () => {
@@ -67,6 +67,26 @@ describe("groupings past the memory budget", () => {
     expect(memory.spilled).toBe(0);
     expect(disk.spilled).toBeGreaterThan(0);
     expect(disk.lines).toEqual(memory.lines);
+  }, 120_000);
+
+  it("gives the in-memory result for sessions (merging windows), merging each key's windows from its spilled parts", async () => {
+    const run = async (budget?: number): Promise<{ lines: string[]; spilled: number }> => {
+      const lines: string[] = [];
+      const p = Pipeline.create(options(budget));
+      // 3,000 keys; a key's elements 0-9 s apart, with gaps past the 10 s gap now and then.
+      p.apply("Create", Create.timestamped(Array.from({ length: 80_000 }, (_, i) => ({ value: [`k${i % 3000}`, `v${i} ${"y".repeat(30)}`] as [string, string], timestamp: Math.floor(i / 3000) * (i % 7 === 0 ? 25_000 : 9_000) }))))
+        .apply("Window", WindowInto(Sessions(10_000)))
+        .apply("Group", GroupByKey<string, string>())
+        .apply("Record", Map(([k, vs]: [string, Iterable<string>], c) => void lines.push(`${k} ${String(c.window)} ${[...vs].sort().join(",")} @${c.timestamp}`)));
+      const r = await p.run();
+      return { lines: lines.sort(), spilled: spilled(r) };
+    };
+    const [memory, disk] = [await run(), await run(1)];
+    expect(memory.spilled).toBe(0);
+    expect(disk.spilled).toBeGreaterThan(1048576);
+    expect(disk.lines.length).toBeGreaterThan(3000);
+    expect(disk.lines).toEqual(memory.lines);
+    expect(await readdir(temp)).toEqual([]);
   }, 120_000);
 
   it("merges a lifted combine's spilled accumulators", async () => {

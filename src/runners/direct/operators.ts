@@ -9,6 +9,7 @@ import { runInNewContext } from "node:vm";
 import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import { JsValueCoder } from "../../sdk/coders/js_value.js";
+import { WindowedValueCoder } from "../../sdk/coders/windowed.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
 import type { StatefulSpec } from "../../sdk/graph.js";
 import type { TimeDomain } from "../../sdk/state.js";
@@ -1359,6 +1360,31 @@ export interface GroupConfig {
   readonly valueCoder?: Coder<unknown>;
 }
 
+/** A value of a grouping in merging windows, with its window and timestamp. */
+interface SessionEntry {
+  readonly window: BoundedWindow;
+  readonly value: unknown;
+  readonly ts: Timestamp;
+}
+
+/** Encodes session entries as windowed values (one window each): how a merging grouping spills. */
+function sessionEntryCoder(valueCoder: Coder<unknown>, windowCoder: Coder<BoundedWindow>): Coder<SessionEntry> {
+  const wv = new WindowedValueCoder(valueCoder, windowCoder);
+  return {
+    urn: "sluice:coder:session_entry:v1",
+    components: [valueCoder, windowCoder as Coder<unknown>],
+    payload: new Uint8Array(0),
+    deterministic: false,
+    encode: (e, out, nested) => wv.encode({ value: e.value, timestamp: e.ts, windows: [e.window], pane: PANE_NO_FIRING }, out, nested),
+    decode: (input, nested) => {
+      const v = wv.decode(input, nested);
+      return { window: v.windows[0]!, value: v.value, ts: v.timestamp };
+    },
+    structuralKey: (e) => e,
+    toString: () => `SessionEntryCoder(${valueCoder.toString()}, ${windowCoder.toString()})`,
+  };
+}
+
 /**
  * GroupByKey and lifted CombinePerKey: a barrier keyed by (window, structural key). With a
  * CombineFn it keeps one accumulator per key instead of the values. Merging windows (sessions)
@@ -1401,10 +1427,14 @@ export class GroupOperator implements Receiver {
     if (this.merging && config.combineFn) {
       throw new SluiceError("INTERNAL", `combiner lifting with merging windows is not supported (${config.step})`, { hint: "" });
     }
-    // Merging windows (sessions) keep their values in memory: they merge per key at the end.
-    if (config.budget !== undefined && !this.merging) {
+    if (config.budget !== undefined) {
+      const windowCoder = this.windowFn.windowCoder as Coder<BoundedWindow>;
       const valueCoder = config.combineFn ? ((config.combineFn.accumulatorCoder ?? JsValueCoder) as Coder<unknown>) : (config.valueCoder ?? JsValueCoder);
-      this.spill = new Spill(config.budget, config.keyCoder, this.windowFn.windowCoder as Coder<BoundedWindow>, valueCoder, (w) => this.windowFn.windowKey(w));
+      // Merging windows (sessions) group per key, each value with its own window: a key's record
+      // holds those, and its windows merge once its parts are read back (mergedGroups).
+      this.spill = this.merging
+        ? new Spill(config.budget, config.keyCoder, windowCoder, sessionEntryCoder(valueCoder, windowCoder) as Coder<unknown>, () => 0)
+        : new Spill(config.budget, config.keyCoder, windowCoder, valueCoder, (w) => this.windowFn.windowKey(w));
       this.spill.accumulators = config.combineFn !== undefined;
     }
   }
@@ -1477,7 +1507,10 @@ export class GroupOperator implements Receiver {
           if (ts > g.maxTs) g.maxTs = ts;
         }
         if (combineFn) g.acc = combineFn.addInput(g.acc, value[1]);
-        else if (this.merging) g.values.push({ window: w, value: value[1], ts });
+        else if (this.merging) {
+          g.values.push({ window: w, value: value[1], ts } satisfies SessionEntry);
+          if (this.spill !== undefined) bytes += 56 + estimateBytes(value[1], this.config.valueCoder ?? JsValueCoder, this.sample);
+        }
         else {
           g.values.push(value[1]);
           if (this.spill !== undefined) bytes += 8 + estimateBytes(value[1], this.config.valueCoder ?? JsValueCoder, this.sample);
@@ -1572,6 +1605,10 @@ export class GroupOperator implements Receiver {
       try {
         const combineFn = this.combineFn;
         for (const m of this.spill.merge(this.tableGroups())) {
+          if (this.merging) {
+            yield* this.mergedGroups(new Group(m.key, m.window, m.minTs, m.maxTs, [...m.values]));
+            continue;
+          }
           let value: unknown;
           if (combineFn) {
             const acc = m.accs.length === 1 ? m.accs[0] : this.mergeAccs(m.key, m.accs);
@@ -1608,7 +1645,7 @@ export class GroupOperator implements Receiver {
   /** Sessions: merges one key's windows, then groups its values by merged window. */
   private *mergedGroups(g: Group): Generator<{ value: unknown; meta: Meta }> {
     const fn = this.windowFn;
-    const entries = g.values as { window: BoundedWindow; value: unknown; ts: Timestamp }[];
+    const entries = g.values as SessionEntry[];
     const distinct = new Map<string | number, BoundedWindow>();
     for (const e of entries) distinct.set(fn.windowKey(e.window), e.window);
     const target = new Map(distinct);
