@@ -41,9 +41,9 @@ interface Outcome {
 }
 
 /** Runs node with `argv`; SLUICE_DEBUG_THREADS=only makes threads do all of a region's work. */
-function run(argv: string[], debug = "only"): Promise<Outcome> {
+function run(argv: string[], debug = "only", env: Record<string, string> = {}): Promise<Outcome> {
   return new Promise((res) => {
-    execFile(process.execPath, argv, { cwd: root, timeout: 120_000, maxBuffer: 1 << 24, env: { ...process.env, SLUICE_DEBUG_THREADS: debug } }, (err, stdout, stderr) => {
+    execFile(process.execPath, argv, { cwd: root, timeout: 120_000, maxBuffer: 1 << 24, env: { ...process.env, SLUICE_DEBUG_THREADS: debug, ...env } }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number }) | null;
       res({ code: e ? (typeof e.code === "number" ? e.code : null) : 0, stdout, stderr });
     });
@@ -81,6 +81,14 @@ describe("the direct runner on several threads", () => {
     expect(b).toEqual(a);
     // User metrics from the threads reach the result.
     expect(JSON.parse(three.stdout.trim().split("\n").pop()!)).toEqual(JSON.parse(one.stdout.trim().split("\n").pop()!));
+  }, 120_000);
+
+  it("gives the same counts when threads hand their partial tables over early (past their bound)", async () => {
+    const out = join(dir, "early", "out");
+    const r = await run([sluice, "run", fixture, "--mode=count", `--input=${input}`, `--output=${out}`, "--direct_num_workers=3"], "only", { SLUICE_DEBUG_PARTIAL_GROUPS: "50" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("hands over its partial table early");
+    expect(await lines(out)).toEqual(await lines(join(dir, "count-1", "out")));
   }, 120_000);
 
   it("shares a region between this thread and the others by default", async () => {

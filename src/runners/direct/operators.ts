@@ -1547,6 +1547,14 @@ export class GroupOperator implements Receiver {
     this.config.metrics.commit();
   }
 
+  /** How many groups the tables hold (a sum over windows: not for every element). */
+  get groupCount(): number {
+    if (!this.windowed) return this.single.size;
+    let n = 0;
+    for (const groups of this.byWindow.values()) n += groups.size;
+    return n;
+  }
+
   /** Folds a group another thread combined (see partials) into this lifted combine's table. */
   mergePartial(p: PartialGroup): void {
     const combineFn = this.combineFn!;

@@ -765,8 +765,18 @@ class ElementShipper implements Receiver {
   }
 }
 
-/** A lifted combine's partial table on a thread, handed to the main thread at the region's end. */
+/**
+ * Groups a thread's lifted-combine table holds before it hands them over early (PartialShipper);
+ * SLUICE_DEBUG_PARTIAL_GROUPS=N sets it (tests make it small).
+ */
+const PARTIAL_TABLE_GROUPS = Number(process.env.SLUICE_DEBUG_PARTIAL_GROUPS ?? 1 << 16);
+
+/**
+ * A lifted combine's partial table on a thread, handed to the main thread at the region's end,
+ * or before when it grows past PARTIAL_TABLE_GROUPS.
+ */
 class PartialShipper implements Receiver {
+  private sinceCheck = 0;
   private readonly coder: Coder<WindowedValue<[[unknown, unknown], [number, number]]>>;
   constructor(
     private readonly region: number,
@@ -779,9 +789,23 @@ class PartialShipper implements Receiver {
     this.coder = partialCoder(pcoll, fn);
   }
   receive(value: unknown, meta: Meta): Pending {
-    return this.group.receive(value, meta);
+    const p = this.group.receive(value, meta);
+    if (++this.sinceCheck === 4096) {
+      this.sinceCheck = 0;
+      // A table past its bound goes to the main thread now, which merges it as it would at the
+      // end: the thread's copy of the state stays bounded (many keys, or keys per window).
+      if (p === undefined && this.group.groupCount > PARTIAL_TABLE_GROUPS) {
+        if (DEBUG) process.stderr.write(`sluice: a thread hands over its partial table early (more than ${PARTIAL_TABLE_GROUPS} groups)\n`);
+        this.ship();
+      }
+    }
+    return p;
   }
   finishInput(): Pending {
+    this.ship();
+    return undefined;
+  }
+  private ship(): void {
     let w = new ByteWriter(1 << 16);
     const send = (): void => {
       const bytes = w.finishOwned();
@@ -793,7 +817,6 @@ class PartialShipper implements Receiver {
       if (w.length >= 1 << 20) send();
     }
     if (w.length > 0) send();
-    return undefined;
   }
   flush(): Pending {
     return undefined;
