@@ -5,7 +5,7 @@
  * instead of ending the process silently, with V8's crash, or with listener-leak warnings.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -178,7 +178,10 @@ await p.run();
 `,
     );
     const { spawn } = await import("node:child_process");
-    const child = spawn(process.execPath, [sluice, "run", file], { cwd: dir });
+    // Its own temporary folder: the run's scratch folders (the pipeline's bundle) go with it.
+    const temp = join(dir, "drain-tmp");
+    await mkdir(temp, { recursive: true });
+    const child = spawn(process.execPath, [sluice, "run", file], { cwd: dir, env: { ...process.env, TMPDIR: temp } });
     let out = "";
     const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on("exit", (code, signal) => res(signal ?? code)));
     child.stdout.on("data", (d: Buffer) => {
@@ -188,5 +191,6 @@ await p.run();
     // Before the grouping yielded to the event loop per bundle, the signal waited for the whole drain.
     expect(await exited).toBe("SIGTERM");
     expect((await readdir(join(dir, "drained")).catch(() => [] as string[])).filter((n) => !n.startsWith("."))).toEqual([]);
+    expect(await readdir(temp)).toEqual([]);
   }, 60_000);
 });

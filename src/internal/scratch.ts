@@ -8,7 +8,8 @@ import { join } from "node:path";
 const live = new Set<string>();
 let exitHooked = false;
 
-function removeLive(): void {
+/** Removes every scratch folder still there (at exit, or before dying of a signal). */
+export function removeScratchDirs(): void {
   for (const d of live) rmSync(d, { recursive: true, force: true });
   live.clear();
 }
@@ -19,7 +20,7 @@ export function makeScratchDir(parent: string, prefix: string): string {
   live.add(dir);
   if (!exitHooked) {
     exitHooked = true;
-    process.once("exit", removeLive);
+    process.once("exit", removeScratchDirs);
   }
   return dir;
 }

@@ -9,6 +9,7 @@ import { stat } from "node:fs/promises";
 import { extname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describeError, SluiceError } from "../../internal/errors.js";
+import { removeScratchDirs } from "../../internal/scratch.js";
 import { LAUNCH_CONTEXT, type LaunchContext, PipelineOptions, STANDARD_OPTIONS } from "../../sdk/options.js";
 import { abortDirectRuns } from "../../runners/direct/runner.js";
 import { Pipeline } from "../../sdk/pipeline.js";
@@ -166,7 +167,11 @@ async function runFile(
   // runners themselves install no handler that ends the process: as libraries they must not.
   const onSignal = (signal: NodeJS.Signals): void => {
     abortDirectRuns();
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    if (process.listenerCount(signal) === 0) {
+      // Dying of the signal skips "exit": the bundle's and spills' folders go now.
+      removeScratchDirs();
+      process.kill(process.pid, signal);
+    }
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
