@@ -438,9 +438,21 @@ class Context implements ProcessContext<unknown, SideInputs, Record<string, unkn
     this.op.emit(tag, value, this.windowMeta);
   }
   flush(): Promise<void> {
-    return Promise.resolve(this.op.takePending());
+    const pending = Promise.resolve(this.op.takePending());
+    if (performance.now() - lastTurn < TURN_MS) return pending;
+    // A long process (the text reader's, a range at a time) lets the event loop run now and then:
+    // its awaits of finished reads resolve as microtasks, so without this no thread's message (an
+    // idle thread asking for work), timer or signal is handled until the whole element is done.
+    return pending.then(() => new Promise<void>((resolve) => setImmediate(() => {
+      lastTurn = performance.now();
+      resolve();
+    })));
   }
 }
+
+/** How long a process's context.flush() lets pass before it gives the event loop a turn. */
+const TURN_MS = 10;
+let lastTurn = 0;
 
 export interface ParDoConfig {
   readonly step: string;
