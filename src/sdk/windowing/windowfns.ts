@@ -124,7 +124,7 @@ abstract class IntervalWindowFn implements WindowFn<IntervalWindow> {
     if (windows.length === 0) throw noSideWindow(this, mainWindow);
     return windows[windows.length - 1]!;
   }
-  windowKey(window: IntervalWindow): string {
+  windowKey(window: IntervalWindow): string | number {
     return `${window.start}:${window.end}`;
   }
 }
@@ -143,6 +143,10 @@ class FixedWindowsFn extends IntervalWindowFn {
   assignWindows(ts: Timestamp): IntervalWindow[] {
     const start = ts - mod(ts - this.offset, this.size);
     return [new IntervalWindow(start, start + this.size)];
+  }
+  /** Its windows all have its size, so the start alone tells them apart (no string per call). */
+  override windowKey(window: IntervalWindow): number {
+    return window.start;
   }
   override toString(): string {
     return `FixedWindows(${this.size}ms${this.offset ? `, offset ${this.offset}ms` : ""})`;
@@ -174,6 +178,10 @@ class SlidingWindowsFn extends IntervalWindowFn {
       windows.push(new IntervalWindow(start, start + this.size));
     }
     return windows;
+  }
+  /** Its windows all have its size, so the start alone tells them apart (no string per call). */
+  override windowKey(window: IntervalWindow): number {
+    return window.start;
   }
   /** The earliest-starting window containing the main window's end (see IntervalWindowFn), without allocating them all. */
   override sideInputWindow(mainWindow: BoundedWindow): IntervalWindow {
