@@ -67,3 +67,23 @@ describe("GlobalWindows", () => {
     expect(g.isMerging).toBe(false);
   });
 });
+
+describe("windowKey", () => {
+  it("is equal for equal windows and differs between the windows a fn assigns", () => {
+    for (const fn of [FixedWindows(10, 3), SlidingWindows(30, 10, 5), Sessions(10)]) {
+      const windows = [-25, -1, 0, 1, 9, 10, 11, 29, 30, 31, 1e12].flatMap((ts) => fn.assignWindows(ts));
+      const byKey = new Map<string | number, IntervalWindow>();
+      for (const win of windows) {
+        const other = byKey.get(fn.windowKey(win));
+        if (other !== undefined) expect(other.equals(win), `${fn.toString()}: ${other.toString()} and ${win.toString()} share a key`).toBe(true);
+        byKey.set(fn.windowKey(win), win);
+        expect(fn.windowKey(w(win.start, win.end))).toBe(fn.windowKey(win));
+      }
+      expect(byKey.size).toBeGreaterThan(3);
+    }
+  });
+  it("tells sessions of one start apart by their end", () => {
+    const s = Sessions(10);
+    expect(s.windowKey(w(0, 10))).not.toBe(s.windowKey(w(0, 25)));
+  });
+});
