@@ -131,4 +131,21 @@ describe("main input held for side inputs, past the memory budget", () => {
     expect(disk.lines).toEqual(memory.lines);
     expect(await readdir(temp)).toEqual([]);
   }, 120_000);
+
+  it("removes the spilled elements when a DoFn fails on one of them", async () => {
+    const p = Pipeline.create(options(1));
+    const numbers = p.apply("Create", Create.of(Array.from({ length: 100_000 }, (_, i) => i)));
+    const total = numbers.apply("Sum", Sum.globally());
+    numbers
+      .apply("Pad", Map((i: number) => `value ${i} ${"x".repeat(60)}`))
+      .apply(
+        "Fail",
+        Map((line: string, c) => {
+          if (line.startsWith("value 90000 ")) throw new Error(`no good: ${(c.sideInputs as { total: number }).total}`);
+          return line;
+        }, { sideInputs: { total: AsSingleton(total) } }),
+      );
+    await expect(p.run()).rejects.toThrow(/Fail[\s\S]*no good/);
+    expect(await readdir(temp)).toEqual([]);
+  }, 120_000);
 });

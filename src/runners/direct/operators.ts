@@ -1144,11 +1144,20 @@ export class ParDoOperator implements Receiver {
     if (!this.sides.every((s) => s.collector.ready) || this.blocked === undefined) return undefined;
     const waiting = this.blocked.drain();
     this.blocked = undefined;
+    // A failure ends the drain, which removes a spill file at once (not only at exit).
+    const stop = (err: unknown): never => {
+      waiting.return(undefined);
+      throw err;
+    };
     const release = (): Pending => {
-      for (let e = waiting.next(); !e.done; e = waiting.next()) {
-        const wv = e.value;
-        const p = this.receive(wv.value, { timestamp: wv.timestamp, windows: wv.windows, pane: wv.pane });
-        if (p !== undefined) return p.then(release);
+      try {
+        for (let e = waiting.next(); !e.done; e = waiting.next()) {
+          const wv = e.value;
+          const p = this.receive(wv.value, { timestamp: wv.timestamp, windows: wv.windows, pane: wv.pane });
+          if (p !== undefined) return p.then(release, stop);
+        }
+      } catch (err) {
+        stop(err);
       }
       return undefined;
     };
