@@ -218,14 +218,21 @@ async function headerEnd(path: string, lines: number): Promise<number> {
 }
 
 /**
- * A file's bytes from `start`, in chunks of up to 1 MiB. Two buffers take turns: the next chunk
- * is read while the caller works on this one, which stays valid until the one after is asked
- * for. (A read stream's new 1 MiB buffer per chunk is garbage the GC collects late, as external
- * memory: some 20 MB of a run's peak.)
+ * A file's bytes from `start`, in chunks of up to 1 MiB (less for a small file). Two buffers take
+ * turns: the next chunk is read while the caller works on this one, which stays valid until the
+ * one after is asked for. (A read stream's new 1 MiB buffer per chunk is garbage the GC collects
+ * late, as external memory: some 20 MB of a run's peak.)
  */
 async function* fileChunks(path: string, start: number): AsyncGenerator<Buffer> {
   const file = await open(path, "r");
-  const buffers = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)] as const;
+  let size = 1 << 20;
+  try {
+    size = Math.max(1 << 12, Math.min(size, (await file.stat()).size - start + 1));
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
   let at = start;
   const readInto = (buf: Buffer): Promise<Buffer> =>
     file.read(buf, 0, buf.length, at).then(({ bytesRead }) => {
