@@ -489,30 +489,6 @@ export interface ParDoConfig {
 
 const LATE_KEY = MetricsContainer.cellKey("sluice", "droppedDueToLateness");
 
-/** Main input held until the side inputs are complete: in memory, or within a budget (SpillableQueue). */
-interface WaitingElements {
-  push(e: WindowedValue<unknown>): void;
-  /** Every element in arrival order; the holder is empty after. */
-  drain(): Generator<WindowedValue<unknown>>;
-  close(): void;
-}
-
-class HeldElements implements WaitingElements {
-  private held: WindowedValue<unknown>[] = [];
-  push(e: WindowedValue<unknown>): void {
-    this.held.push(e);
-  }
-  *drain(): Generator<WindowedValue<unknown>> {
-    const held = this.held;
-    this.held = [];
-    yield* held;
-  }
-  close(): void {
-    this.held = [];
-  }
-}
-
-
 /** How many first calls of a process not declared async run with async context (see invokeProcess). */
 const PROBE_CALLS = 1000;
 
@@ -536,7 +512,7 @@ export class ParDoOperator implements Receiver {
   private lastFlush = -1;
   private tail: Promise<void> | undefined;
   /** Elements waiting for side inputs (within the memory budget: see ParDoConfig.waitSpill). */
-  private blocked: WaitingElements | undefined;
+  private blocked: SpillableQueue<WindowedValue<unknown>> | undefined;
   /** Whether a side input is of an unbounded collection: main input waits per window. */
   private readonly streamingSides: boolean;
   /** Elements waiting for their windows of such side inputs (they hold the output watermark). */
@@ -573,7 +549,7 @@ export class ParDoOperator implements Receiver {
       // Side inputs of unbounded collections: main input waits per window (see receive).
       for (const s of this.sides) s.collector.onReady(() => this.releaseWaiting());
     } else if (this.sides.some((s) => !s.collector.ready)) {
-      this.blocked = config.waitSpill === undefined ? new HeldElements() : new SpillableQueue(config.waitSpill.budget, config.waitSpill.coder);
+      this.blocked = new SpillableQueue(config.waitSpill);
       for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
     }
     this.prefetching = this.sides.some((s) => s.collector.prefetch !== undefined);
@@ -735,10 +711,7 @@ export class ParDoOperator implements Receiver {
       const budget = this.config.waitSpill?.budget;
       const before = budget?.spilledBytes ?? 0;
       this.blocked.push({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane });
-      if (budget !== undefined && budget.spilledBytes !== before) {
-        this.metrics.committed.inc(SPILLED_KEY, budget.spilledBytes - before);
-        this.metrics.attempted.inc(SPILLED_KEY, budget.spilledBytes - before);
-      }
+      if (budget !== undefined) countSpilled(this.metrics, budget.spilledBytes - before);
       return undefined;
     }
     if (this.streamingSides && (this.waiting.length > 0 || !this.sidesReadyFor(meta))) {
@@ -1321,6 +1294,13 @@ async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta 
 /** Bytes a grouping wrote to disk past the memory budget (`--max_memory_mb`). */
 const SPILLED_KEY = MetricsContainer.cellKey("sluice", "spilledBytes");
 
+/** Counts bytes a step wrote past the memory budget (committed at once: spilling is not retried). */
+function countSpilled(metrics: StepMetrics, bytes: number): void {
+  if (bytes === 0) return;
+  metrics.committed.inc(SPILLED_KEY, bytes);
+  metrics.attempted.inc(SPILLED_KEY, bytes);
+}
+
 /** One key's group of a lifted combine in one window, as partials() gives it. */
 export interface PartialGroup {
   readonly key: unknown;
@@ -1470,8 +1450,7 @@ export class GroupOperator implements Receiver {
   private spillTables(): void {
     const before = this.config.budget!.spilledBytes;
     this.spill!.write(this.tableGroups());
-    this.config.metrics.committed.inc(SPILLED_KEY, this.config.budget!.spilledBytes - before);
-    this.config.metrics.attempted.inc(SPILLED_KEY, this.config.budget!.spilledBytes - before);
+    countSpilled(this.config.metrics, this.config.budget!.spilledBytes - before);
     this.byWindow.clear();
     this.single.clear();
     this.config.budget!.release(this.held);

@@ -363,42 +363,31 @@ export function estimateBytes(v: unknown, coder: Coder<unknown>, sample: { n: nu
 
 /**
  * Elements waiting in arrival order (a ParDo's main input held until its side inputs are
- * complete) within the run's memory budget: past it, those held are appended to a scratch file
- * as blocks (u32 byte length | u32 count | that many elements, the coder nested), and `drain`
- * yields the file's, then memory's, in arrival order.
+ * complete), within the run's memory budget when there is one: past it, those held are appended
+ * to a scratch file in blocks as a run's values are (u32 byte length | u32 count | that many
+ * elements, the coder nested), and `drain` yields the file's, then memory's, in arrival order.
  */
 export class SpillableQueue<T> {
   private memory: T[] = [];
   private held = 0;
-  private count = 0;
   private file: { readonly dir: string; readonly run: Run; size: number } | undefined;
   private readonly sample = { n: 0, avg: 0 };
 
-  constructor(
-    private readonly budget: MemoryBudget,
-    private readonly coder: Coder<T>,
-  ) {}
-
-  get length(): number {
-    return this.count;
-  }
-
-  /** Whether some elements are on disk. */
-  get spilled(): boolean {
-    return this.file !== undefined;
-  }
+  /** No `within`: everything stays in memory. */
+  constructor(private readonly within?: { readonly budget: MemoryBudget; readonly coder: Coder<T> }) {}
 
   push(e: T): void {
     this.memory.push(e);
-    this.count++;
-    const bytes = 16 + estimateBytes(e, this.coder as Coder<unknown>, this.sample);
+    const w = this.within;
+    if (w === undefined) return;
+    const bytes = 16 + estimateBytes(e, w.coder as Coder<unknown>, this.sample);
     this.held += bytes;
-    if (this.budget.add(bytes)) this.spill();
+    if (w.budget.add(bytes)) this.spill(w.budget, w.coder);
   }
 
-  private spill(): void {
+  private spill(budget: MemoryBudget, coder: Coder<T>): void {
     if (this.file === undefined) {
-      const dir = makeScratchDir(this.budget.tempDir, "sluice-wait-");
+      const dir = makeScratchDir(budget.tempDir, "sluice-wait-");
       this.file = { dir, run: new Run(join(dir, "elements")), size: 0 };
     }
     const f = this.file;
@@ -416,40 +405,29 @@ export class SpillableQueue<T> {
       head.writeUInt32BE(n, 4);
       write(head, 8);
       write(block.view_(), block.length);
-      this.budget.spilledBytes += 8 + block.length;
+      budget.spilledBytes += 8 + block.length;
       block.reset();
       n = 0;
     };
     for (const e of this.memory) {
-      this.coder.encode(e, block, true);
+      coder.encode(e, block, true);
       n++;
       if (block.length >= BLOCK_BYTES) endBlock();
     }
     endBlock();
     this.memory = [];
-    this.budget.release(this.held);
+    budget.release(this.held);
     this.held = 0;
   }
 
   /** Every element, in arrival order, then the queue is empty (its file removed). */
   *drain(): Generator<T> {
+    const f = this.file;
+    const memory = this.memory;
+    this.memory = [];
     try {
-      const f = this.file;
-      if (f !== undefined) {
-        const reader = new ReadAhead(f.run, f.size);
-        for (let at = 0; at < f.size; ) {
-          const head = reader.read(at, 8);
-          const len = head.readUInt32BE(0);
-          const n = head.readUInt32BE(4);
-          const b = reader.read(at + 8, len);
-          const r = new ByteReader(new Uint8Array(b.buffer, b.byteOffset, b.length));
-          for (let i = 0; i < n; i++) yield this.coder.decode(r, true);
-          at += 8 + len;
-        }
-      }
-      const memory = this.memory;
-      this.memory = [];
-      yield* memory;
+      if (f === undefined || this.within === undefined) yield* memory;
+      else yield* new SpilledValues([{ run: f.run, at: 0, bytes: f.size }], [memory], this.within.coder as Coder<unknown>) as Iterable<T>;
     } finally {
       this.close();
     }
@@ -457,10 +435,9 @@ export class SpillableQueue<T> {
 
   /** Forgets the elements and removes the file (after the drain, or when the run fails). */
   close(): void {
-    this.budget.release(this.held);
+    this.within?.budget.release(this.held);
     this.held = 0;
     this.memory = [];
-    this.count = 0;
     if (this.file !== undefined) {
       try {
         closeSync(this.file.run.fd);

@@ -19,7 +19,7 @@ let slabUsed = 0;
  * apart, so small copies are views into a shared 32 KiB slab, 8-byte aligned, as Node's
  * Buffer.allocUnsafe cuts small buffers from its pool. A live copy keeps its slab alive.
  */
-export function copyOut(src: Uint8Array, n: number): Uint8Array {
+function copyOut(src: Uint8Array, n: number): Uint8Array {
   if (n > SLAB_MAX_COPY) return src.slice(0, n);
   if (slabUsed + n > SLAB_BYTES) {
     slab = new ArrayBuffer(SLAB_BYTES);
