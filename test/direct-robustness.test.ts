@@ -27,7 +27,8 @@ import {
   type FailedElement,
   type PCollection,
 } from "sluice";
-import { BigMap, checkHeap } from "../src/runners/direct/operators.js";
+import { checkHeap } from "../src/runners/direct/operators.js";
+import { KeyTable } from "../src/runners/direct/keytable.js";
 
 const pipeline = (): Pipeline => Pipeline.create(PipelineOptions.create());
 
@@ -382,7 +383,7 @@ describe("an element exploding into many outputs", () => {
 
 describe("the per-key table of groupings", () => {
   it("chains Maps past its shard limit and finds every key", () => {
-    const t = new BigMap<number, string>(4);
+    const t = new KeyTable<number, string>(4);
     for (let i = 0; i < 10; i++) t.add(i, `v${i}`);
     expect(t.shards).toBe(3);
     expect(t.size).toBe(10);
@@ -392,6 +393,43 @@ describe("the per-key table of groupings", () => {
     t.clear();
     expect(t.size).toBe(0);
     expect(t.shards).toBe(1);
+  });
+
+  it("keeps short strings in its own table through growth, in insertion order, and the rest in Maps", () => {
+    const t = new KeyTable<unknown, number>();
+    const keys: unknown[] = [""];
+    for (let i = 0; i < 5000; i++) keys.push(`w${i}`, i, "x".repeat(41) + i, `\u00e9\u{1F600}${i}`);
+    for (const [i, k] of keys.entries()) {
+      expect(t.get(k)).toBeUndefined();
+      t.add(k, i);
+    }
+    expect(t.size).toBe(keys.length);
+    for (const [i, k] of keys.entries()) expect(t.get(k)).toBe(i);
+    // Equal strings built apart are one key; a number and its string are two.
+    expect(t.get(["w", "12"].join(""))).toBe(keys.indexOf("w12"));
+    expect(t.get("12")).toBeUndefined();
+    const shortStrings = keys.filter((k) => typeof k === "string" && k.length <= 40);
+    const rest = keys.filter((k) => !shortStrings.includes(k));
+    expect([...t.values()]).toEqual([...shortStrings, ...rest].map((k) => keys.indexOf(k)));
+    t.clear();
+    expect(t.size).toBe(0);
+    expect(t.get("w1")).toBeUndefined();
+  });
+
+  it("puts strings past its limit in the Maps and still finds every key", () => {
+    const t = new KeyTable<string, number>(3);
+    for (let i = 0; i < 10; i++) {
+      // A miss on one key, then another key added: the add must not reuse the first miss's slot.
+      expect(t.get(`k${i}`)).toBeUndefined();
+      expect(t.get(`m${i}`)).toBeUndefined();
+      t.add(`k${i}`, i);
+    }
+    expect(t.size).toBe(10);
+    expect(t.shards).toBe(3);
+    for (let i = 0; i < 10; i++) {
+      expect(t.get(`k${i}`)).toBe(i);
+      expect(t.get(`m${i}`)).toBeUndefined();
+    }
   });
 
   it("GroupByKey and CombinePerKey give the same results across many shards", async () => {

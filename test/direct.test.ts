@@ -13,6 +13,7 @@ import {
   DirectRunner,
   type DoFn,
   DoubleCoder,
+  Filter,
   FlatMap,
   GroupByKey,
   KvCoder,
@@ -99,6 +100,60 @@ describe("user code failures", () => {
       );
     await failure(p.run());
     expect(calls).toEqual(["setup", "teardown"]);
+  });
+});
+
+describe("Map, FlatMap and Filter of plain functions, called without their DoFn past the first 1,000 elements", () => {
+  const N = 5000;
+  const numbers = Array.from({ length: N }, (_, i) => i);
+  const collect = <T>(into: T[]) => ParDo<T, never>({ process: (x) => void into.push(x) });
+
+  it("give the same outputs and metrics as a DoFn", async () => {
+    const mapped = Metrics.counter("test", "mapped");
+    const out: number[] = [];
+    const p = pipeline();
+    p.apply("Create", Create.of(numbers))
+      .apply("Double", Map((x: number) => (mapped.inc(), x * 2)))
+      .apply("Evens of 4", Filter((x: number) => x % 4 === 0))
+      .apply("Twice", FlatMap((x: number) => [x, x + 1]))
+      .apply("Collect", collect(out));
+    const result = await new DirectRunner().run(p);
+    const expected = numbers.map((x) => x * 2).filter((x) => x % 4 === 0).flatMap((x) => [x, x + 1]);
+    expect(out.sort((a, b) => a - b)).toEqual(expected);
+    expect(result.metrics.query({ step: "Double" }).counters[0]?.committed).toBe(N);
+  });
+
+  it("fail naming the transform and the element, whichever element throws", async () => {
+    const p = pipeline();
+    p.apply("Create", Create.of(numbers)).apply(
+      "Late boom",
+      Map((x: number) => {
+        if (x === N - 10) throw new RangeError("too big");
+        return x;
+      }),
+    );
+    const err = await failure(p.run());
+    expect(err.message).toMatch(new RegExp(`'Late boom' failed in process on element ${N - 10}: too big`));
+    expect(err.cause).toBeInstanceOf(RangeError);
+
+    const q = pipeline();
+    q.apply("Create", Create.of(numbers)).apply(
+      "Late string",
+      FlatMap((x: number) => (x === N - 10 ? (String(x) as unknown as number[]) : [x])),
+    );
+    const err2 = await failure(q.run());
+    expect(err2.message).toContain("'Late string'");
+    expect(err2.message).toContain("FlatMap's function returned a string");
+  });
+
+  it("a Map function that starts returning promises late has their values as outputs", async () => {
+    const out: number[] = [];
+    const p = pipeline();
+    p.apply("Create", Create.of(numbers))
+      .apply("Sometimes async", Map((x: number) => (x < N / 2 ? x : (Promise.resolve(-x) as unknown as number))))
+      .apply("Collect", collect(out));
+    await p.run();
+    expect(out.sort((a, b) => a - b)).toEqual(numbers.map((x) => (x < N / 2 ? x : -x)).sort((a, b) => a - b));
   });
 });
 

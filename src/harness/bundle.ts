@@ -33,6 +33,7 @@ import {
   type SideInputSource,
   StepMetrics,
 } from "../runners/direct/operators.js";
+import { KeyTable } from "../runners/direct/keytable.js";
 import { ByteReader, ByteWriter } from "../sdk/coders/bytes.js";
 import type { Coder } from "../sdk/coders/coder.js";
 import { coderFromUrn } from "../sdk/coders/registry.js";
@@ -430,13 +431,13 @@ function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>,
   // own window object, equal windows included.
   const keyCoder = inputCoder.components[0];
   if (!keyCoder) throw new SluiceError("INVALID_PIPELINE", "a combine's input is not KV-coded", { hint: "" });
-  const byWindow = new Map<string | number, { window: BoundedWindow; table: Map<unknown, { key: unknown; acc: unknown }> }>();
+  const byWindow = new Map<string | number, { window: BoundedWindow; table: KeyTable<unknown, { key: unknown; acc: unknown }> }>();
   return {
     process(kv: [unknown, unknown], ctx) {
       const wk = windowFn.windowKey(ctx.window);
       let table = byWindow.get(wk)?.table;
       if (!table) {
-        table = new Map();
+        table = new KeyTable();
         byWindow.set(wk, { window: ctx.window, table });
       }
       const sk = keyCoder.structuralKey(kv[0]);
@@ -449,7 +450,7 @@ function combinePhase(urn: string, fn: AnyCombineFn, inputCoder: Coder<unknown>,
           for (const x of table.values()) ctx.output([x.key, fn.compact ? fn.compact(x.acc) : x.acc]);
           table.clear();
         }
-        table.set(sk, { key: kv[0], acc: fn.addInput(fn.createAccumulator(), kv[1]) });
+        table.add(sk, { key: kv[0], acc: fn.addInput(fn.createAccumulator(), kv[1]) });
       }
     },
     finishBundle(ctx: FinishBundleContext<unknown, Record<string, unknown>>) {

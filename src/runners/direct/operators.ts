@@ -18,12 +18,14 @@ import { MetricsContainer, callUserCode, runWithAsyncMetricsContainer, setCurren
 import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
+import { ELEMENT_FN, type ElementFn, flatMapOutputs } from "../../sdk/transforms/core.js";
 import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo, type WindowedValue } from "../../sdk/windowing/window.js";
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type StateBackend, type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
 import { EXPIRY_TIMER_FAMILY, REMOTE_TIMERS } from "../../sdk/state.js";
 import { estimateBytes, type MemoryBudget, Spill, type SpillableGroup, SpillableQueue } from "./spill.js";
 import type { TriggerTime } from "./triggers.js";
+import { KeyTable } from "./keytable.js";
 
 /** Everything about an element but its value. Shared between an input and its outputs when unchanged. */
 export interface Meta {
@@ -206,56 +208,6 @@ export function checkHeap(step: string, fraction = HEAP_LIMIT_FRACTION): void {
         "On the direct runner a GroupByKey or CombinePerKey holds every key (GroupByKey also every value) in memory until its input ends.",
     },
   ));
-}
-
-/**
- * V8 Maps hold at most 2^24 entries ("Map maximum size exceeded"). The tables of a grouping are
- * chains of Maps instead: new keys go to the last Map, and a full one starts the next, so a table
- * with fewer than `limit` keys (all but huge groupings) costs one Map lookup as before.
- */
-export const MAP_SHARD_LIMIT = 1 << 22;
-
-export class BigMap<K, V> {
-  private readonly maps: Map<K, V>[] = [new Map()];
-  private last: Map<K, V>;
-  constructor(private readonly limit = MAP_SHARD_LIMIT) {
-    this.last = this.maps[0]!;
-  }
-  get(key: K): V | undefined {
-    const ms = this.maps;
-    const v = ms[0]!.get(key);
-    if (v !== undefined || ms.length === 1) return v;
-    for (let i = 1; i < ms.length; i++) {
-      const w = ms[i]!.get(key);
-      if (w !== undefined) return w;
-    }
-    return undefined;
-  }
-  /** Adds a key that `get` did not find; values must not be undefined. */
-  add(key: K, value: V): void {
-    if (this.last.size >= this.limit) {
-      this.last = new Map();
-      this.maps.push(this.last);
-    }
-    this.last.set(key, value);
-  }
-  get size(): number {
-    let n = 0;
-    for (const m of this.maps) n += m.size;
-    return n;
-  }
-  /** How many Maps the table uses (for tests). */
-  get shards(): number {
-    return this.maps.length;
-  }
-  *values(): Generator<V> {
-    for (const m of this.maps) yield* m.values();
-  }
-  clear(): void {
-    this.maps.length = 1;
-    this.maps[0]!.clear();
-    this.last = this.maps[0]!;
-  }
 }
 
 /** A short, safe rendering of an element for error messages. */
@@ -532,6 +484,12 @@ export class ParDoOperator implements Receiver {
   /** A stateful DoFn's state and timers, and the clocks it last saw. */
   private readonly runtime: StatefulRuntime | undefined;
   private now: TriggerTime = { watermark: -Infinity, processingTime: 0 };
+  /**
+   * A Map, FlatMap or Filter of a plain function with nothing else to do per element (no side
+   * inputs, state, windows observed or dead letters): once the probe calls found it synchronous,
+   * receive calls the function itself, without the DoFn and context around it (receivePlain).
+   */
+  private readonly plain: ElementFn | undefined;
 
   constructor(private readonly config: ParDoConfig) {
     this.fn = config.fn;
@@ -553,6 +511,9 @@ export class ParDoOperator implements Receiver {
       for (const s of this.sides) s.collector.onReady(() => this.sideInputReady());
     }
     this.prefetching = this.sides.some((s) => s.collector.prefetch !== undefined);
+    const plain = (config.fn as { [ELEMENT_FN]?: ElementFn })[ELEMENT_FN];
+    const simple = this.sides.length === 0 && config.stateful === undefined && !config.exceptionHandling && !config.observesWindow;
+    this.plain = plain !== undefined && simple && this.main !== undefined ? plain : undefined;
     const st = config.stateful;
     this.runtime =
       st === undefined
@@ -707,6 +668,11 @@ export class ParDoOperator implements Receiver {
   }
 
   receive(value: unknown, meta: Meta): Pending {
+    if (this.plain !== undefined && this.probeCalls === 0 && !this.asyncUserCode && this.inBundle && this.tail === undefined) {
+      const r = this.receivePlain(this.plain, value, meta);
+      if (r !== undefined) this.track(r);
+      return r;
+    }
     if (this.blocked) {
       const budget = this.config.waitSpill?.budget;
       const before = budget?.spilledBytes ?? 0;
@@ -726,6 +692,34 @@ export class ParDoOperator implements Receiver {
       return r;
     }
     return this.queue(() => this.receiveNow(value, meta));
+  }
+
+  /** What processOne does for a plain Map, FlatMap or Filter (see `plain`), minus the DoFn and its context. */
+  private receivePlain(e: ElementFn, value: unknown, meta: Meta): Pending {
+    const prev = setCurrentMetricsContainer(this.metrics.bundle);
+    let out: unknown;
+    try {
+      out = e.fn(value);
+      if (e.kind === "flatMap") out = flatMapOutputs(out as Iterable<unknown>);
+    } catch (err) {
+      throw this.failure("process", err, { value });
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+    if (e.kind === "map") {
+      if (out instanceof Promise) {
+        // Not declared async, yet it returned a promise: from now on, as async code.
+        this.asyncUserCode = true;
+        const element = { value };
+        return this.callAsync("process", out, element).then((v) => this.emitReturned([v], meta, element));
+      }
+      this.main!.emit(out, meta, this.pending);
+    } else if (e.kind === "filter") {
+      if (out) this.main!.emit(value, meta, this.pending);
+    } else {
+      return this.emitReturned(out, meta, { value });
+    }
+    return this.pending.length === 0 ? undefined : this.takePending();
   }
 
   /** Makes `r` the call in flight until it settles. */
@@ -1393,9 +1387,9 @@ function sessionEntryCoder(valueCoder: Coder<unknown>, windowCoder: Coder<Bounde
  */
 export class GroupOperator implements Receiver {
   /** Groups by window key; non-global, non-merging windowing only. */
-  private readonly byWindow: BigMap<string | number, BigMap<unknown, Group>>;
+  private readonly byWindow: KeyTable<string | number, KeyTable<unknown, Group>>;
   /** Groups of the global window, or per key for merging windowing. */
-  private readonly single: BigMap<unknown, Group>;
+  private readonly single: KeyTable<unknown, Group>;
   private readonly shardLimit: number | undefined;
   /** Elements since the last heap check. */
   private sinceHeapCheck = 0;
@@ -1423,8 +1417,8 @@ export class GroupOperator implements Receiver {
     this.keyCoder = config.keyCoder;
     this.combineFn = config.combineFn;
     this.shardLimit = config.shardLimit;
-    this.byWindow = new BigMap(this.shardLimit);
-    this.single = new BigMap(this.shardLimit);
+    this.byWindow = new KeyTable(this.shardLimit);
+    this.single = new KeyTable(this.shardLimit);
     if (this.merging && config.combineFn) {
       throw new SluiceError("INTERNAL", `combiner lifting with merging windows is not supported (${config.step})`, { hint: "" });
     }
@@ -1487,7 +1481,7 @@ export class GroupOperator implements Receiver {
           const wk = this.windowFn.windowKey(w);
           const found = this.byWindow.get(wk);
           if (found === undefined) {
-            groups = new BigMap(this.shardLimit);
+            groups = new KeyTable(this.shardLimit);
             this.byWindow.add(wk, groups);
           } else {
             groups = found;
@@ -1563,7 +1557,7 @@ export class GroupOperator implements Receiver {
     if (this.windowed) {
       const wk = this.windowFn.windowKey(p.window);
       const found = this.byWindow.get(wk);
-      if (found === undefined) this.byWindow.add(wk, (groups = new BigMap(this.shardLimit)));
+      if (found === undefined) this.byWindow.add(wk, (groups = new KeyTable(this.shardLimit)));
       else groups = found;
     }
     const g = groups.get(sk);
