@@ -29,10 +29,11 @@ function hashString(s: string): number {
 }
 
 export class KeyTable<K, V> {
-  /** Per slot: the index of its entry plus one (0: empty). Linear probing, at most half full. */
-  private slots = new Int32Array(INITIAL_SLOTS);
-  /** Per slot: its entry's key hash. */
-  private hashes = new Int32Array(INITIAL_SLOTS);
+  /**
+   * The slots, two numbers each (one cache line holds both): the key's hash, and the index of its
+   * entry plus one (0: empty). Linear probing, at most half full.
+   */
+  private slots = new Int32Array(2 * INITIAL_SLOTS);
   private mask = INITIAL_SLOTS - 1;
   /** The string entries, in insertion order. */
   private keys: string[] = [];
@@ -51,12 +52,12 @@ export class KeyTable<K, V> {
   get(key: K): V | undefined {
     if (typeof key !== "string" || key.length > SHORT_STRING) return this.others.get(key);
     const h = hashString(key);
-    const { slots, hashes, mask } = this;
+    const { slots, mask } = this;
     let i = h & mask;
     for (;;) {
-      const e = slots[i]!;
+      const e = slots[2 * i + 1]!;
       if (e === 0) break;
-      if (hashes[i] === h && this.keys[e - 1] === key) return this.vals[e - 1];
+      if (slots[2 * i] === h && this.keys[e - 1] === key) return this.vals[e - 1];
       i = (i + 1) & mask;
     }
     this.missKey = key;
@@ -78,32 +79,33 @@ export class KeyTable<K, V> {
       h = this.missHash;
     } else {
       h = hashString(key);
-      i = h & this.mask;
-      while (this.slots[i] !== 0) i = (i + 1) & this.mask;
+      i = this.free(this.slots, h);
     }
     this.missKey = undefined;
     this.keys.push(key);
     this.vals.push(value);
-    this.slots[i] = this.keys.length;
-    this.hashes[i] = h;
-    if (this.keys.length * 2 > this.slots.length) this.grow();
+    this.slots[2 * i] = h;
+    this.slots[2 * i + 1] = this.keys.length;
+    if (this.keys.length * 2 > this.mask + 1) this.grow();
+  }
+
+  /** The first empty slot for hash `h`. */
+  private free(slots: Int32Array, h: number): number {
+    let i = h & this.mask;
+    while (slots[2 * i + 1] !== 0) i = (i + 1) & this.mask;
+    return i;
   }
 
   private grow(): void {
-    const oldSlots = this.slots;
-    const oldHashes = this.hashes;
-    const n = oldSlots.length * 2;
-    this.slots = new Int32Array(n);
-    this.hashes = new Int32Array(n);
-    this.mask = n - 1;
-    for (let j = 0; j < oldSlots.length; j++) {
-      const e = oldSlots[j]!;
+    const old = this.slots;
+    this.mask = 2 * (this.mask + 1) - 1;
+    this.slots = new Int32Array(2 * (this.mask + 1));
+    for (let j = 0; j < old.length; j += 2) {
+      const e = old[j + 1]!;
       if (e === 0) continue;
-      const h = oldHashes[j]!;
-      let i = h & this.mask;
-      while (this.slots[i] !== 0) i = (i + 1) & this.mask;
-      this.slots[i] = e;
-      this.hashes[i] = h;
+      const i = this.free(this.slots, old[j]!);
+      this.slots[2 * i] = old[j]!;
+      this.slots[2 * i + 1] = e;
     }
   }
 
@@ -122,8 +124,7 @@ export class KeyTable<K, V> {
   }
 
   clear(): void {
-    this.slots = new Int32Array(INITIAL_SLOTS);
-    this.hashes = new Int32Array(INITIAL_SLOTS);
+    this.slots = new Int32Array(2 * INITIAL_SLOTS);
     this.mask = INITIAL_SLOTS - 1;
     this.keys = [];
     this.vals = [];
