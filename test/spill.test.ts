@@ -8,7 +8,25 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AsSingleton, Count, Create, FixedWindows, GroupByKey, Map, Pipeline, PipelineOptions, Sessions, Sum, WindowInto, type PipelineResult } from "sluice";
+import { MemoryBudget, SpillLog } from "../src/runners/direct/spill.js";
+import {
+  AfterCount,
+  AfterWatermark,
+  AsSingleton,
+  Count,
+  Create,
+  FixedWindows,
+  GroupByKey,
+  Map,
+  Pipeline,
+  PipelineOptions,
+  Sessions,
+  StringUtf8Coder,
+  Sum,
+  TestStream,
+  WindowInto,
+  type PipelineResult,
+} from "sluice";
 
 let temp: string;
 beforeAll(async () => {
@@ -101,6 +119,90 @@ describe("groupings past the memory budget", () => {
     expect(counts.every((c) => Number(c.split(":")[1]) === want(Number(c.slice(4, c.indexOf(":")))))).toBe(true);
     expect(spilled(r)).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe("event-time groupings past the memory budget", () => {
+  // The same unbounded grouping (panes, by the watermark and the trigger), with and without a budget.
+  const panes = async (mode: "ACCUMULATING" | "DISCARDING", windowFn: "fixed" | "sessions", budget?: number): Promise<{ lines: string[]; spilled: number }> => {
+    const lines: string[] = [];
+    const p = Pipeline.create(options(budget));
+    const n = 150_000;
+    // One key with nearly all of it (~9 MB of values against a 1 MB budget), and 200 small ones.
+    const key = (i: number): string => (i % 50 === 0 ? `k${i % 200}` : "big");
+    const timestamp = (i: number): number => (windowFn === "fixed" ? (i % 4) * 60_000 + (i % 1000) : Math.floor(i / 1000) * 1000);
+    // A TestStream adding 10,000 at a time (a bundle each): a window has several early panes.
+    let stream = TestStream.create<[string, string]>();
+    for (let at = 0; at < n; at += 10_000) {
+      stream = stream.addElements(...Array.from({ length: 10_000 }, (_, j) => ({ value: [key(at + j), `v${at + j} ${"z".repeat(40)}`] as [string, string], timestamp: timestamp(at + j) })));
+    }
+    p.apply("Events", stream.advanceWatermarkToInfinity())
+      .apply("Window", WindowInto(windowFn === "fixed" ? FixedWindows(60_000) : Sessions(5_000), { trigger: AfterWatermark({ early: AfterCount(windowFn === "fixed" ? 5_000 : 40_000) }), accumulationMode: mode, timestampCombiner: "LATEST" }))
+      .apply("Group", GroupByKey<string, string>())
+      .apply("Record", Map(([k, vs]: [string, Iterable<string>], c) => {
+        let count = 0;
+        let sum = 0;
+        for (const v of vs) {
+          count++;
+          sum += Number(v.slice(1, v.indexOf(" ")));
+        }
+        let again = 0;
+        for (const _ of vs) again++;
+        lines.push(`${k} ${String(c.window)} ${c.pane.index} ${c.pane.timing} ${count} ${again} ${sum} @${c.timestamp}`);
+      }));
+    const r = await p.run();
+    return { lines: lines.sort(), spilled: r.metrics.query({ step: "Group", name: "spilledBytes" }).counters.reduce((a, c) => a + c.committed, 0) };
+  };
+
+  for (const mode of ["ACCUMULATING", "DISCARDING"] as const) {
+    for (const windowFn of ["fixed", "sessions"] as const) {
+      it(`gives the in-memory panes, ${mode}, in ${windowFn} windows, one key holding many times the budget`, async () => {
+        const [memory, disk] = [await panes(mode, windowFn), await panes(mode, windowFn, 1)];
+        expect(memory.spilled).toBe(0);
+        expect(disk.spilled).toBeGreaterThan(2 * 1048576);
+        expect(disk.lines.filter((l) => l.startsWith("big ") && l.includes(" EARLY ")).length).toBeGreaterThan(windowFn === "fixed" ? 12 : 2);
+        expect(disk.lines).toEqual(memory.lines);
+        expect(await readdir(temp)).toEqual([]);
+      }, 120_000);
+    }
+  }
+
+  it("combines as values arrive, holding accumulators, not values", async () => {
+    const sums: string[] = [];
+    const p = Pipeline.create(options(1));
+    p.apply("Create", Create.timestamped(Array.from({ length: 100_000 }, (_, i) => ({ value: ["k", i] as [string, number], timestamp: i }))))
+      .apply("Window", WindowInto(FixedWindows(50_000), { trigger: AfterWatermark({ early: AfterCount(30_000) }), accumulationMode: "ACCUMULATING" }))
+      .apply("Sum", Sum.perKey<string>())
+      .apply("Record", Map(([k, s]: [string, number], c) => void sums.push(`${k} ${String(c.window)} ${c.pane.timing} ${s}`)));
+    const r = await p.run();
+    const total = (from: number, to: number): number => ((to - from) * (from + to - 1)) / 2;
+    const onTime = sums.filter((l) => l.includes(" ON_TIME "));
+    expect(onTime.map((l) => Number(l.split(" ").at(-1))).sort((a, b) => a - b)).toEqual([total(0, 50_000), total(50_000, 100_000)].sort((a, b) => a - b));
+    expect(sums.some((l) => l.includes(" EARLY "))).toBe(true);
+    expect(spilled(r)).toBe(0);
+  }, 120_000);
+});
+
+describe("the log of an event-time grouping's spilled values", () => {
+  it("reads segments back in order, as often as asked, and removes a file once none of its segments is live", async () => {
+    const log = new SpillLog(new MemoryBudget(1 << 20, temp), StringUtf8Coder as never, 1000);
+    const part = (from: number): string[] => Array.from({ length: 100 }, (_, i) => `s${from + i}`.padEnd(5, "-"));
+    const segs = [0, 100, 200].map((from) => log.append(part(from))); // ~600 bytes each: a file per two
+    expect(log.fileCount).toBe(2);
+    const values = log.values([segs[1]!, ["mem"], segs[0]!]);
+    const want = [...part(100), "mem", ...part(0)];
+    expect([...values]).toEqual(want);
+    expect([...values]).toEqual(want);
+    log.release(segs[0]!);
+    expect(log.fileCount).toBe(2); // segs[1] is still live in the first file
+    log.release(segs[1]!);
+    expect(log.fileCount).toBe(1);
+    log.release(segs[2]!);
+    expect(log.fileCount).toBe(1); // the current file stays for the next appends
+    expect([...log.values([log.append(["again"])])]).toEqual(["again"]);
+    log.close();
+    expect(log.fileCount).toBe(0);
+    expect(await readdir(temp)).toEqual([]);
+  });
 });
 
 describe("main input held for side inputs, past the memory budget", () => {

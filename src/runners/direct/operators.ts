@@ -1289,7 +1289,7 @@ async function drain(out: Outputs, items: Iterable<{ value: unknown; meta: Meta 
 const SPILLED_KEY = MetricsContainer.cellKey("sluice", "spilledBytes");
 
 /** Counts bytes a step wrote past the memory budget (committed at once: spilling is not retried). */
-function countSpilled(metrics: StepMetrics, bytes: number): void {
+export function countSpilled(metrics: StepMetrics, bytes: number): void {
   if (bytes === 0) return;
   metrics.committed.inc(SPILLED_KEY, bytes);
   metrics.attempted.inc(SPILLED_KEY, bytes);

@@ -542,6 +542,7 @@ export class DirectRunner implements PipelineRunner {
             metrics: stepMetrics(node),
             bounded: input.isBounded,
             ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
+            ...(budget !== undefined ? { budget: { budget, valueCoder: input.coder.components[1] ?? input.coder } } : {}),
           });
           produced(node, { clocked: group, inputs: ins });
           if (!input.isBounded) clocked.push({ op: group, inputs: ins });

@@ -14,7 +14,7 @@
  *
  * Accumulators of a lifted combine are one value per record (the accumulator coder).
  */
-import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getHeapStatistics } from "node:v8";
@@ -70,8 +70,20 @@ export interface MergedGroup {
 
 const BLOCK_BYTES = 1 << 18;
 
-/** Where a part of a group's values is: in a run file, or (small parts) read already. */
-type Segment = { readonly run: Run; readonly at: number; readonly bytes: number } | { readonly data: Buffer };
+/** Where a part of a group's values is in a file. */
+export interface FileSegment {
+  readonly run: Run;
+  readonly at: number;
+  readonly bytes: number;
+}
+
+/** Where a part of a group's values is: in a file, or (small parts) read already. */
+type Segment = FileSegment | { readonly data: Buffer };
+
+/** A part of a group's values: on disk, or in memory. */
+export type Part = Segment | readonly unknown[];
+
+const inMemory = (p: Part): p is readonly unknown[] => Array.isArray(p);
 
 /** Parts up to this size are read with their header (the read-ahead has them) instead of again later. */
 const INLINE_BYTES = 1 << 16;
@@ -96,12 +108,17 @@ class Run {
 /** The values of one group, spread over runs and memory; each iteration reads them again. */
 class SpilledValues implements Iterable<unknown> {
   constructor(
-    private readonly segments: readonly Segment[],
-    private readonly memory: readonly (readonly unknown[])[],
+    /** In order. */
+    private readonly parts: readonly Part[],
     private readonly coder: Coder<unknown>,
   ) {}
   *[Symbol.iterator](): Iterator<unknown> {
-    for (const s of this.segments) {
+    for (const p of this.parts) {
+      if (inMemory(p)) {
+        yield* p;
+        continue;
+      }
+      const s = p;
       const read = "data" in s ? (at: number, n: number): Buffer => s.data.subarray(at, at + n) : (at: number, n: number): Buffer => s.run.read(at, n);
       let at = "data" in s ? 0 : s.at;
       const end = "data" in s ? s.data.length : s.at + s.bytes;
@@ -115,7 +132,6 @@ class SpilledValues implements Iterable<unknown> {
         at += 8 + len;
       }
     }
-    for (const m of this.memory) yield* m;
   }
 }
 
@@ -313,10 +329,10 @@ export class Spill {
       }
       if (this.accumulators) {
         const spilled: unknown[] = [];
-        for (const seg of segments) spilled.push(...new SpilledValues([seg], [], this.valueCoder));
+        for (const seg of segments) spilled.push(...new SpilledValues([seg], this.valueCoder));
         yield { key, window: window!, minTs, maxTs, values: [], accs: [...spilled, ...accs] };
       } else {
-        yield { key, window: window!, minTs, maxTs, values: new SpilledValues(segments, inMemory, this.valueCoder), accs };
+        yield { key, window: window!, minTs, maxTs, values: new SpilledValues([...segments, ...inMemory], this.valueCoder), accs };
       }
     }
   }
@@ -427,7 +443,7 @@ export class SpillableQueue<T> {
     this.memory = [];
     try {
       if (f === undefined || this.within === undefined) yield* memory;
-      else yield* new SpilledValues([{ run: f.run, at: 0, bytes: f.size }], [memory], this.within.coder as Coder<unknown>) as Iterable<T>;
+      else yield* new SpilledValues([{ run: f.run, at: 0, bytes: f.size }, memory], this.within.coder as Coder<unknown>) as Iterable<T>;
     } finally {
       this.close();
     }
@@ -447,5 +463,111 @@ export class SpillableQueue<T> {
       removeScratchDir(this.file.dir);
       this.file = undefined;
     }
+  }
+}
+
+/** A log file grows to about this size before the next one starts. */
+const LOG_FILE_BYTES = 64 << 20;
+
+interface LogFile {
+  readonly run: Run;
+  size: number;
+  /** Bytes of its segments still in use. */
+  live: number;
+}
+
+/**
+ * Values of a streaming grouping's cells (key and window) past the memory budget: appended to
+ * scratch files in blocks, as a run's values are, each append a segment the cell keeps until its
+ * pane has fired (DISCARDING) or its window has closed. Then its bytes are released, and a file
+ * none of whose segments is live any more is removed (once the next file has started): the disk
+ * holds what cells hold, not everything that ever passed.
+ */
+export class SpillLog {
+  private dir: string | undefined;
+  private current: LogFile | undefined;
+  private readonly files = new Map<Run, LogFile>();
+
+  constructor(
+    private readonly budget: MemoryBudget,
+    private readonly coder: Coder<unknown>,
+    /** The size past which the next file starts (tests lower it). */
+    private readonly fileBytes = LOG_FILE_BYTES,
+  ) {}
+
+  /** Appends `values` (in order) and says where they are. */
+  append(values: readonly unknown[]): FileSegment {
+    if (this.current === undefined || this.current.size >= this.fileBytes) {
+      this.dir ??= makeScratchDir(this.budget.tempDir, "sluice-cells-");
+      const previous = this.current;
+      this.current = { run: new Run(join(this.dir, `log-${this.files.size}-${Date.now()}`)), size: 0, live: 0 };
+      this.files.set(this.current.run, this.current);
+      if (previous !== undefined && previous.live === 0) this.remove(previous);
+    }
+    const f = this.current;
+    const at = f.size;
+    const block = new ByteWriter(BLOCK_BYTES + (1 << 16));
+    const head = Buffer.alloc(8);
+    let n = 0;
+    const write = (bytes: Uint8Array, length: number): void => {
+      let done = 0;
+      while (done < length) done += writeSync(f.run.fd, bytes, done, length - done, f.size + done);
+      f.size += length;
+    };
+    const endBlock = (): void => {
+      if (n === 0) return;
+      head.writeUInt32BE(block.length, 0);
+      head.writeUInt32BE(n, 4);
+      write(head, 8);
+      write(block.view_(), block.length);
+      block.reset();
+      n = 0;
+    };
+    for (const v of values) {
+      this.coder.encode(v, block, true);
+      n++;
+      if (block.length >= BLOCK_BYTES) endBlock();
+    }
+    endBlock();
+    const bytes = f.size - at;
+    f.live += bytes;
+    this.budget.spilledBytes += bytes;
+    return { run: f.run, at, bytes };
+  }
+
+  /** The values of `parts` (segments of this log, arrays in memory) in order; re-iterable. */
+  values(parts: readonly Part[]): Iterable<unknown> {
+    return new SpilledValues(parts, this.coder);
+  }
+
+  /** A segment no cell holds any more. */
+  release(seg: FileSegment): void {
+    const f = this.files.get(seg.run);
+    if (f === undefined) return;
+    f.live -= seg.bytes;
+    if (f.live === 0 && f !== this.current) this.remove(f);
+  }
+
+  /** How many files the log has (for tests). */
+  get fileCount(): number {
+    return this.files.size;
+  }
+
+  private remove(f: LogFile): void {
+    this.files.delete(f.run);
+    try {
+      closeSync(f.run.fd);
+      unlinkSync(f.run.path);
+    } catch {
+      // gone already
+    }
+  }
+
+  /** Removes every file (the grouping is done, or the run failed). */
+  close(): void {
+    for (const f of [...this.files.values()]) this.remove(f);
+    this.current = undefined;
+    if (this.dir !== undefined) removeScratchDir(this.dir);
+    this.dir = undefined;
   }
 }

@@ -25,10 +25,11 @@ import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import { MetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
 import { MAX_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
-import { type AnyCombineFn, combineAll } from "../../sdk/transforms/combinefn.js";
+import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
 import { type BoundedWindow, IntervalWindow, type PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowingStrategy } from "../../sdk/windowing/windowfns.js";
-import { type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
+import { countSpilled, type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
+import { estimateBytes, type FileSegment, type MemoryBudget, type Part, SpillLog } from "./spill.js";
 import { paneTiming, TriggerMachine, type TriggerTime } from "./triggers.js";
 
 /** The plan's clocks: the source's watermark, and processing time (virtual under TestStream). */
@@ -57,16 +58,31 @@ interface Cell {
   window: BoundedWindow;
   machine: TriggerMachine;
   /** Values a pane has not held yet. */
-  fresh: unknown[];
+  fresh: PaneValues;
   /** Values earlier panes held (kept only when accumulating). */
-  held: unknown[];
-  freshTimestamps: Timestamp[];
-  heldTimestamps: Timestamp[];
+  held: PaneValues;
   panes: number;
   onTimePanes: number;
   onTimeFired: boolean;
   /** The output watermark hold of values that arrived on time, until the next pane. */
   hold: Timestamp | undefined;
+}
+
+/**
+ * Values of a cell for its panes: GroupByKey's values (those past the memory budget in the
+ * grouping's SpillLog, the rest in memory after them), or CombinePerKey's accumulator (values are
+ * added as they arrive, as Beam's runners combine); their count and timestamps' range (all the
+ * timestamp combiners need).
+ */
+interface PaneValues {
+  spilled: FileSegment[];
+  memory: unknown[];
+  /** Estimated bytes of `memory` (counted in the budget). */
+  bytes: number;
+  acc: unknown;
+  count: number;
+  minTs: Timestamp;
+  maxTs: Timestamp;
 }
 
 export interface StreamingGroupConfig {
@@ -80,6 +96,8 @@ export interface StreamingGroupConfig {
   readonly bounded?: boolean;
   /** Set for a CombinePerKey: each pane's values are combined (Beam's combining after grouping). */
   readonly combineFn?: AnyCombineFn;
+  /** The run's memory budget and the value coder: GroupByKey values past it go to disk (SpillLog). */
+  readonly budget?: { readonly budget: MemoryBudget; readonly valueCoder: Coder<unknown> };
 }
 
 /** Appends `from` to `to` element by element: a pane may hold more values than a call takes arguments. */
@@ -104,10 +122,87 @@ export class StreamingGroupOperator implements Receiver, Clocked {
   private extended: Cell | undefined;
   private readonly fn;
   private remaining: number;
+  /** GroupByKey values past the memory budget, when there is one. */
+  private readonly log: SpillLog | undefined;
+  /** Bytes the cells' values in memory hold, by estimate (counted in the budget). */
+  private held = 0;
+  private readonly sample = { n: 0, avg: 0 };
 
   constructor(private readonly config: StreamingGroupConfig) {
     this.fn = config.windowing.windowFn;
     this.remaining = config.inputs;
+    this.log = config.budget !== undefined && config.combineFn === undefined ? new SpillLog(config.budget.budget, config.budget.valueCoder) : undefined;
+  }
+
+  /** Calls the CombineFn (user code) with this step's metrics, its failures named. */
+  private combining<T>(key: unknown, f: (fn: AnyCombineFn) => T): T {
+    const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
+    try {
+      return f(this.config.combineFn!);
+    } catch (err) {
+      throw userCodeError(this.config.step, "the CombineFn", err, { value: key });
+    } finally {
+      setCurrentMetricsContainer(prev);
+    }
+  }
+
+  private noValues(key: unknown): PaneValues {
+    const acc = this.config.combineFn === undefined ? undefined : this.combining(key, (fn) => fn.createAccumulator());
+    return { spilled: [], memory: [], bytes: 0, acc, count: 0, minTs: Infinity, maxTs: -Infinity };
+  }
+
+  private addValue(cell: Cell, value: unknown, ts: Timestamp): void {
+    const v = cell.fresh;
+    v.count++;
+    if (ts < v.minTs) v.minTs = ts;
+    if (ts > v.maxTs) v.maxTs = ts;
+    if (this.config.combineFn !== undefined) {
+      v.acc = this.combining(cell.key, (fn) => fn.addInput(v.acc, value));
+      return;
+    }
+    v.memory.push(value);
+    if (this.log === undefined) return;
+    const bytes = 8 + estimateBytes(value, this.config.budget!.valueCoder, this.sample);
+    v.bytes += bytes;
+    this.held += bytes;
+    if (this.config.budget!.budget.add(bytes)) this.spillCells();
+  }
+
+  /** Past the budget: every cell's values in memory go to the log. */
+  private spillCells(): void {
+    const log = this.log!;
+    const before = this.config.budget!.budget.spilledBytes;
+    for (const c of this.cells.values()) {
+      for (const v of [c.held, c.fresh]) {
+        if (v.memory.length === 0) continue;
+        v.spilled.push(log.append(v.memory));
+        v.memory = [];
+        v.bytes = 0;
+      }
+    }
+    this.config.budget!.budget.release(this.held);
+    this.held = 0;
+    countSpilled(this.config.metrics, this.config.budget!.budget.spilledBytes - before);
+  }
+
+  /** `from`'s values appended to `into`'s (merging windows, or a pane moving fresh values to held). */
+  private mergeValues(key: unknown, into: PaneValues, from: PaneValues): void {
+    into.spilled.push(...from.spilled);
+    append(into.memory, from.memory);
+    into.bytes += from.bytes;
+    into.count += from.count;
+    if (from.minTs < into.minTs) into.minTs = from.minTs;
+    if (from.maxTs > into.maxTs) into.maxTs = from.maxTs;
+    if (this.config.combineFn !== undefined) into.acc = this.combining(key, (fn) => fn.mergeAccumulators([into.acc, from.acc]));
+  }
+
+  /** Values no cell holds any more: their memory and their segments released. */
+  private forget(v: PaneValues): void {
+    if (v.bytes > 0) {
+      this.config.budget!.budget.release(v.bytes);
+      this.held -= v.bytes;
+    }
+    for (const seg of v.spilled) this.log!.release(seg);
   }
 
   /**
@@ -149,8 +244,10 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     return live.find((c) => this.fn.windowKey(c.window) === key);
   }
 
-  private newCell(key: unknown, sk: unknown, window: BoundedWindow, machine: TriggerMachine): Cell {
-    return { key, id: "", sk, window, machine, fresh: [], held: [], freshTimestamps: [], heldTimestamps: [], panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
+  private newCell(key: unknown, sk: unknown, window: BoundedWindow, machine: TriggerMachine, values?: { fresh: PaneValues; held: PaneValues }): Cell {
+    const fresh = values?.fresh ?? this.noValues(key);
+    const held = values?.held ?? this.noValues(key);
+    return { key, id: "", sk, window, machine, fresh, held, panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
   }
 
   /**
@@ -193,19 +290,13 @@ export class StreamingGroupOperator implements Receiver, Clocked {
       if (includesNew && !fromCells.some((c) => this.fn.windowKey(c.window) === wk)) {
         machines.push(TriggerMachine.create(this.config.windowing.trigger));
       }
-      const size = (c: Cell): number => c.fresh.length + c.held.length;
+      const size = (c: Cell): number => c.fresh.count + c.held.count;
       const base = fromCells.reduce((a, c) => (size(c) > size(a) ? c : a));
-      const merged = this.newCell(key, sk, m.into, TriggerMachine.merge(machines, m.into, this.time()));
-      merged.fresh = base.fresh;
-      merged.freshTimestamps = base.freshTimestamps;
-      merged.held = base.held;
-      merged.heldTimestamps = base.heldTimestamps;
+      const merged = this.newCell(key, sk, m.into, TriggerMachine.merge(machines, m.into, this.time()), { fresh: base.fresh, held: base.held });
       for (const c of fromCells) {
         if (c !== base) {
-          append(merged.fresh, c.fresh);
-          append(merged.freshTimestamps, c.freshTimestamps);
-          append(merged.held, c.held);
-          append(merged.heldTimestamps, c.heldTimestamps);
+          this.mergeValues(key, merged.fresh, c.fresh);
+          this.mergeValues(key, merged.held, c.held);
         }
         merged.onTimeFired ||= c.onTimeFired;
         if (c.hold !== undefined && (merged.hold === undefined || c.hold < merged.hold)) merged.hold = c.hold;
@@ -308,8 +399,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
         metrics.bundle.inc(CLOSED_KEY, 1);
         continue;
       }
-      cell.fresh.push(value[1]);
-      cell.freshTimestamps.push(meta.timestamp);
+      this.addValue(cell, value[1], meta.timestamp);
       // On-time values hold the output watermark at their pane's timestamp; late ones cannot.
       const hold = this.config.windowing.timestampCombiner === "END_OF_WINDOW" ? w.maxTimestamp() : meta.timestamp;
       if (hold >= this.now.watermark && (cell.hold === undefined || hold < cell.hold)) cell.hold = hold;
@@ -352,8 +442,12 @@ export class StreamingGroupOperator implements Receiver, Clocked {
       if (!cell.machine.isFinished && cell.machine.shouldFire(cell.window, time)) await this.fire(cell);
       if (this.expired(cell.window, time.watermark)) {
         // Closing: elements no pane has held yet get a last pane (Beam's FIRE_IF_NON_EMPTY).
-        if (cell.fresh.length > 0 && !cell.machine.isFinished) await this.fire(cell, true);
+        if (cell.fresh.count > 0 && !cell.machine.isFinished) await this.fire(cell, true);
         this.dropCell(id, cell);
+        if (this.log !== undefined) {
+          this.forget(cell.fresh);
+          this.forget(cell.held);
+        }
       }
     }
     this.config.metrics.commit();
@@ -377,8 +471,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     let timing = paneTiming(cell.window, this.time().watermark, cell.onTimeFired);
     if (timing === "ON_TIME" && this.outputWatermarkBeforeFiring > cell.window.maxTimestamp()) timing = "LATE";
     if (!closing) cell.machine.onFire(cell.window, this.time());
-    const values = accumulating ? [...cell.held, ...cell.fresh] : cell.fresh;
-    const stamps = accumulating ? [...cell.heldTimestamps, ...cell.freshTimestamps] : cell.freshTimestamps;
+    const { fresh, held } = cell;
     const pane: PaneInfo = {
       isFirst: cell.panes === 0,
       isLast: closing || cell.machine.isFinished,
@@ -389,36 +482,37 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     cell.panes++;
     if (timing !== "EARLY") cell.onTimePanes++;
     if (timing === "ON_TIME") cell.onTimeFired = true;
-    if (accumulating) {
-      append(cell.held, cell.fresh);
-      append(cell.heldTimestamps, cell.freshTimestamps);
-    }
-    cell.fresh = [];
-    cell.freshTimestamps = [];
     // After an early pane the window's end holds the watermark, so its on-time pane is on time
     // (Beam Java's end-of-window hold); after the on-time pane nothing does.
     cell.hold = timing === "EARLY" && !cell.machine.isFinished ? cell.window.maxTimestamp() : undefined;
+    const count = fresh.count + (accumulating ? held.count : 0);
+    const minTs = accumulating ? Math.min(held.minTs, fresh.minTs) : fresh.minTs;
+    const maxTs = accumulating ? Math.max(held.maxTs, fresh.maxTs) : fresh.maxTs;
     const combiner = windowing.timestampCombiner;
     let timestamp = cell.window.maxTimestamp();
-    if (combiner !== "END_OF_WINDOW" && stamps.length > 0) {
-      // A loop, not Math.min(...stamps): a pane may hold more values than a call has arguments.
-      timestamp = stamps[0]!;
-      for (const t of stamps) if (combiner === "EARLIEST" ? t < timestamp : t > timestamp) timestamp = t;
-    }
-    let out: unknown = values;
+    if (combiner !== "END_OF_WINDOW" && count > 0) timestamp = combiner === "EARLIEST" ? minTs : maxTs;
+    let out: unknown;
     if (this.config.combineFn !== undefined) {
-      const prev = setCurrentMetricsContainer(this.config.metrics.bundle);
-      try {
-        out = combineAll(this.config.combineFn, values);
-      } catch (err) {
-        throw userCodeError(this.config.step, "the CombineFn", err, { value: cell.key });
-      } finally {
-        setCurrentMetricsContainer(prev);
+      if (accumulating) {
+        this.mergeValues(cell.key, held, fresh);
+        out = this.combining(cell.key, (fn) => fn.extractOutput(held.acc));
+      } else {
+        out = this.combining(cell.key, (fn) => fn.extractOutput(fresh.acc));
       }
+    } else {
+      // (A copy of held's memory: held takes fresh's values below.)
+      const parts: Part[] = accumulating ? [...held.spilled, held.memory.slice(), ...fresh.spilled, fresh.memory] : [...fresh.spilled, fresh.memory];
+      const spilled = fresh.spilled.length > 0 || (accumulating && held.spilled.length > 0);
+      // In memory, one array as before; spilled, an iterable reading the log (re-iterable).
+      out = spilled ? this.log!.values(parts) : accumulating ? [...held.memory, ...fresh.memory] : fresh.memory;
+      if (accumulating) this.mergeValues(cell.key, held, fresh);
     }
+    cell.fresh = this.noValues(cell.key);
     const pending: Promise<void>[] = [];
     this.config.out.emit([cell.key, out], { timestamp: Math.min(timestamp, MAX_TIMESTAMP), windows: [cell.window], pane }, pending);
     await Promise.all(pending);
+    // Downstream is done with the pane: DISCARDING forgets its values (their segments too).
+    if (!accumulating && this.log !== undefined) this.forget(fresh);
   }
 
   finishInput(): Pending {
@@ -426,6 +520,9 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     // The input has ended: its watermark is at the end of time, closing every window (a
     // TestStream's script ends there already; an unbounded source gets there when it is done).
     this.inputDone = true;
-    return this.advanceNow(-1).then(() => this.config.out.finish());
+    return this.advanceNow(-1).then(() => {
+      this.log?.close();
+      return this.config.out.finish();
+    });
   }
 }
