@@ -2,7 +2,8 @@
  * `npm run bench -- grouping`: GroupByKey past the direct runner's memory budget
  * (`--max_memory_mb`, SLUICE_BENCH_GROUPING_BUDGET_MB, default 32): about ten times the budget in
  * values (SLUICE_BENCH_GROUPING_VALUES, default 5 M of ~60 bytes), under one key and under
- * 100,000 keys, each group iterated twice. Reports time, values/s, spilled MB and peak RSS
+ * 100,000 keys, each group iterated twice; and under one key in the event-time grouping (a
+ * trigger set: what an unbounded input's GroupByKey runs). Reports time, values/s, spilled MB and peak RSS
  * against a fixed base (the same child grouping ten values). Target (issue 11): peak RSS within
  * the budget plus that base; `over_budget_mb` is what the peak exceeds it by (V8's young
  * generation and collection lag count there).
@@ -26,8 +27,8 @@ export async function groupingBench(here: string): Promise<Record<string, unknow
   const budget = Number(process.env.SLUICE_BENCH_GROUPING_BUDGET_MB ?? 32);
   const values = Number(process.env.SLUICE_BENCH_GROUPING_VALUES ?? 5_000_000);
   const temp = await mkdtemp(join(tmpdir(), "sluice-bench-grouping-"));
-  const child = async (n: number, keys: number): Promise<Child> => {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", join(here, "grouping-child.ts"), String(n), String(keys), String(budget), temp], {
+  const child = async (n: number, keys: number, mode = "batch"): Promise<Child> => {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", join(here, "grouping-child.ts"), String(n), String(keys), String(budget), temp, mode], {
       cwd: join(here, ".."),
       maxBuffer: 1 << 20,
       timeout: 1_800_000,
@@ -38,8 +39,8 @@ export async function groupingBench(here: string): Promise<Record<string, unknow
     const base = await child(10, 1);
     console.log(`bench grouping: budget ${budget} MB, ${values.toLocaleString()} values; base RSS ${base.peakRssMb.toFixed(0)} MB`);
     const cases: Record<string, unknown> = {};
-    for (const [name, keys] of [["one_key", 1], ["many_keys", 100_000]] as const) {
-      const r = await child(values, keys);
+    for (const [name, keys, mode] of [["one_key", 1, "batch"], ["many_keys", 100_000, "batch"], ["event_time_one_key", 1, "event-time"]] as const) {
+      const r = await child(values, keys, mode);
       const left = await readdir(temp);
       if (left.length > 0) throw new Error(`bench grouping: ${name} left ${left.join(", ")} in the temporary folder`);
       const over = r.peakRssMb - base.peakRssMb - budget;

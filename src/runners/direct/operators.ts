@@ -168,7 +168,7 @@ let fullGc: (() => void) | undefined;
  * the first time the heap crosses the fraction (so a host process whose pipelines fit is never
  * touched) and the function is taken from a fresh context, which sees the flag.
  */
-function collectGarbage(): void {
+export function collectGarbage(): void {
   if (fullGc === undefined) {
     try {
       setFlagsFromString("--expose-gc");

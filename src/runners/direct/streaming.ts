@@ -28,7 +28,7 @@ import { MAX_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
 import { type BoundedWindow, IntervalWindow, type PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowingStrategy } from "../../sdk/windowing/windowfns.js";
-import { countSpilled, type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
+import { collectGarbage, countSpilled, type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
 import { estimateBytes, type FileSegment, type MemoryBudget, type Part, SpillLog } from "./spill.js";
 import { paneTiming, TriggerMachine, type TriggerTime } from "./triggers.js";
 
@@ -183,6 +183,8 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     this.config.budget!.budget.release(this.held);
     this.held = 0;
     countSpilled(this.config.metrics, this.config.budget!.budget.spilledBytes - before);
+    // What was spilled is garbage now (as the batch grouping's tables are, spillTables).
+    collectGarbage();
   }
 
   /** `from`'s values appended to `into`'s (merging windows, or a pane moving fresh values to held). */
