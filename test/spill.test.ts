@@ -182,6 +182,17 @@ describe("event-time groupings past the memory budget", () => {
   }, 120_000);
 });
 
+describe("the memory budget", () => {
+  it("asks a holder to spill past it only when it holds a share of it (not a small holder beside a large one)", () => {
+    const b = new MemoryBudget(1 << 20, temp);
+    expect(b.add(900_000, 900_000)).toBe(false); // within the budget
+    expect(b.add(100, 100)).toBe(false); // past it, but this holder's 100 bytes would not help
+    expect(b.add(200_000, 200_000)).toBe(true); // past it, holding more than an eighth
+    b.release(900_000);
+    expect(b.add(10, 200_010)).toBe(false); // within it again
+  });
+});
+
 describe("the log of an event-time grouping's spilled values", () => {
   it("reads segments back in order, as often as asked, and removes a file once none of its segments is live", async () => {
     const log = new SpillLog(new MemoryBudget(1 << 20, temp), StringUtf8Coder as never, 1000);

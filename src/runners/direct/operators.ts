@@ -1457,7 +1457,7 @@ export class GroupOperator implements Receiver {
   /** Counts `bytes` more held; spills when the run's groupings passed the budget. */
   private hold(bytes: number): void {
     this.held += bytes;
-    if (this.config.budget!.add(bytes)) this.spillTables();
+    if (this.config.budget!.add(bytes, this.held)) this.spillTables();
   }
 
   receive(value: unknown, meta: Meta): Pending {

@@ -36,9 +36,14 @@ export class MemoryBudget {
   static defaultLimitMb(): number {
     return Math.min(1024, Math.floor(getHeapStatistics().heap_size_limit / 4 / 1048576));
   }
-  add(n: number): boolean {
+  /**
+   * Counts `n` more bytes held by a holder that now holds `holding`: whether it should spill. Past
+   * the budget, a holder spills only what is a share of it (an eighth, at most 8 MiB): a small
+   * holder beside a large one would otherwise spill at every value it adds.
+   */
+  add(n: number, holding: number): boolean {
     this.held += n;
-    return this.held > this.limitBytes;
+    return this.held > this.limitBytes && holding >= Math.min(this.limitBytes / 8, 8 << 20);
   }
   release(n: number): void {
     this.held -= n;
@@ -398,7 +403,7 @@ export class SpillableQueue<T> {
     if (w === undefined) return;
     const bytes = 16 + estimateBytes(e, w.coder as Coder<unknown>, this.sample);
     this.held += bytes;
-    if (w.budget.add(bytes)) this.spill(w.budget, w.coder);
+    if (w.budget.add(bytes, this.held)) this.spill(w.budget, w.coder);
   }
 
   private spill(budget: MemoryBudget, coder: Coder<T>): void {
@@ -487,6 +492,9 @@ export class SpillLog {
   private dir: string | undefined;
   private current: LogFile | undefined;
   private readonly files = new Map<Run, LogFile>();
+  /** One value block being encoded, and the appends not yet written (one write per MiB or spill). */
+  private readonly block = new ByteWriter(BLOCK_BYTES + (1 << 16));
+  private readonly out = new ByteWriter(1 << 21);
 
   constructor(
     private readonly budget: MemoryBudget,
@@ -495,9 +503,10 @@ export class SpillLog {
     private readonly fileBytes = LOG_FILE_BYTES,
   ) {}
 
-  /** Appends `values` (in order) and says where they are. */
+  /** Appends `values` (in order) and says where they are (written by the next `flush`). */
   append(values: readonly unknown[]): FileSegment {
     if (this.current === undefined || this.current.size >= this.fileBytes) {
+      this.flush();
       this.dir ??= makeScratchDir(this.budget.tempDir, "sluice-cells-");
       const previous = this.current;
       this.current = { run: new Run(join(this.dir, `log-${this.files.size}-${Date.now()}`)), size: 0, live: 0 };
@@ -506,22 +515,17 @@ export class SpillLog {
     }
     const f = this.current;
     const at = f.size;
-    const block = new ByteWriter(BLOCK_BYTES + (1 << 16));
-    const head = Buffer.alloc(8);
+    const block = this.block;
     let n = 0;
-    const write = (bytes: Uint8Array, length: number): void => {
-      let done = 0;
-      while (done < length) done += writeSync(f.run.fd, bytes, done, length - done, f.size + done);
-      f.size += length;
-    };
     const endBlock = (): void => {
       if (n === 0) return;
-      head.writeUInt32BE(block.length, 0);
-      head.writeUInt32BE(n, 4);
-      write(head, 8);
-      write(block.view_(), block.length);
+      this.out.int32BE(block.length);
+      this.out.int32BE(n);
+      this.out.bytes(block.view_().subarray(0, block.length));
+      f.size += 8 + block.length;
       block.reset();
       n = 0;
+      if (this.out.length >= 1 << 20) this.flush();
     };
     for (const v of values) {
       this.coder.encode(v, block, true);
@@ -535,8 +539,20 @@ export class SpillLog {
     return { run: f.run, at, bytes };
   }
 
+  /** Writes what `append` buffered (to the current file: its size counts it already). */
+  flush(): void {
+    const f = this.current;
+    if (f === undefined || this.out.length === 0) return;
+    const bytes = this.out.view_();
+    const start = f.size - this.out.length;
+    let done = 0;
+    while (done < this.out.length) done += writeSync(f.run.fd, bytes, done, this.out.length - done, start + done);
+    this.out.reset();
+  }
+
   /** The values of `parts` (segments of this log, arrays in memory) in order; re-iterable. */
   values(parts: readonly Part[]): Iterable<unknown> {
+    this.flush();
     return new SpilledValues(parts, this.coder);
   }
 
@@ -565,6 +581,7 @@ export class SpillLog {
 
   /** Removes every file (the grouping is done, or the run failed). */
   close(): void {
+    this.out.reset();
     for (const f of [...this.files.values()]) this.remove(f);
     this.current = undefined;
     if (this.dir !== undefined) removeScratchDir(this.dir);

@@ -165,7 +165,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     const bytes = 8 + estimateBytes(value, this.config.budget!.valueCoder, this.sample);
     v.bytes += bytes;
     this.held += bytes;
-    if (this.config.budget!.budget.add(bytes)) this.spillCells();
+    if (this.config.budget!.budget.add(bytes, this.held)) this.spillCells();
   }
 
   /** Past the budget: every cell's values in memory go to the log. */
@@ -180,6 +180,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
         v.bytes = 0;
       }
     }
+    log.flush();
     this.config.budget!.budget.release(this.held);
     this.held = 0;
     countSpilled(this.config.metrics, this.config.budget!.budget.spilledBytes - before);
