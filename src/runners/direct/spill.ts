@@ -492,6 +492,8 @@ export class SpillLog {
   private dir: string | undefined;
   private current: LogFile | undefined;
   private readonly files = new Map<Run, LogFile>();
+  /** Files made so far (their names' numbers). */
+  private opened = 0;
   /** One value block being encoded, and the appends not yet written (one write per MiB or spill). */
   private readonly block = new ByteWriter(BLOCK_BYTES + (1 << 16));
   private readonly out = new ByteWriter(1 << 21);
@@ -509,7 +511,7 @@ export class SpillLog {
       this.flush();
       this.dir ??= makeScratchDir(this.budget.tempDir, "sluice-cells-");
       const previous = this.current;
-      this.current = { run: new Run(join(this.dir, `log-${this.files.size}-${Date.now()}`)), size: 0, live: 0 };
+      this.current = { run: new Run(join(this.dir, `log-${this.opened++}`)), size: 0, live: 0 };
       this.files.set(this.current.run, this.current);
       if (previous !== undefined && previous.live === 0) this.remove(previous);
     }
