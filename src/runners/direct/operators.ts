@@ -18,7 +18,7 @@ import { MetricsContainer, callUserCode, runWithAsyncMetricsContainer, setCurren
 import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
-import { ELEMENT_FN, type ElementFn, flatMapOutputs } from "../../sdk/transforms/core.js";
+import { ELEMENT_FN, type ElementFn, flatMapOutputs } from "../../sdk/transforms/element_fn.js";
 import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, type PaneInfo, type WindowedValue } from "../../sdk/windowing/window.js";
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type StateBackend, type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";

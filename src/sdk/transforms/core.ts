@@ -13,6 +13,7 @@ import type { StatefulSpec } from "../graph.js";
 import { type ExpandContext, PTransform } from "../transform.js";
 import { keyValueCoders } from "./kv.js";
 import { DEFAULT_WINDOWING } from "../windowing/windowfns.js";
+import { flatMapOutputs, plainElementFn } from "./element_fn.js";
 
 /** The root primitive: one empty element in the global window. Sources start from it. */
 export class Impulse extends PTransform<PBegin, PCollection<Uint8Array>> {
@@ -271,26 +272,6 @@ export function ParDo<In, Out, S extends SideInputs = {}, Tagged extends Record<
  */
 export type MapContext<S extends SideInputs = {}> = Pick<ProcessContext<never, S>, "timestamp" | "window" | "pane" | "sideInputs">;
 
-/**
- * A Map, FlatMap or Filter of a plain function (one argument, not async), as its DoFn carries it
- * under ELEMENT_FN: runners may call the function itself per element instead of the DoFn around
- * it (the direct runner's ParDoOperator does), with the same outputs and errors.
- */
-export interface ElementFn {
-  readonly kind: "map" | "flatMap" | "filter";
-  readonly fn: (element: unknown) => unknown;
-}
-
-export const ELEMENT_FN: unique symbol = Symbol.for("sluice.elementFn") as never;
-
-/** Marks `dofn` as calling `fn` per element, when `fn` takes no context and is not async. */
-function plainElementFn<D extends object>(dofn: D, kind: ElementFn["kind"], fn: (...args: never[]) => unknown): D {
-  if (!observesContext(fn) && fn.constructor.name !== "AsyncFunction") {
-    Object.defineProperty(dofn, ELEMENT_FN, { value: { kind, fn: fn as ElementFn["fn"] } satisfies ElementFn });
-  }
-  return dofn;
-}
-
 /** One output per element: `Map((w: string) => w.length)`; the function may be async. */
 export function Map<In, Out, S extends SideInputs = {}>(
   fn: (element: In, context: MapContext<S>) => Out | Promise<Out>,
@@ -306,18 +287,6 @@ export function Map<In, Out, S extends SideInputs = {}>(
     },
   };
   return new ParDoTransform("Map", plainElementFn(dofn, "map", fn), options, observesContext(fn));
-}
-
-/** What a FlatMap's function returned, checked to be an iterable of outputs (not a string). */
-export function flatMapOutputs<Out>(out: Iterable<Out>): Iterable<Out> {
-  if (Array.isArray(out)) return out;
-  if (typeof out === "string") {
-    throw new TypeError("FlatMap's function returned a string; return an array of outputs (e.g. [s] or s.split(' '))");
-  }
-  if (out === null || typeof out !== "object" || typeof (out as Iterable<Out>)[Symbol.iterator] !== "function") {
-    throw new TypeError(`FlatMap's function returned ${out === null ? "null" : typeof out}; return an iterable of outputs (an array, a generator)`);
-  }
-  return out;
 }
 
 /** Zero or more outputs per element: `FlatMap((line: string) => line.split(" "))`. */
