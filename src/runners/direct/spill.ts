@@ -13,6 +13,10 @@
  *   values: blocks of u32 byte length | u32 count | that many values (the value coder, nested)
  *
  * Accumulators of a lifted combine are one value per record (the accumulator coder).
+ *
+ * Values that are not sorted (an event-time grouping's cells, a ParDo's main input held for its
+ * side inputs) go to a SpillLog instead: appended value blocks, each append a segment its holder
+ * reads back in order.
  */
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -74,6 +78,33 @@ export interface MergedGroup {
 }
 
 const BLOCK_BYTES = 1 << 18;
+
+/**
+ * Appends `values` to `out` as value blocks (u32 byte length | u32 count | that many values, the
+ * coder nested; `block` is the scratch writer one block is encoded in), calling `flush` whenever
+ * `out` passes 1 MiB. Returns the bytes appended.
+ */
+function writeBlocks(values: Iterable<unknown>, coder: Coder<unknown>, block: ByteWriter, out: ByteWriter, flush: () => void): number {
+  let bytes = 0;
+  let n = 0;
+  const endBlock = (): void => {
+    if (n === 0) return;
+    out.int32BE(block.length);
+    out.int32BE(n);
+    out.bytes(block.view_().subarray(0, block.length));
+    bytes += 8 + block.length;
+    block.reset();
+    n = 0;
+    if (out.length >= 1 << 20) flush();
+  };
+  for (const v of values) {
+    coder.encode(v, block, true);
+    n++;
+    if (block.length >= BLOCK_BYTES) endBlock();
+  }
+  endBlock();
+  return bytes;
+}
 
 /** Where a part of a group's values is in a file. */
 export interface FileSegment {
@@ -235,7 +266,6 @@ export class Spill {
       pos += out.length;
       out.reset();
     };
-    const u32 = Buffer.alloc(4);
     const f64 = Buffer.alloc(8);
     const header = new ByteWriter(256);
     const part = new ByteWriter(64);
@@ -259,30 +289,11 @@ export class Spill {
       header.bytes(f64);
       f64.writeDoubleBE(0, 0); // the values' length, patched below
       header.bytes(f64);
-      u32.writeUInt32BE(header.length, 0);
-      out.bytes(u32);
+      out.int32BE(header.length);
       out.bytes(header.view_().subarray(0, header.length));
       const lengthAt = pos + out.length - 8;
-      const valuesStart = pos + out.length;
-      let count = 0;
-      const endBlock = (): void => {
-        if (count === 0) return;
-        u32.writeUInt32BE(block.length, 0);
-        out.bytes(u32);
-        u32.writeUInt32BE(count, 0);
-        out.bytes(u32);
-        out.bytes(block.view_().subarray(0, block.length));
-        block.reset();
-        count = 0;
-        if (out.length >= 1 << 20) flush();
-      };
-      for (const v of this.accumulators ? [g.acc] : g.values) {
-        this.valueCoder.encode(v, block, true);
-        count++;
-        if (block.length >= BLOCK_BYTES) endBlock();
-      }
-      endBlock();
-      f64.writeDoubleBE(pos + out.length - valuesStart, 0);
+      const valuesBytes = writeBlocks(this.accumulators ? [g.acc] : g.values, this.valueCoder, block, out, flush);
+      f64.writeDoubleBE(valuesBytes, 0);
       if (lengthAt >= pos) out.view_().set(f64, lengthAt - pos);
       else writeSync(run.fd, f64, 0, 8, lengthAt);
       if (out.length >= 1 << 20) flush();
@@ -385,13 +396,13 @@ export function estimateBytes(v: unknown, coder: Coder<unknown>, sample: { n: nu
 /**
  * Elements waiting in arrival order (a ParDo's main input held until its side inputs are
  * complete), within the run's memory budget when there is one: past it, those held are appended
- * to a scratch file in blocks as a run's values are (u32 byte length | u32 count | that many
- * elements, the coder nested), and `drain` yields the file's, then memory's, in arrival order.
+ * to a SpillLog, and `drain` yields the log's, then memory's, in arrival order.
  */
 export class SpillableQueue<T> {
   private memory: T[] = [];
   private held = 0;
-  private file: { readonly dir: string; readonly run: Run; size: number } | undefined;
+  private log: SpillLog | undefined;
+  private segments: FileSegment[] = [];
   private readonly sample = { n: 0, avg: 0 };
 
   /** No `within`: everything stays in memory. */
@@ -407,67 +418,36 @@ export class SpillableQueue<T> {
   }
 
   private spill(budget: MemoryBudget, coder: Coder<T>): void {
-    if (this.file === undefined) {
-      const dir = makeScratchDir(budget.tempDir, "sluice-wait-");
-      this.file = { dir, run: new Run(join(dir, "elements")), size: 0 };
-    }
-    const f = this.file;
-    const block = new ByteWriter(BLOCK_BYTES + (1 << 16));
-    const head = Buffer.alloc(8);
-    let n = 0;
-    const write = (bytes: Uint8Array, length: number): void => {
-      let done = 0;
-      while (done < length) done += writeSync(f.run.fd, bytes, done, length - done, f.size + done);
-      f.size += length;
-    };
-    const endBlock = (): void => {
-      if (n === 0) return;
-      head.writeUInt32BE(block.length, 0);
-      head.writeUInt32BE(n, 4);
-      write(head, 8);
-      write(block.view_(), block.length);
-      budget.spilledBytes += 8 + block.length;
-      block.reset();
-      n = 0;
-    };
-    for (const e of this.memory) {
-      coder.encode(e, block, true);
-      n++;
-      if (block.length >= BLOCK_BYTES) endBlock();
-    }
-    endBlock();
+    this.log ??= new SpillLog(budget, coder as Coder<unknown>);
+    this.segments.push(this.log.append(this.memory));
+    this.log.flush();
     this.memory = [];
     budget.release(this.held);
     this.held = 0;
   }
 
-  /** Every element, in arrival order, then the queue is empty (its file removed). */
+  /** Every element, in arrival order, then the queue is empty (its files removed). */
   *drain(): Generator<T> {
-    const f = this.file;
+    const log = this.log;
+    const parts: Part[] = [...this.segments, this.memory];
     const memory = this.memory;
     this.memory = [];
     try {
-      if (f === undefined || this.within === undefined) yield* memory;
-      else yield* new SpilledValues([{ run: f.run, at: 0, bytes: f.size }, memory], this.within.coder as Coder<unknown>) as Iterable<T>;
+      if (log === undefined) yield* memory;
+      else yield* log.values(parts) as Iterable<T>;
     } finally {
       this.close();
     }
   }
 
-  /** Forgets the elements and removes the file (after the drain, or when the run fails). */
+  /** Forgets the elements and removes the files (after the drain, or when the run fails). */
   close(): void {
     this.within?.budget.release(this.held);
     this.held = 0;
     this.memory = [];
-    if (this.file !== undefined) {
-      try {
-        closeSync(this.file.run.fd);
-      } catch {
-        // already closed
-      }
-      removeScratchDir(this.file.dir);
-      this.file = undefined;
-    }
+    this.segments = [];
+    this.log?.close();
+    this.log = undefined;
   }
 }
 
@@ -476,17 +456,20 @@ const LOG_FILE_BYTES = 64 << 20;
 
 interface LogFile {
   readonly run: Run;
+  /** Its bytes, those still in the log's buffer included. */
   size: number;
+  /** Its bytes written so far. */
+  written: number;
   /** Bytes of its segments still in use. */
   live: number;
 }
 
 /**
- * Values of a streaming grouping's cells (key and window) past the memory budget: appended to
- * scratch files in blocks, as a run's values are, each append a segment the cell keeps until its
- * pane has fired (DISCARDING) or its window has closed. Then its bytes are released, and a file
- * none of whose segments is live any more is removed (once the next file has started): the disk
- * holds what cells hold, not everything that ever passed.
+ * Values appended to scratch files in blocks, as a run's values are, each append a segment its
+ * holder keeps: an event-time grouping's cell until its pane has fired (DISCARDING) or its window
+ * has closed, a SpillableQueue until it is drained. Released segments free their bytes, and a
+ * file none of whose segments is live any more is removed (once the next file has started): the
+ * disk holds what the holders hold, not everything that ever passed.
  */
 export class SpillLog {
   private dir: string | undefined;
@@ -509,46 +492,29 @@ export class SpillLog {
   append(values: readonly unknown[]): FileSegment {
     if (this.current === undefined || this.current.size >= this.fileBytes) {
       this.flush();
-      this.dir ??= makeScratchDir(this.budget.tempDir, "sluice-cells-");
+      this.dir ??= makeScratchDir(this.budget.tempDir, "sluice-log-");
       const previous = this.current;
-      this.current = { run: new Run(join(this.dir, `log-${this.opened++}`)), size: 0, live: 0 };
+      this.current = { run: new Run(join(this.dir, `log-${this.opened++}`)), size: 0, written: 0, live: 0 };
       this.files.set(this.current.run, this.current);
       if (previous !== undefined && previous.live === 0) this.remove(previous);
     }
     const f = this.current;
     const at = f.size;
-    const block = this.block;
-    let n = 0;
-    const endBlock = (): void => {
-      if (n === 0) return;
-      this.out.int32BE(block.length);
-      this.out.int32BE(n);
-      this.out.bytes(block.view_().subarray(0, block.length));
-      f.size += 8 + block.length;
-      block.reset();
-      n = 0;
-      if (this.out.length >= 1 << 20) this.flush();
-    };
-    for (const v of values) {
-      this.coder.encode(v, block, true);
-      n++;
-      if (block.length >= BLOCK_BYTES) endBlock();
-    }
-    endBlock();
-    const bytes = f.size - at;
+    const bytes = writeBlocks(values, this.coder, this.block, this.out, () => this.flush());
+    f.size += bytes;
     f.live += bytes;
     this.budget.spilledBytes += bytes;
     return { run: f.run, at, bytes };
   }
 
-  /** Writes what `append` buffered (to the current file: its size counts it already). */
+  /** Writes what `append` buffered, to the current file. */
   flush(): void {
     const f = this.current;
     if (f === undefined || this.out.length === 0) return;
     const bytes = this.out.view_();
-    const start = f.size - this.out.length;
     let done = 0;
-    while (done < this.out.length) done += writeSync(f.run.fd, bytes, done, this.out.length - done, start + done);
+    while (done < this.out.length) done += writeSync(f.run.fd, bytes, done, this.out.length - done, f.written + done);
+    f.written += this.out.length;
     this.out.reset();
   }
 

@@ -146,8 +146,13 @@ export class StreamingGroupOperator implements Receiver, Clocked {
     }
   }
 
-  private noValues(key: unknown): PaneValues {
-    const acc = this.config.combineFn === undefined ? undefined : this.combining(key, (fn) => fn.createAccumulator());
+  /**
+   * No values yet; `withAcc`: a CombinePerKey's accumulator too. Held values need none when
+   * DISCARDING: they are never merged (held takes fresh values only when ACCUMULATING, and cells
+   * merge only in merging windows, where CombinePerKey runs as GroupByKey and CombineValues).
+   */
+  private noValues(key: unknown, withAcc = true): PaneValues {
+    const acc = this.config.combineFn === undefined || !withAcc ? undefined : this.combining(key, (fn) => fn.createAccumulator());
     return { spilled: [], memory: [], bytes: 0, acc, count: 0, minTs: Infinity, maxTs: -Infinity };
   }
 
@@ -249,7 +254,7 @@ export class StreamingGroupOperator implements Receiver, Clocked {
 
   private newCell(key: unknown, sk: unknown, window: BoundedWindow, machine: TriggerMachine, values?: { fresh: PaneValues; held: PaneValues }): Cell {
     const fresh = values?.fresh ?? this.noValues(key);
-    const held = values?.held ?? this.noValues(key);
+    const held = values?.held ?? this.noValues(key, this.config.windowing.accumulationMode === "ACCUMULATING");
     return { key, id: "", sk, window, machine, fresh, held, panes: 0, onTimePanes: 0, onTimeFired: false, hold: undefined };
   }
 
