@@ -56,6 +56,17 @@ describe("ReadLinesFn", () => {
     expect(await readLines(f)).toEqual(lines);
   });
 
+  it("reads lines around the size decoded at a time (32 KiB) and the read chunk (64 KiB) the same", async () => {
+    const sizes = [1, (32 << 10) - 2, (32 << 10) - 1, 32 << 10, (32 << 10) + 1, 5, (64 << 10) - 3, (64 << 10) + 7, 40_000, 3, 100_000, 0, 17];
+    const lines = sizes.flatMap((n, i) => [`${i}:${"ab€".repeat(Math.floor(n / 3))}`, "x".repeat(n), `é${i}`]);
+    for (const eol of ["\n", "\r\n"]) {
+      const f = join(dir, `pieces-${eol.length}.txt`);
+      await writeFile(f, lines.join(eol) + eol);
+      expect(await readLines(f)).toEqual(lines);
+      expect(await readCut(f, [70_000, 200_000, 200_001])).toEqual(lines);
+    }
+  });
+
   it("skips header lines per file", async () => {
     const f = join(dir, "h.csv");
     await writeFile(f, "h1\nh2\nrow\n");
