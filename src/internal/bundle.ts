@@ -61,6 +61,9 @@ const LOADERS: Record<string, "ts" | "tsx" | "js" | "jsx"> = { ".ts": "ts", ".mt
 /** Marks esbuild's own resolution from within the by-path plugin (it must not come back to it). */
 const RESOLVING = Symbol("sluice.bundle.resolving");
 
+/** Builds in flight in this process (esbuild's service stops when none is). */
+let building = 0;
+
 /** Bundles `entry` (a .ts/.mts/.js/.mjs pipeline file) into one ES module. */
 export async function bundlePipeline(entry: string, options: BundleOptions): Promise<Bundle> {
   const started = Date.now();
@@ -82,6 +85,7 @@ export async function bundlePipeline(entry: string, options: BundleOptions): Pro
   // Output paths are virtual (nothing is written); the directory anchors the source map's paths.
   const outfile = options.outfile ?? `${dirname(entry)}/pipeline.mjs`;
   let result: import("esbuild").BuildResult<{ write: false; metafile: false }>;
+  building++;
   try {
     result = await esbuild.build({
       entryPoints: [entry],
@@ -120,6 +124,10 @@ export async function bundlePipeline(entry: string, options: BundleOptions): Pro
         : "Fix the import or syntax error named above (the bundle includes everything the pipeline file imports except `sluice` and Node's builtins).",
       cause: err,
     });
+  } finally {
+    // esbuild's service is a child process of some 13 MB: it ends once no build needs it (the
+    // next build starts it again), so a run does not carry it.
+    if (--building === 0) void esbuild.stop();
   }
   const code = result.outputFiles.find((f) => f.path.endsWith(".mjs") || f.path.endsWith(".js"));
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
