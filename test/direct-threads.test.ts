@@ -8,7 +8,7 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -81,6 +81,28 @@ describe("the direct runner on several threads", () => {
     expect(b).toEqual(a);
     // User metrics from the threads reach the result.
     expect(JSON.parse(three.stdout.trim().split("\n").pop()!)).toEqual(JSON.parse(one.stdout.trim().split("\n").pop()!));
+  }, 120_000);
+
+  it("lets each thread write a shard of its own when the runner chooses the shard count, and keeps a fixed count", async () => {
+    const shardsOf = async (prefix: string): Promise<string[]> => (await readdir(dirname(prefix))).filter((n) => n.startsWith(`${basename(prefix)}-`)).sort();
+    const [one, three, fixed] = await Promise.all([
+      sluiceRun("upper", join(dir, "shards-1", "out"), 1),
+      sluiceRun("upper", join(dir, "shards-3", "out"), 3),
+      sluiceRun("fixed", join(dir, "shards-fixed", "out"), 3),
+    ]);
+    for (const r of [one, three, fixed]) expect(r.code, r.stderr).toBe(0);
+    expect(await shardsOf(join(dir, "shards-1", "out"))).toEqual(["out-00000-of-00001"]);
+    // Threads did all the work (SLUICE_DEBUG_THREADS=only): a shard per thread that got some, none empty.
+    const names = await shardsOf(join(dir, "shards-3", "out"));
+    const written = three.stderr.match(/a thread wrote a shard of 'Write'/g)?.length ?? 0;
+    expect(written, three.stderr).toBeGreaterThanOrEqual(1);
+    expect(names.length).toBe(written);
+    expect(names).toEqual(names.map((_, i) => `out-${String(i).padStart(5, "0")}-of-${String(names.length).padStart(5, "0")}`));
+    for (const n of names) expect((await readFile(join(dir, "shards-3", n), "utf8")).length).toBeGreaterThan(0);
+    expect(await shardsOf(join(dir, "shards-fixed", "out"))).toEqual(["out-00000-of-00003", "out-00001-of-00003", "out-00002-of-00003"]);
+    const expected = await lines(join(dir, "shards-1", "out"));
+    expect(await lines(join(dir, "shards-3", "out"))).toEqual(expected);
+    expect(await lines(join(dir, "shards-fixed", "out"))).toEqual(expected);
   }, 120_000);
 
   it("gives the same counts when threads hand their partial tables over early (past their bound)", async () => {

@@ -4,6 +4,7 @@
  * structural keys. A receiver returns a promise only when it needs the caller to wait (async user
  * code, disk backpressure), so the synchronous path allocates no promises.
  */
+import { join } from "node:path";
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { SluiceError } from "../../internal/errors.js";
@@ -13,7 +14,7 @@ import { WindowedValueCoder } from "../../sdk/coders/windowed.js";
 import type { AnyDoFn, FailedElement, FinishBundleContext, ProcessContext } from "../../sdk/dofn.js";
 import type { StatefulSpec } from "../../sdk/graph.js";
 import type { TimeDomain } from "../../sdk/state.js";
-import { type TextSink, type ShardWriter, formatLine } from "../../sdk/io/text.js";
+import { type TextSink, ShardWriter, formatLine } from "../../sdk/io/text.js";
 import { MetricsContainer, callUserCode, runWithAsyncMetricsContainer, setCurrentMetricsContainer } from "../../sdk/metrics.js";
 import type { SideInput, SideInputs } from "../../sdk/sideinputs.js";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
@@ -1685,13 +1686,20 @@ export interface SinkOperator extends Receiver {
   abort(): Promise<void>;
 }
 
-/** WriteToText executed natively: streams lines into temporary shard files; renamed on commit. */
+/**
+ * WriteToText executed natively: streams lines into temporary shard files; renamed on commit.
+ * With the shard count left to the runner, direct-runner threads write files of their own in the
+ * staging directory (ThreadTextSink), and each becomes one more shard.
+ */
 export class TextSinkOperator implements SinkOperator {
   /** The run's staging directory and prefix lock (see sdk/io/shards.ts); undefined once committed or aborted. */
   private staging: ReturnType<TextSink["prepare"]> | undefined;
   private writers: ShardWriter[] = [];
   private next = 0;
   private remaining: number;
+  private lines = 0;
+  /** Finished files threads wrote in the staging directory (adopt). */
+  private readonly adopted: string[] = [];
 
   constructor(
     private readonly step: string,
@@ -1715,7 +1723,20 @@ export class TextSinkOperator implements SinkOperator {
   receive(value: unknown): Pending {
     const w = this.writers[this.next]!;
     if (++this.next === this.writers.length) this.next = 0;
+    this.lines++;
     return w.write(formatLine(value));
+  }
+
+  /** Where threads write their files: the staging directory (once prepared). */
+  get stagingDir(): string {
+    if (this.staging === undefined) throw new SluiceError("INTERNAL", `Transform '${this.step}' has no staging directory (not prepared, or already committed)`, { hint: "This is a bug in the direct runner; please report it." });
+    return this.staging.dir;
+  }
+
+  /** One more shard: a finished file a thread wrote in the staging directory (runner-chosen shard count only). */
+  adopt(path: string): void {
+    if (this.sink.numShards !== 0) throw new SluiceError("INTERNAL", `Transform '${this.step}' has a fixed shard count; threads cannot add shards to it`, { hint: "This is a bug in the direct runner; please report it." });
+    this.adopted.push(path);
   }
 
   async finishInput(): Promise<void> {
@@ -1740,8 +1761,11 @@ export class TextSinkOperator implements SinkOperator {
     const staging = this.staging;
     if (staging === undefined) return [];
     this.staging = undefined;
+    // Threads' files after this thread's, in thread order; this thread's empty shard only when it is the only one.
+    const own = this.adopted.length > 0 && this.lines === 0 ? [] : this.writers.map((w) => w.path);
+    const temps = [...own, ...[...this.adopted].sort()];
     try {
-      return this.sink.commit(staging, this.writers.map((w) => w.path));
+      return this.sink.commit(staging, temps);
     } catch (err) {
       const e = SluiceError.from(err, "IO_ERROR");
       throw new SluiceError(e.code, `Transform '${this.step}' could not publish its output '${this.sink.prefix}': ${e.message} (nothing was published)`, {
@@ -1763,5 +1787,51 @@ export class TextSinkOperator implements SinkOperator {
     this.staging = undefined;
     await Promise.allSettled(this.writers.map((w) => w.close()));
     this.sink.abort(staging);
+  }
+}
+
+/**
+ * A text sink's writer on a direct-runner thread (see TextSinkOperator): the lines this thread
+ * gets go into one file of its own in the main thread's staging directory, opened at the first
+ * line; the main thread publishes it as a shard.
+ */
+export class ThreadTextSink implements Receiver {
+  private writer: ShardWriter | undefined;
+
+  constructor(
+    readonly step: string,
+    private readonly sink: TextSink,
+    private readonly dir: string,
+    private readonly thread: number,
+  ) {}
+
+  receive(value: unknown): Pending {
+    this.writer ??= new ShardWriter(join(this.dir, `thread-${String(this.thread).padStart(3, "0")}`), this.sink.header);
+    return this.writer.write(formatLine(value));
+  }
+
+  /** Closes the file: its path, or undefined when no line came. */
+  async close(): Promise<string | undefined> {
+    const w = this.writer;
+    if (w === undefined) return undefined;
+    this.writer = undefined;
+    try {
+      await w.close();
+    } catch (err) {
+      const e = SluiceError.from(err, "IO_ERROR");
+      throw new SluiceError("IO_ERROR", `Transform '${this.step}' could not write '${this.sink.prefix}': ${e.message}`, {
+        hint: e.hint ?? "Check free disk space and permissions of the output directory.",
+        cause: e,
+      });
+    }
+    return w.path;
+  }
+
+  finishInput(): Pending {
+    return undefined;
+  }
+
+  flush(): Pending {
+    return undefined;
   }
 }

@@ -10,8 +10,10 @@
  * What leaves a region crosses back encoded with the collection's coder, except into lifted
  * CombinePerKeys: there each thread keeps its own accumulator per key and window and hands them
  * over once at the end (mergePartial), so a word count moves one accumulator per word and thread.
- * The rest of the plan (groupings, side inputs, sinks) stays in this thread, so results are the
- * same elements as with one worker (their order within a shard may differ, as on any runner).
+ * A WriteToText whose shard count the runner chooses, reading from a region, is part of it: each
+ * thread writes a file of its own that becomes one more shard, and nothing crosses back. The rest
+ * of the plan (groupings, side inputs, other sinks) stays in this thread, so results are the same
+ * elements as with one worker (their order within a shard may differ, as on any runner).
  *
  * A thread imports the pipeline file with its console muted until the pipeline reaches `run()`,
  * and never gets past it. When a thread cannot rebuild the same pipeline (the file builds
@@ -56,6 +58,8 @@ export interface Region {
   readonly members: ReadonlySet<TransformNode>;
   /** Collections made in the region and read outside it. */
   readonly exits: readonly RegionExit[];
+  /** Sinks in the region: each thread writes files of its own for them (IsSharedSink). */
+  readonly sinks: readonly TransformNode[];
 }
 
 export interface RegionExit {
@@ -66,13 +70,15 @@ export interface RegionExit {
 
 /** Reads `node` as a lifted CombinePerKey the plan runs as a batch GroupOperator? */
 export type IsBatchCombine = (node: TransformNode) => boolean;
+/** Is `node` a sink each thread may write files of its own for (a text sink with runner-chosen shards)? */
+export type IsSharedSink = (node: TransformNode) => boolean;
 
 /**
  * The regions of a plan's leaves (in plan order), the same on every thread: each Reshuffle of a
  * bounded collection not already inside one, with the stateless single-input ParDos (no side
- * inputs) and WindowIntos that read only from the region.
+ * inputs), WindowIntos and shared sinks that read only from the region.
  */
-export function findRegions(leaves: readonly TransformNode[], isBatchCombine: IsBatchCombine): Region[] {
+export function findRegions(leaves: readonly TransformNode[], isBatchCombine: IsBatchCombine, isSharedSink: IsSharedSink = () => false): Region[] {
   const readers = new Map<PCollection<unknown>, TransformNode[]>();
   for (const n of leaves) {
     for (const p of new Set(n.inputs.values())) {
@@ -86,6 +92,7 @@ export function findRegions(leaves: readonly TransformNode[], isBatchCombine: Is
     const spec = n.primitive;
     if (spec?.kind === "pardo") return !spec.stateful && Object.keys(spec.sideInputs).length === 0 && mainInputs(n).length === 1 && n.inputs.size === 1;
     if (spec?.kind === "assign_windows") return true;
+    if (isSharedSink(n)) return n.inputs.size === 1;
     return n.composite?.kind === "reshuffle";
   };
   const claimed = new Set<TransformNode>();
@@ -117,7 +124,7 @@ export function findRegions(leaves: readonly TransformNode[], isBatchCombine: Is
       }
     }
     for (const m of members) claimed.add(m);
-    regions.push({ head, members, exits });
+    regions.push({ head, members, exits, sinks: [...members].filter(isSharedSink) });
   }
   return regions;
 }
@@ -203,7 +210,7 @@ export interface ThreadJob {
 }
 
 type ToThread =
-  | { readonly t: "element"; readonly region: number; readonly bytes: Uint8Array }
+  | { readonly t: "element"; readonly region: number; readonly bytes: Uint8Array; readonly sinks: SinkDirs }
   | { readonly t: "finish"; readonly region: number }
   | { readonly t: "stop" };
 
@@ -220,8 +227,22 @@ type FromThread =
   | { readonly t: "batch"; readonly region: number; readonly exit: number; readonly bytes: Uint8Array }
   | { readonly t: "partials"; readonly region: number; readonly exit: number; readonly reader: number; readonly bytes: Uint8Array }
   | { readonly t: "idle"; readonly region: number }
-  | { readonly t: "finished"; readonly region: number; readonly metrics: readonly MetricsJSON[] }
+  | { readonly t: "finished"; readonly region: number; readonly metrics: readonly MetricsJSON[]; readonly files: readonly ThreadFile[] }
   | { readonly t: "failed"; readonly error: SluiceErrorJSON & { stack?: string; causeStack?: string } };
+
+/** The staging directory of each of a region's shared sinks, by step: where threads write their files. */
+type SinkDirs = Readonly<Record<string, string>>;
+/** A file a thread wrote for a shared sink. */
+interface ThreadFile {
+  readonly step: string;
+  readonly path: string;
+}
+
+/** A shared sink in the main thread (TextSinkOperator): its staging directory, and the files threads wrote. */
+export interface SharedSinkTarget {
+  readonly stagingDir: string;
+  adopt(path: string): void;
+}
 
 /** Elements a region's head holds back before it makes its producer wait. */
 const BACKLOG = 4;
@@ -298,6 +319,7 @@ interface StageTarget {
   deliverBatch(exit: number, bytes: Uint8Array): Pending;
   deliverPartials(exit: number, reader: number, bytes: Uint8Array): void;
   mergeMetrics(metrics: readonly MetricsJSON[]): void;
+  adoptFiles(files: readonly ThreadFile[]): void;
 }
 
 /**
@@ -414,6 +436,7 @@ export class ThreadPool {
         const stage = this.stages.get(m.region)!;
         this.enqueue(() => {
           stage.mergeMetrics(m.metrics);
+          stage.adoptFiles(m.files);
           if (h.finished?.region === m.region) h.finished.resolve();
         });
         return;
@@ -489,12 +512,12 @@ export class ThreadPool {
   }
 
   /** Hands `bytes` (one element of `region`'s head) to an idle thread; false when none is. */
-  offer(region: number, bytes: Uint8Array): boolean {
+  offer(region: number, bytes: Uint8Array, sinks: SinkDirs): boolean {
     const h = this.threads.find((t) => t.state === "idle");
     if (h === undefined) return false;
     h.state = "busy";
     h.regions.add(region);
-    h.worker.postMessage({ t: "element", region, bytes } satisfies ToThread);
+    h.worker.postMessage({ t: "element", region, bytes, sinks } satisfies ToThread);
     return true;
   }
 
@@ -562,6 +585,8 @@ export class ParallelStage implements Receiver {
   private exitCoders: Coder<WindowedValue<unknown>>[] = [];
   private combineOps: GroupOperator[][] = [];
   private partialCoders: Coder<WindowedValue<[[unknown, unknown], [number, number]]>>[][] = [];
+  private sinkOps = new Map<string, SharedSinkTarget>();
+  private sinkDirs: SinkDirs | undefined;
 
   constructor(
     readonly index: number,
@@ -591,6 +616,7 @@ export class ParallelStage implements Receiver {
       this.combineOps.push(combines.map((op) => op as GroupOperator));
       this.partialCoders.push((exit.combines ?? []).map((n) => partialCoder(exit.pcoll, (n.composite as { combineFn: AnyCombineFn }).combineFn)));
     }
+    for (const n of this.region.sinks) this.sinkOps.set(n.fullLabel, opOf(n) as unknown as SharedSinkTarget);
   }
 
   receive(value: unknown, meta: Meta): Pending {
@@ -627,7 +653,9 @@ export class ParallelStage implements Receiver {
       const { value, meta } = this.backlog.shift()!;
       const w = new ByteWriter(256);
       this.inputCoder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, w, true);
-      this.pool.offer(this.index, w.finishOwned());
+      // The sinks are prepared (their staging directories made) before the first element.
+      this.sinkDirs ??= Object.fromEntries([...this.sinkOps].map(([step, op]) => [step, op.stagingDir]));
+      this.pool.offer(this.index, w.finishOwned(), this.sinkDirs);
       this.offered++;
     }
     if (this.backlog.length > 0 && !this.localBusy && !(THREADS_ONLY && this.pool.alive())) {
@@ -713,6 +741,13 @@ export class ParallelStage implements Receiver {
     }
   }
 
+  adoptFiles(files: readonly ThreadFile[]): void {
+    for (const f of files) {
+      if (DEBUG) process.stderr.write(`sluice: region '${this.region.head.fullLabel}': a thread wrote a shard of '${f.step}'\n`);
+      this.sinkOps.get(f.step)!.adopt(f.path);
+    }
+  }
+
   mergeMetrics(metrics: readonly MetricsJSON[]): void {
     for (const m of metrics) {
       const mine = this.metrics.get(m.step);
@@ -734,6 +769,8 @@ export interface ThreadRegionPlan {
   readonly pardos: readonly { teardown(): Promise<void> }[];
   readonly metrics: Map<string, StepMetrics>;
   readonly flushShippers: () => void;
+  /** The region's shared sinks on this thread: closed when the region finishes. */
+  readonly sinks: readonly { readonly step: string; close(): Promise<string | undefined> }[];
 }
 
 /** Where a thread's region plan sends what leaves the region. */
@@ -870,7 +907,7 @@ class FanOut implements Receiver {
  * (`build`), runs the elements it is sent and finishes regions when told. Never resolves; the
  * main thread ends the thread.
  */
-export async function serveThread(job: ThreadJob, fingerprint: string, build: (region: number) => ThreadRegionPlan): Promise<never> {
+export async function serveThread(job: ThreadJob, fingerprint: string, build: (region: number, sinks: SinkDirs) => ThreadRegionPlan): Promise<never> {
   const port = parentPort!;
   const muted = (globalThis as Record<symbol, unknown>)[MUTED_CONSOLE] as Record<string, unknown> | undefined;
   if (muted !== undefined) Object.assign(console, muted);
@@ -880,9 +917,9 @@ export async function serveThread(job: ThreadJob, fingerprint: string, build: (r
     return new Promise<never>(() => undefined);
   }
   const plans = new Map<number, ThreadRegionPlan>();
-  const planOf = (region: number): ThreadRegionPlan => {
+  const planOf = (region: number, sinks: SinkDirs = {}): ThreadRegionPlan => {
     let p = plans.get(region);
-    if (!p) plans.set(region, (p = build(region)));
+    if (!p) plans.set(region, (p = build(region, sinks)));
     return p;
   };
   (globalThis as Record<symbol, unknown>)[SERVING] = true;
@@ -898,7 +935,7 @@ export async function serveThread(job: ThreadJob, fingerprint: string, build: (r
     queue = queue.then(async () => {
       try {
         if (m.t === "element") {
-          const plan = planOf(m.region);
+          const plan = planOf(m.region, m.sinks);
           const wv = plan.inputCoder.decode(new ByteReader(m.bytes), true);
           const pending: Promise<void>[] = [];
           plan.entry.emit(wv.value, { timestamp: wv.timestamp, windows: wv.windows, pane: wv.pane }, pending);
@@ -909,8 +946,13 @@ export async function serveThread(job: ThreadJob, fingerprint: string, build: (r
           const plan = planOf(m.region);
           await plan.entry.flush(++epoch);
           await plan.entry.finish();
+          const files: ThreadFile[] = [];
+          for (const sink of plan.sinks) {
+            const path = await sink.close();
+            if (path !== undefined) files.push({ step: sink.step, path });
+          }
           const metrics = [...plan.metrics.values()].map((s) => ({ step: s.committed.step, committed: containerJSON(s.committed), attempted: containerJSON(s.attempted) }));
-          send({ t: "finished", region: m.region, metrics });
+          send({ t: "finished", region: m.region, metrics, files });
         } else {
           for (const p of plans.values()) for (const op of p.pardos) await op.teardown().catch(() => undefined);
           process.exit(0);

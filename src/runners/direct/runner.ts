@@ -46,6 +46,7 @@ import {
   SideInputCollector,
   StepMetrics,
   TextSinkOperator,
+  ThreadTextSink,
 } from "./operators.js";
 
 export interface DirectRunnerOptions {
@@ -147,12 +148,15 @@ interface Plan {
   /** The threads sharing the plan's regions (parallel.ts), when there are any. */
   readonly pool: ThreadPool | undefined;
   /** On a region thread: the collection the region's elements enter at, and its exits' shippers. */
-  readonly thread?: { readonly entry: Outputs; readonly inputCoder: ThreadRegionPlan["inputCoder"]; readonly flushShippers: () => void };
+  readonly thread?: { readonly entry: Outputs; readonly inputCoder: ThreadRegionPlan["inputCoder"]; readonly flushShippers: () => void; readonly sinks: readonly ThreadTextSink[] };
 }
 
 /** What plan() builds on a region thread: that region's operators only. */
 interface ThreadPlanning {
   readonly region: number;
+  /** This thread's number, and where it writes its files for the region's shared sinks (by step). */
+  readonly thread: number;
+  readonly sinkDirs: Readonly<Record<string, string>>;
 }
 
 export class DirectRunner implements PipelineRunner {
@@ -244,14 +248,15 @@ export class DirectRunner implements PipelineRunner {
 
   /** On a region thread: serves the main thread with this (rebuilt) pipeline's regions. */
   private serve(pipeline: Pipeline, job: ThreadJob): Promise<never> {
-    return serveThread(job, pipelineFingerprint(pipeline), (region): ThreadRegionPlan => {
-      const plan = this.plan(pipeline, { region });
+    return serveThread(job, pipelineFingerprint(pipeline), (region, sinkDirs): ThreadRegionPlan => {
+      const plan = this.plan(pipeline, { region, thread: job.thread, sinkDirs });
       return {
         entry: plan.thread!.entry,
         inputCoder: plan.thread!.inputCoder,
         pardos: plan.pardos,
         metrics: plan.metrics,
         flushShippers: plan.thread!.flushShippers,
+        sinks: plan.thread!.sinks,
       };
     });
   }
@@ -273,11 +278,18 @@ export class DirectRunner implements PipelineRunner {
   private regionsOf(pipeline: Pipeline, leaves: readonly TransformNode[]): Region[] {
     const streaming = pipeline.options.streaming || leaves.some((n) => n.primitive?.kind === "test_stream" || [...n.outputs.values()].some((p) => !p.isBounded));
     if (streaming) return [];
-    return findRegions(leaves, (n) => {
+    const isBatchCombine = (n: TransformNode): boolean => {
       if (n.composite?.kind !== "combine_per_key") return false;
       const input = n.inputs.get("main");
       return input !== undefined && input.isBounded && input.windowing.trigger.kind === "default";
-    });
+    };
+    // A text sink whose shard count the runner chooses: each thread writes a shard of its own.
+    const isSharedSink = (n: TransformNode): boolean => {
+      if (n.composite?.kind !== "write_text") return false;
+      const sink = n.composite.sink as TextSink;
+      return !sink.windowed && sink.numShards === 0;
+    };
+    return findRegions(leaves, isBatchCombine, isSharedSink);
   }
 
   /** Pushes the roots' elements through the plan and commits the sinks. */
@@ -466,6 +478,7 @@ export class DirectRunner implements PipelineRunner {
     const roots: Plan["roots"] = [];
     const pardos: ParDoOperator[] = [];
     const sinks: SinkOperator[] = [];
+    const threadSinks: ThreadTextSink[] = [];
 
     for (const node of leaves) {
       if (threadRegion !== undefined && !threadRegion.members.has(node)) continue;
@@ -562,6 +575,13 @@ export class DirectRunner implements PipelineRunner {
           metrics: stepMetrics(node),
         });
         }
+      } else if (comp?.kind === "write_text" && thread !== undefined) {
+        // A region thread's share of a shared sink (regionsOf): a file of its own.
+        const dir = thread.sinkDirs[node.fullLabel];
+        if (dir === undefined) throw new SluiceError("INTERNAL", `no staging directory for '${node.fullLabel}' on a direct-runner thread`, { hint: "This is a bug in the direct runner; please report it." });
+        const sink = new ThreadTextSink(node.fullLabel, comp.sink as TextSink, dir, thread.thread);
+        threadSinks.push(sink);
+        op = sink;
       } else if (comp?.kind === "write_text") {
         const text = comp.sink as TextSink;
         // Windowed writes (an unbounded input, or windowedWrites: true): a shard set per window and
@@ -635,6 +655,6 @@ export class DirectRunner implements PipelineRunner {
     const { exits, shippers } = threadExits(thread!.region, threadRegion, makeGroup);
     threadRegion.exits.forEach((exit, i) => outputs(exit.pcoll).receivers.push(exits.receiverFor(i)));
     const entry = outputs(threadRegion.head.inputs.get("main")!);
-    return { ...base, thread: { entry, inputCoder: elementCoder(threadRegion.head.inputs.get("main")!), flushShippers: () => shippers.forEach((s) => s.send()) } };
+    return { ...base, thread: { entry, inputCoder: elementCoder(threadRegion.head.inputs.get("main")!), flushShippers: () => shippers.forEach((s) => s.send()), sinks: threadSinks } };
   }
 }
