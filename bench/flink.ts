@@ -121,7 +121,7 @@ export async function flinkBench(root: string): Promise<Record<string, unknown>>
   await writeFile(tiny, "one line of words\n");
   const sluice = join(root, "bin", "sluice.js");
   const env = { ...process.env, SLUICE_STATE_DIR: join(work, "state") };
-  const cli = async (args: string[], timeout = 900_000): Promise<string> => (await run(process.execPath, [sluice, ...args], { env, cwd: root, timeout, maxBuffer: 64 << 20 })).stdout;
+  const cli = async (args: string[], timeout = 900_000): Promise<string> => (await run(sluice, args, { env, cwd: root, timeout, maxBuffer: 64 << 20 })).stdout;
   const classpath = await javaClasspath(beam, flinkMinor);
 
   console.log("bench flink: starting a sluice cluster with the Python worker pool (its own ports)");

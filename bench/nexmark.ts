@@ -5,9 +5,9 @@
  * - Events: Beam's Nexmark generator (bench/nexmark/generator.ts, Beam Java's GeneratorConfig
  *   defaults), SLUICE_BENCH_NEXMARK_EVENTS of them (default 1,000,000), written once as JSON lines
  *   to bench/data/nexmark-<N>.jsonl, which both sides read; generation is timed apart.
- * - Sluice: bench/nexmark/sluice-query.ts run by `sluice run` (bin/sluice.js, the built CLI) at
- *   the direct runner's defaults, one child process per query; SLUICE_BENCH_NEXMARK_SLUICE_FLAGS
- *   adds flags (e.g. `--direct_num_workers=1`).
+ * - Sluice: bench/nexmark/sluice-query.ts run by `sluice run` (bin/sluice.js, the built CLI, run as
+ *   a command, so its shebang's node flags apply) at the direct runner's defaults, one child
+ *   process per query; SLUICE_BENCH_NEXMARK_SLUICE_FLAGS adds flags (e.g. `--direct_num_workers=1`).
  * - Beam Python: bench/nexmark/beam_queries.py (Beam's own Nexmark queries from the installed
  *   apache-beam) with the interpreter of the managed venv, `<cache>/python-beam-<version>` from
  *   versions.json (`pythonSdk`), created with pip on first use as `sluice cluster up --python`
@@ -214,8 +214,8 @@ export async function nexmarkBench(here: string): Promise<NexmarkResult> {
       if (outcome?.report !== undefined) outcome = { ...outcome, report: { ...outcome.report, peakRssMb: peak } };
       return { outcome, prefix: bestPrefix };
     };
-    const ts = await best("sluice", process.execPath, (prefix) => [
-      join(root, "bin", "sluice.js"),
+    // The `sluice` command itself, as a user runs it (its shebang's node flags included).
+    const ts = await best("sluice", join(root, "bin", "sluice.js"), (prefix) => [
       "run",
       join(here, "nexmark", "sluice-query.ts"),
       "--query",

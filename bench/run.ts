@@ -36,9 +36,12 @@ interface ChildResult {
   peakRssMb: number;
 }
 
-/** Runs a child script as a user runs a pipeline file, by `sluice run` (the built CLI); the baseline too, so both load alike. */
+/**
+ * Runs a child script as a user runs a pipeline file, by the `sluice run` command (the built CLI,
+ * its shebang's node flags included); the baseline too, so both load and run alike.
+ */
 async function child(script: string, args: string[]): Promise<ChildResult> {
-  const { stdout } = await run(process.execPath, [join(root, "bin", "sluice.js"), "run", join(here, script), ...args], {
+  const { stdout } = await run(join(root, "bin", "sluice.js"), ["run", join(here, script), ...args], {
     cwd: root,
     maxBuffer: 1 << 20,
   });

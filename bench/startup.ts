@@ -180,7 +180,7 @@ function medians(runs: readonly Phases[]): Phases {
 /** examples/seed.ts on the cluster, phase by phase. */
 async function seedOnCluster(env: NodeJS.ProcessEnv, work: string, poolLog: string, i: number): Promise<Phases> {
   const from = size(poolLog);
-  const run = await runProcess(process.execPath, [sluice, "run", seedTs, "--runner=flink", "--output", join(work, `seed-${i}`, "words")], env, work);
+  const run = await runProcess(sluice, ["run", seedTs, "--runner=flink", "--output", join(work, `seed-${i}`, "words")], env, work);
   if (run.code !== 0) throw failed("sluice run examples/seed.ts --runner=flink", run);
   const submitted = at(run, /sluice: submitted /);
   const done = at(run, / DONE$/);
@@ -241,7 +241,7 @@ async function pythonOnCluster(python: string, env: NodeJS.ProcessEnv, work: str
 
 /** examples/seed.ts with --runner=flink and no cluster: a job server with Flink [local] for the run. */
 async function seedOnFlinkLocal(env: NodeJS.ProcessEnv, work: string, i: number): Promise<Phases> {
-  const run = await runProcess(process.execPath, [sluice, "run", seedTs, "--runner=flink", "--output", join(work, `local-${i}`, "words")], env, work);
+  const run = await runProcess(sluice, ["run", seedTs, "--runner=flink", "--output", join(work, `local-${i}`, "words")], env, work);
   if (run.code !== 0) throw failed("sluice run examples/seed.ts --runner=flink (Flink [local])", run);
   const submitted = at(run, /sluice: submitted /);
   const done = at(run, / DONE$/);
@@ -268,7 +268,7 @@ export async function startupBench(): Promise<Record<string, unknown>> {
   const clusterEnv = { ...process.env, SLUICE_STATE_DIR: join(work, "state") };
   // No cluster in this state directory: --runner=flink starts a job server with Flink [local].
   const localEnv = { ...process.env, SLUICE_STATE_DIR: join(work, "no-cluster") };
-  const cli = async (args: string[], timeoutMs = RUN_TIMEOUT_MS): Promise<Run> => runProcess(process.execPath, [sluice, ...args], clusterEnv, work, timeoutMs);
+  const cli = async (args: string[], timeoutMs = RUN_TIMEOUT_MS): Promise<Run> => runProcess(sluice, args, clusterEnv, work, timeoutMs);
   try {
     console.log(`bench startup: ${runs} runs each; starting a sluice cluster with --python on its own ports`);
     // The first `up` on a machine downloads Flink and Beam's Python SDK: minutes.
@@ -303,7 +303,7 @@ export async function startupBench(): Promise<Record<string, unknown>> {
       return r;
     });
     const direct = await repeat("direct runner, examples/seed.ts", runs, async (i) => {
-      const run = await runProcess(process.execPath, [sluice, "run", seedTs, "--output", join(work, `direct-${i}`, "words")], localEnv, work);
+      const run = await runProcess(sluice, ["run", seedTs, "--output", join(work, `direct-${i}`, "words")], localEnv, work);
       if (run.code !== 0) throw failed("sluice run examples/seed.ts (direct)", run);
       return { total_s: secs(run.end - run.start) };
     });

@@ -82,7 +82,7 @@ export async function streamingBench(root: string): Promise<StreamingResult> {
   const pipeline = join(root, "bench", "streaming-pipeline.ts");
   const work = await mkdtemp(join(tmpdir(), "sluice-bench-streaming-"));
   const env = { ...process.env, SLUICE_STATE_DIR: join(work, "state") };
-  const cli = async (args: string[], timeout = 600_000): Promise<string> => (await run(process.execPath, [sluice, ...args], { env, cwd: work, timeout, maxBuffer: 64 << 20 })).stdout;
+  const cli = async (args: string[], timeout = 600_000): Promise<string> => (await run(sluice, args, { env, cwd: work, timeout, maxBuffer: 64 << 20 })).stdout;
   const events = Number(process.env.SLUICE_BENCH_EVENTS ?? 200_000);
   const rate = Number(process.env.SLUICE_BENCH_RATE ?? 2000);
   const seconds = Number(process.env.SLUICE_BENCH_SECONDS ?? 20);
@@ -117,7 +117,7 @@ export async function streamingBench(root: string): Promise<StreamingResult> {
     for (const [name, extra] of Object.entries(runners) as ["direct" | "cluster", string[]][]) {
       const inTopic = `lat-${name}-in`;
       const outTopic = `lat-${name}-out`;
-      const child = spawn(process.execPath, [sluice, "run", pipeline, "--bootstrap_servers", BOOTSTRAP, "--in_topic", inTopic, "--out_topic", outTopic, ...extra], { env, cwd: work, stdio: "ignore" });
+      const child = spawn(sluice, ["run", pipeline, "--bootstrap_servers", BOOTSTRAP, "--in_topic", inTopic, "--out_topic", outTopic, ...extra], { env, cwd: work, stdio: "ignore" });
       try {
         // Wait until the job reads: a probe record comes out as a pane.
         const offsets = [0, 0];

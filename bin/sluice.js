@@ -1,6 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // The `sluice` command: loads the built CLI (dist/cli/main.js) and runs it with the process's
 // arguments. If dist/ is missing (a source checkout that was never built), says how to build it.
+//
+// --max-semi-space-size=2: the main thread's young generation stops growing at two 2 MB halves
+// instead of two of 16 (direct-runner threads get a 4 MB one, as a resource limit). On the direct
+// runner that is 20-50 MB less peak RSS (Nexmark q0: 142 -> 95 MB) at no measurable cost in time. `env -S` splits the line (GNU coreutils 8.30+, macOS, FreeBSD; npm's Windows shims read
+// it too); `node bin/sluice.js` runs without it.
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
