@@ -5,7 +5,7 @@
  * panes by the watermark, as for an unbounded input), one on-time pane per key. Prints a JSON
  * line: time, peak RSS, spilled bytes, checksum.
  *
- *   grouping-child.ts <values> <keys> <budget MB> <temp dir> [event-time]
+ *   sluice run grouping-child.ts <values> <keys> <budget MB> <temp dir> [event-time]
  */
 import { AfterWatermark, FlatMap, GlobalWindows, GroupByKey, Impulse, Map, Pipeline, PipelineOptions, WindowInto } from "sluice";
 

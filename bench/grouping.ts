@@ -28,7 +28,8 @@ export async function groupingBench(here: string): Promise<Record<string, unknow
   const values = Number(process.env.SLUICE_BENCH_GROUPING_VALUES ?? 5_000_000);
   const temp = await mkdtemp(join(tmpdir(), "sluice-bench-grouping-"));
   const child = async (n: number, keys: number, mode = "batch"): Promise<Child> => {
-    const { stdout } = await run(process.execPath, ["--import", "tsx", join(here, "grouping-child.ts"), String(n), String(keys), String(budget), temp, mode], {
+    // By the `sluice run` command, as a user runs a pipeline file (its shebang's node flags included).
+    const { stdout } = await run(join(here, "..", "bin", "sluice.js"), ["run", join(here, "grouping-child.ts"), String(n), String(keys), String(budget), temp, mode], {
       cwd: join(here, ".."),
       maxBuffer: 1 << 20,
       timeout: 1_800_000,

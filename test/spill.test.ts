@@ -184,6 +184,20 @@ describe("the memory budget", () => {
     b.release(900_000);
     expect(b.add(10, 200_010)).toBe(false); // within it again
   });
+
+  it("counts held bytes at what the heap really grew by when its estimates fall short", () => {
+    const b = new MemoryBudget(8 << 20, temp);
+    const held: string[] = [];
+    let asked = -1;
+    // Strings built piece by piece (a tree of pieces in V8, some 200 bytes each) estimated at 20
+    // bytes: 400,000 of them are 8 MB by the estimate, about ten times that on the heap.
+    for (let i = 0; i < 400_000 && asked < 0; i++) {
+      held.push(`value ${i} ${"v".repeat(40)}`);
+      if (b.add(20, 20 * held.length)) asked = held.length;
+    }
+    expect(asked).toBeGreaterThan(0);
+    expect(asked).toBeLessThan(200_000); // far below what the estimate alone would allow
+  });
 });
 
 describe("the log of an event-time grouping's spilled values", () => {

@@ -5,8 +5,7 @@
  * code, disk backpressure), so the synchronous path allocates no promises.
  */
 import { join } from "node:path";
-import { getHeapStatistics, setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { getHeapStatistics } from "node:v8";
 import { SluiceError } from "../../internal/errors.js";
 import type { Coder } from "../../sdk/coders/coder.js";
 import { JsValueCoder } from "../../sdk/coders/js_value.js";
@@ -24,7 +23,7 @@ import { GLOBAL_WINDOW, type BoundedWindow, PANE_NO_FIRING, PANE_ON_TIME_ONLY, t
 import type { WindowFn, WindowingStrategy } from "../../sdk/windowing/windowfns.js";
 import { type StateBackend, type StateCell, StatefulRuntime, type TimerEntry } from "./state.js";
 import { EXPIRY_TIMER_FAMILY, REMOTE_TIMERS } from "../../sdk/state.js";
-import { estimateBytes, type MemoryBudget, Spill, type SpillableGroup, SpillableQueue } from "./spill.js";
+import { collectGarbage, estimateBytes, type MemoryBudget, Spill, type SpillableGroup, SpillableQueue } from "./spill.js";
 import type { TriggerTime } from "./triggers.js";
 import { KeyTable } from "./keytable.js";
 
@@ -162,24 +161,6 @@ export function describeCall(c: Pick<InFlight, "what" | "element">): string {
  * its doubled backing store in one piece).
  */
 export const HEAP_LIMIT_FRACTION = 0.7;
-
-let fullGc: (() => void) | undefined;
-/**
- * A full garbage collection, on demand. V8 exposes `gc` only behind --expose-gc; the flag is set
- * the first time the heap crosses the fraction (so a host process whose pipelines fit is never
- * touched) and the function is taken from a fresh context, which sees the flag.
- */
-export function collectGarbage(): void {
-  if (fullGc === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      fullGc = runInNewContext("gc") as () => void;
-    } catch {
-      fullGc = () => undefined;
-    }
-  }
-  fullGc();
-}
 
 const RUNNER_FAILURE = Symbol("sluice.runnerFailure");
 

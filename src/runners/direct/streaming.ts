@@ -28,8 +28,8 @@ import { MAX_TIMESTAMP, type Timestamp } from "../../sdk/time.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
 import { type BoundedWindow, IntervalWindow, type PaneInfo } from "../../sdk/windowing/window.js";
 import type { WindowingStrategy } from "../../sdk/windowing/windowfns.js";
-import { collectGarbage, countSpilled, type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
-import { estimateBytes, type FileSegment, type MemoryBudget, type Part, SpillLog } from "./spill.js";
+import { countSpilled, type Meta, type Outputs, type Pending, type Receiver, type StepMetrics, userCodeError } from "./operators.js";
+import { collectGarbage, estimateBytes, type FileSegment, type MemoryBudget, type Part, SpillLog } from "./spill.js";
 import { paneTiming, TriggerMachine, type TriggerTime } from "./triggers.js";
 
 /** The plan's clocks: the source's watermark, and processing time (virtual under TestStream). */
