@@ -8,7 +8,9 @@ import {
   CombinePerKey,
   CombineValues,
   type CombineFn,
+  Count,
   Create,
+  FixedWindows,
   GroupByKey,
   Map,
   Max,
@@ -19,6 +21,8 @@ import {
   Pipeline,
   PipelineOptions,
   Sum,
+  WindowInto,
+  WithTimestamps,
 } from "sluice";
 import { collect, failure, modes } from "./semantics-support.js";
 
@@ -46,6 +50,35 @@ function throwingIn(method: "addInput" | "extractOutput" | "mergeAccumulators"):
 }
 
 for (const { name, runner } of modes) {
+  // Natively the direct runner counts the elements as keys; expanded, it pairs each with 1 and sums.
+  describe(`Count.perElement [${name}]`, () => {
+    it("counts strings, numbers and structured elements by their encoding", async () => {
+      const words = await collect(runner, (p) => p.apply("Words", Create.of(["a", "b", "a", "", "a", ""])).apply("Count", Count.perElement()));
+      expect(words.sort()).toEqual([["", 2], ["a", 3], ["b", 1]]);
+      const nums = await collect(runner, (p) => p.apply("Nums", Create.of([3, 1.5, 3, 7, 3])).apply("Count", Count.perElement()));
+      expect(nums.sort((x, y) => x[0] - y[0])).toEqual([[1.5, 1], [3, 3], [7, 1]]);
+      const pairs = await collect(runner, (p) => p.apply("Pairs", Create.of<[string, number]>([["x", 1], ["x", 1], ["x", 2]])).apply("Count", Count.perElement()));
+      expect(pairs.sort((x, y) => x[0][1] - y[0][1])).toEqual([[["x", 1], 2], [["x", 2], 1]]);
+    });
+
+    it("counts per window", async () => {
+      const counts = await collect(runner, (p) =>
+        p
+          .apply("Events", Create.of<[string, number]>([["a", 1_000], ["a", 2_000], ["b", 3_000], ["a", 61_000]]))
+          .apply("Stamp", WithTimestamps(([, t]: [string, number]) => t))
+          .apply("Key", Map(([k]: [string, number]) => k))
+          .apply("Minutes", WindowInto(FixedWindows(60_000)))
+          .apply("Count", Count.perElement())
+          .apply("WithWindow", ParDo<[string, number], string>({
+            process([k, n], ctx) {
+              return [`${k} ${n} ${ctx.window.maxTimestamp()}`];
+            },
+          })),
+      );
+      expect(counts.sort()).toEqual(["a 1 119999", "a 2 59999", "b 1 59999"]);
+    });
+  });
+
   describe(`Sum, Min, Max, Mean of bigints [${name}]`, () => {
     it("Sum of bigints is an exact bigint, globally and per key", async () => {
       // Beam Python: CombineGlobally(sum) of [2**70, 2**70 + 1, 3] → 2361183241434822606852 (int);

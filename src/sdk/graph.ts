@@ -55,6 +55,8 @@ export type TestStreamEvent =
  */
 export type CompositeSpec =
   | { readonly kind: "combine_per_key"; readonly combineFn: AnyCombineFn }
+  /** Count.perElement: a lifted sum per element (a runner may count elements without pairing them). */
+  | { readonly kind: "count_per_element"; readonly combineFn: AnyCombineFn }
   | { readonly kind: "reshuffle" }
   | { readonly kind: "write_text"; readonly sink: unknown };
 

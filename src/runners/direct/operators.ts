@@ -1335,6 +1335,11 @@ export interface GroupConfig {
   readonly budget?: MemoryBudget;
   /** The input's value coder (for spilled values). */
   readonly valueCoder?: Coder<unknown>;
+  /**
+   * Count.perElement run natively: each element is its own key and adds 1 (no `[element, 1]`
+   * pair, no ParDo before the combine); `combineFn` is the sum.
+   */
+  readonly elementKeys?: boolean;
 }
 
 /** A value of a grouping in merging windows, with its window and timestamp. */
@@ -1383,6 +1388,7 @@ export class GroupOperator implements Receiver {
   private readonly windowFn: WindowFn;
   /** Only EARLIEST and LATEST timestamp combiners need the input timestamps (it costs on the hot path). */
   private readonly trackTimestamps: boolean;
+  private readonly elementKeys: boolean;
   private remaining: number;
   /** Spilled runs, when the budget was exceeded; bytes held now by its estimate. */
   private readonly spill: Spill | undefined;
@@ -1398,6 +1404,10 @@ export class GroupOperator implements Receiver {
     this.step = config.step;
     this.keyCoder = config.keyCoder;
     this.combineFn = config.combineFn;
+    this.elementKeys = config.elementKeys === true;
+    if (this.elementKeys && config.combineFn === undefined) {
+      throw new SluiceError("INTERNAL", `a grouping keyed by its elements needs a CombineFn (${config.step})`, { hint: "This is a bug in the direct runner; please report it." });
+    }
     this.shardLimit = config.shardLimit;
     this.byWindow = new KeyTable(this.shardLimit);
     this.single = new KeyTable(this.shardLimit);
@@ -1443,8 +1453,16 @@ export class GroupOperator implements Receiver {
   }
 
   receive(value: unknown, meta: Meta): Pending {
-    if (!Array.isArray(value) || value.length !== 2) throw notKv(this.step, value);
-    const key: unknown = value[0];
+    let key: unknown;
+    let input: unknown;
+    if (this.elementKeys) {
+      key = value;
+      input = 1;
+    } else {
+      if (!Array.isArray(value) || value.length !== 2) throw notKv(this.step, value);
+      key = value[0];
+      input = value[1];
+    }
     const sk = this.keyCoder.structuralKey(key);
     const windows = meta.windows;
     const ts = meta.timestamp;
@@ -1482,14 +1500,14 @@ export class GroupOperator implements Receiver {
           if (ts < g.minTs) g.minTs = ts;
           if (ts > g.maxTs) g.maxTs = ts;
         }
-        if (combineFn) g.acc = combineFn.addInput(g.acc, value[1]);
+        if (combineFn) g.acc = combineFn.addInput(g.acc, input);
         else if (this.merging) {
-          g.values.push({ window: w, value: value[1], ts } satisfies SessionEntry);
-          if (this.spill !== undefined) bytes += 56 + estimateBytes(value[1], this.config.valueCoder ?? JsValueCoder, this.sample);
+          g.values.push({ window: w, value: input, ts } satisfies SessionEntry);
+          if (this.spill !== undefined) bytes += 56 + estimateBytes(input, this.config.valueCoder ?? JsValueCoder, this.sample);
         }
         else {
-          g.values.push(value[1]);
-          if (this.spill !== undefined) bytes += 8 + estimateBytes(value[1], this.config.valueCoder ?? JsValueCoder, this.sample);
+          g.values.push(input);
+          if (this.spill !== undefined) bytes += 8 + estimateBytes(input, this.config.valueCoder ?? JsValueCoder, this.sample);
         }
         if (bytes > 0) this.hold(bytes);
       }

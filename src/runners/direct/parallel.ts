@@ -254,9 +254,14 @@ export function elementCoder(p: PCollection<unknown>): Coder<WindowedValue<unkno
   return new WindowedValueCoder(p.coder, p.windowing.windowFn.windowCoder as Coder<BoundedWindow>);
 }
 
+/** A lifted combine's key coder: its input's keys', or (Count.perElement) its elements'. */
+export function combineKeyCoder(combine: TransformNode, input: PCollection<unknown>): Coder<unknown> {
+  return combine.composite?.kind === "count_per_element" ? input.coder : input.coder.components[0]!;
+}
+
 /** The coder of a lifted combine's groups crossing threads: [[key, acc], [minTs, maxTs]] in the window. */
-export function partialCoder(input: PCollection<unknown>, fn: AnyCombineFn): Coder<WindowedValue<[[unknown, unknown], [number, number]]>> {
-  const key = input.coder.components[0]!;
+export function partialCoder(combine: TransformNode, input: PCollection<unknown>, fn: AnyCombineFn): Coder<WindowedValue<[[unknown, unknown], [number, number]]>> {
+  const key = combineKeyCoder(combine, input);
   const value = new KvCoder(new KvCoder(key, (fn.accumulatorCoder ?? JsValueCoder) as Coder<unknown>), new KvCoder(DoubleCoder, DoubleCoder));
   return new WindowedValueCoder(value, input.windowing.windowFn.windowCoder as Coder<BoundedWindow>) as never;
 }
@@ -614,7 +619,7 @@ export class ParallelStage implements Receiver {
       this.exitCoders.push(elementCoder(exit.pcoll));
       const combines = (exit.combines ?? []).map((n) => opOf(n));
       this.combineOps.push(combines.map((op) => op as GroupOperator));
-      this.partialCoders.push((exit.combines ?? []).map((n) => partialCoder(exit.pcoll, (n.composite as { combineFn: AnyCombineFn }).combineFn)));
+      this.partialCoders.push((exit.combines ?? []).map((n) => partialCoder(n, exit.pcoll, (n.composite as { combineFn: AnyCombineFn }).combineFn)));
     }
     for (const n of this.region.sinks) this.sinkOps.set(n.fullLabel, opOf(n) as unknown as SharedSinkTarget);
   }
@@ -826,10 +831,10 @@ class PartialShipper implements Receiver {
     private readonly exit: number,
     private readonly reader: number,
     private readonly group: GroupOperator,
+    combine: TransformNode,
     pcoll: PCollection<unknown>,
-    fn: AnyCombineFn,
   ) {
-    this.coder = partialCoder(pcoll, fn);
+    this.coder = partialCoder(combine, pcoll, (combine.composite as { combineFn: AnyCombineFn }).combineFn);
   }
   receive(value: unknown, meta: Meta): Pending {
     const p = this.group.receive(value, meta);
@@ -880,7 +885,7 @@ export function threadExits(
       return s;
     }
     const parts = exit.combines.map(
-      (n, j) => new PartialShipper(regionIndex, i, j, makeGroup(n), exit.pcoll, (n.composite as { combineFn: AnyCombineFn }).combineFn),
+      (n, j) => new PartialShipper(regionIndex, i, j, makeGroup(n), n, exit.pcoll),
     );
     return parts.length === 1 ? parts[0]! : new FanOut(parts);
   });

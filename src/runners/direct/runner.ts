@@ -11,6 +11,7 @@ import { MAX_TIMESTAMP } from "../../sdk/time.js";
 import { type Clocked, RunClock, StreamingGroupOperator } from "./streaming.js";
 import { WindowedSinkOperator } from "./windowed_sink.js";
 import {
+  combineKeyCoder,
   DIRECT_THREAD,
   findRegions,
   ParallelStage,
@@ -270,6 +271,11 @@ export class DirectRunner implements PipelineRunner {
         const input = node.inputs.get("main");
         return input !== undefined && !input.windowing.windowFn.isMerging;
       }
+      if (spec.kind === "count_per_element") {
+        // Natively in the batch grouping only; otherwise its pair-and-combine expansion runs.
+        const input = node.inputs.get("main");
+        return input !== undefined && input.isBounded && !input.windowing.windowFn.isMerging && input.windowing.trigger.kind === "default";
+      }
       return true;
     });
   }
@@ -279,7 +285,7 @@ export class DirectRunner implements PipelineRunner {
     const streaming = pipeline.options.streaming || leaves.some((n) => n.primitive?.kind === "test_stream" || [...n.outputs.values()].some((p) => !p.isBounded));
     if (streaming) return [];
     const isBatchCombine = (n: TransformNode): boolean => {
-      if (n.composite?.kind !== "combine_per_key") return false;
+      if (n.composite?.kind !== "combine_per_key" && n.composite?.kind !== "count_per_element") return false;
       const input = n.inputs.get("main");
       return input !== undefined && input.isBounded && input.windowing.trigger.kind === "default";
     };
@@ -540,12 +546,13 @@ export class DirectRunner implements PipelineRunner {
         }
       } else if (spec?.kind === "assign_windows") {
         op = new AssignWindowsOperator(spec.windowFn, mainOut(), ins.length);
-      } else if (spec?.kind === "group_by_key" || comp?.kind === "combine_per_key") {
+      } else if (spec?.kind === "group_by_key" || comp?.kind === "combine_per_key" || comp?.kind === "count_per_element") {
         const input = ins[0]!;
         // Unbounded input, or a bounded one with a non-default trigger: the event-time grouping
         // (for a bounded input its triggers are checked at bundle ends and its watermark is the end
         // of time once the input ended, as in Beam Python's batch runner).
         if (!input.isBounded || input.windowing.trigger.kind !== "default") {
+          if (comp?.kind === "count_per_element") throw new SluiceError("INTERNAL", `'${node.fullLabel}' runs natively only as a batch grouping`, { hint: "This is a bug in the direct runner; please report it." });
           const group = new StreamingGroupOperator({
             step: node.fullLabel,
             keyCoder: input.coder.components[0]!,
@@ -563,13 +570,14 @@ export class DirectRunner implements PipelineRunner {
         } else {
           op = new GroupOperator({
           step: node.fullLabel,
-          keyCoder: input.coder.components[0]!,
+          keyCoder: combineKeyCoder(node, input),
           windowing: input.windowing,
           out: mainOut(),
           inputs: ins.length,
           nextEpoch,
           bundleSize,
-          ...(comp?.kind === "combine_per_key" ? { combineFn: comp.combineFn } : {}),
+          ...(comp?.kind === "combine_per_key" || comp?.kind === "count_per_element" ? { combineFn: comp.combineFn } : {}),
+          ...(comp?.kind === "count_per_element" ? { elementKeys: true } : {}),
           ...(this.options.mapShardLimit !== undefined ? { shardLimit: this.options.mapShardLimit } : {}),
           ...(budget !== undefined ? { budget, valueCoder: input.coder.components[1] ?? input.coder } : {}),
           metrics: stepMetrics(node),
@@ -641,13 +649,14 @@ export class DirectRunner implements PipelineRunner {
       const input = n.inputs.get("main")!;
       return new GroupOperator({
         step: n.fullLabel,
-        keyCoder: input.coder.components[0]!,
+        keyCoder: combineKeyCoder(n, input),
         windowing: input.windowing,
         out: new Outputs(),
         inputs: 1,
         nextEpoch,
         bundleSize,
         combineFn: (n.composite as { combineFn: NonNullable<GroupConfig["combineFn"]> }).combineFn,
+        ...(n.composite?.kind === "count_per_element" ? { elementKeys: true } : {}),
         ...(this.options.mapShardLimit !== undefined ? { shardLimit: this.options.mapShardLimit } : {}),
         metrics: stepMetrics(n),
       });

@@ -139,7 +139,10 @@ export const Count = {
   /** `[element, occurrences]` for each distinct element. */
   perElement: <T>(): PTransform<PCollection<T>, PCollection<[T, number]>> =>
     new (class extends PTransform<PCollection<T>, PCollection<[T, number]>> {
-      expand(input: PCollection<T>): PCollection<[T, number]> {
+      expand(input: PCollection<T>, ctx: ExpandContext): PCollection<[T, number]> {
+        // The direct runner counts the elements themselves (no pair per element); other runners
+        // run the expansion, a lifted CombinePerKey as Beam Python's Count.PerElement is.
+        ctx.composite({ kind: "count_per_element", combineFn: attributeCombineFn(CombineFns.sum<number>(), ctx.node.fullLabel) as CombineFn<unknown, unknown, unknown> });
         return input
           .apply("PairWithOne", Map((v: T): [T, number] => [v, 1]))
           .apply("CombinePerKey", CombinePerKey<T, number, unknown, number>(CombineFns.sum<number>()));
