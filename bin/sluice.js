@@ -4,8 +4,9 @@
 //
 // --max-semi-space-size=2: the main thread's young generation stops growing at two 2 MB halves
 // instead of two of 16 (direct-runner threads get a 4 MB one, as a resource limit). On the direct
-// runner that is 20-50 MB less peak RSS (Nexmark q0: 142 -> 95 MB) at no measurable cost in time. `env -S` splits the line (GNU coreutils 8.30+, macOS, FreeBSD; npm's Windows shims read
-// it too); `node bin/sluice.js` runs without it.
+// runner that is 20-50 MB less peak RSS (Nexmark q0: 142 -> 95 MB) at no measurable cost in time.
+// `env -S` splits the line (GNU coreutils 8.30+, macOS, FreeBSD; npm's Windows shims read it too;
+// BusyBox's env does not); `node bin/sluice.js` runs without it.
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";

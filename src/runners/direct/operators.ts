@@ -1742,13 +1742,7 @@ export class TextSinkOperator implements SinkOperator {
     if (--this.remaining > 0) return;
     const results = await Promise.allSettled(this.writers.map((w) => w.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) {
-      const e = SluiceError.from(failed.reason, "IO_ERROR");
-      throw new SluiceError("IO_ERROR", `Transform '${this.step}' could not write '${this.sink.prefix}': ${e.message}`, {
-        hint: e.hint ?? "Check free disk space and permissions of the output directory.",
-        cause: e,
-      });
-    }
+    if (failed) throw sinkWriteError(this.step, this.sink, failed.reason);
   }
 
   flush(): Pending {
@@ -1789,6 +1783,15 @@ export class TextSinkOperator implements SinkOperator {
   }
 }
 
+/** A text sink's failed write, named by its transform and prefix. */
+function sinkWriteError(step: string, sink: TextSink, err: unknown): SluiceError {
+  const e = SluiceError.from(err, "IO_ERROR");
+  return new SluiceError("IO_ERROR", `Transform '${step}' could not write '${sink.prefix}': ${e.message}`, {
+    hint: e.hint ?? "Check free disk space and permissions of the output directory.",
+    cause: e,
+  });
+}
+
 /**
  * A text sink's writer on a direct-runner thread (see TextSinkOperator): the lines this thread
  * gets go into one file of its own in the main thread's staging directory, opened at the first
@@ -1817,11 +1820,7 @@ export class ThreadTextSink implements Receiver {
     try {
       await w.close();
     } catch (err) {
-      const e = SluiceError.from(err, "IO_ERROR");
-      throw new SluiceError("IO_ERROR", `Transform '${this.step}' could not write '${this.sink.prefix}': ${e.message}`, {
-        hint: e.hint ?? "Check free disk space and permissions of the output directory.",
-        cause: e,
-      });
+      throw sinkWriteError(this.step, this.sink, err);
     }
     return w.path;
   }

@@ -34,7 +34,7 @@ import type { PCollection } from "../../sdk/pvalue.js";
 import type { WindowedValue } from "../../sdk/windowing/window.js";
 import { PANE_NO_FIRING, type BoundedWindow } from "../../sdk/windowing/window.js";
 import type { AnyCombineFn } from "../../sdk/transforms/combinefn.js";
-import { GroupOperator, type Meta, Outputs, type Pending, type Receiver, type StepMetrics } from "./operators.js";
+import { GroupOperator, type Meta, Outputs, type Pending, type Receiver, type StepMetrics, type TextSinkOperator } from "./operators.js";
 
 /** The key a direct-runner thread's bootstrap sets on globalThis: DirectRunner.run serves it. */
 export const DIRECT_THREAD: unique symbol = Symbol.for("sluice.direct.thread") as never;
@@ -236,12 +236,6 @@ type SinkDirs = Readonly<Record<string, string>>;
 interface ThreadFile {
   readonly step: string;
   readonly path: string;
-}
-
-/** A shared sink in the main thread (TextSinkOperator): its staging directory, and the files threads wrote. */
-export interface SharedSinkTarget {
-  readonly stagingDir: string;
-  adopt(path: string): void;
 }
 
 /** Elements a region's head holds back before it makes its producer wait. */
@@ -590,7 +584,7 @@ export class ParallelStage implements Receiver {
   private exitCoders: Coder<WindowedValue<unknown>>[] = [];
   private combineOps: GroupOperator[][] = [];
   private partialCoders: Coder<WindowedValue<[[unknown, unknown], [number, number]]>>[][] = [];
-  private sinkOps = new Map<string, SharedSinkTarget>();
+  private sinkOps = new Map<string, TextSinkOperator>();
   private sinkDirs: SinkDirs | undefined;
 
   constructor(
@@ -621,7 +615,7 @@ export class ParallelStage implements Receiver {
       this.combineOps.push(combines.map((op) => op as GroupOperator));
       this.partialCoders.push((exit.combines ?? []).map((n) => partialCoder(n, exit.pcoll, (n.composite as { combineFn: AnyCombineFn }).combineFn)));
     }
-    for (const n of this.region.sinks) this.sinkOps.set(n.fullLabel, opOf(n) as unknown as SharedSinkTarget);
+    for (const n of this.region.sinks) this.sinkOps.set(n.fullLabel, opOf(n) as TextSinkOperator);
   }
 
   receive(value: unknown, meta: Meta): Pending {
